@@ -1,0 +1,14 @@
+"""sknn_scratch: scikit-learn multi-layer perceptrons on a hand-written NumPy engine.
+
+``ScratchMLPClassifier`` and ``ScratchMLPRegressor`` take the parameters of
+scikit-learn's ``MLPClassifier`` and ``MLPRegressor`` and can replace them in
+any pipeline or search; the forward pass, backpropagation and optimisers are
+this package's own code.
+"""
+
+from ._classifier import ScratchMLPClassifier
+from ._regressor import ScratchMLPRegressor
+
+__version__ = "0.1.0"
+
+__all__ = ["ScratchMLPClassifier", "ScratchMLPRegressor", "__version__"]

@@ -1,0 +1,113 @@
+"""Activation functions, each forward pass written beside its derivative.
+
+A hidden layer computes ``a = f(z)``. Backpropagation needs ``f'(z)``, and for
+every activation used here the derivative can be written in terms of the output
+``a`` alone, so ``z`` never has to be kept:
+
+==========  =====================  ==========================
+name        f(z)                   f'(z) written with a = f(z)
+==========  =====================  ==========================
+identity    z                      1
+logistic    1 / (1 + exp(-z))      a (1 - a)
+tanh        tanh(z)                1 - a²
+relu        max(z, 0)              1 if a > 0 else 0
+==========  =====================  ==========================
+
+Output layers also use ``softmax`` and ``exp``; their derivatives are never
+needed on their own because each is paired with its canonical loss (see
+``_losses``), whose output delta is simply ``a - t``.
+
+Every function works in place so that the training loop allocates nothing.
+``forward(z)`` overwrites ``z`` with ``f(z)``; ``derivative(a, delta, scratch)``
+multiplies ``delta`` by ``f'(z)``, using ``scratch`` (same shape as ``a``) for the
+intermediate values.
+"""
+
+from collections.abc import Callable
+from typing import NamedTuple
+
+import numpy as np
+from scipy.special import expit
+
+
+class Activation(NamedTuple):
+    """An elementwise activation: its in-place forward and derivative."""
+
+    forward: Callable[[np.ndarray], None]
+    derivative: Callable[[np.ndarray, np.ndarray, np.ndarray], None]
+
+
+# identity: f(z) = z, f'(z) = 1
+def _identity(z: np.ndarray) -> None:
+    pass
+
+
+def _identity_derivative(a: np.ndarray, delta: np.ndarray, scratch: np.ndarray) -> None:
+    pass
+
+
+# logistic: f(z) = 1 / (1 + exp(-z)), f'(z) = a (1 - a)
+def _logistic(z: np.ndarray) -> None:
+    # expit saturates to exactly 0 or 1 without overflow warnings.
+    expit(z, out=z)
+
+
+def _logistic_derivative(a: np.ndarray, delta: np.ndarray, scratch: np.ndarray) -> None:
+    np.subtract(1.0, a, out=scratch)
+    scratch *= a
+    delta *= scratch
+
+
+# tanh: f(z) = tanh(z), f'(z) = 1 - a²
+def _tanh(z: np.ndarray) -> None:
+    np.tanh(z, out=z)
+
+
+def _tanh_derivative(a: np.ndarray, delta: np.ndarray, scratch: np.ndarray) -> None:
+    np.multiply(a, a, out=scratch)
+    np.subtract(1.0, scratch, out=scratch)
+    delta *= scratch
+
+
+# relu: f(z) = max(z, 0), f'(z) = 1 where a > 0 and 0 elsewhere
+def _relu(z: np.ndarray) -> None:
+    np.maximum(z, 0.0, out=z)
+
+
+def _relu_derivative(a: np.ndarray, delta: np.ndarray, scratch: np.ndarray) -> None:
+    np.greater(a, 0.0, out=scratch)
+    delta *= scratch
+
+
+HIDDEN_ACTIVATIONS: dict[str, Activation] = {
+    "identity": Activation(_identity, _identity_derivative),
+    "logistic": Activation(_logistic, _logistic_derivative),
+    "tanh": Activation(_tanh, _tanh_derivative),
+    "relu": Activation(_relu, _relu_derivative),
+}
+
+
+# Output-only activations. Their derivatives are folded into the loss delta.
+def softmax(z: np.ndarray) -> None:
+    """Overwrite each row of ``z`` with ``exp(z - max z) / sum exp(z - max z)``.
+
+    Subtracting the row maximum first keeps every exponent at most 0, so no
+    value overflows whatever the magnitude of ``z``.
+    """
+    z -= z.max(axis=1, keepdims=True)
+    np.exp(z, out=z)
+    z /= z.sum(axis=1, keepdims=True)
+
+
+def exp(z: np.ndarray) -> None:
+    """Overwrite ``z`` with ``exp(z)``, the inverse of the Poisson log link."""
+    with np.errstate(over="ignore"):
+        np.exp(z, out=z)
+
+
+OUTPUT_ACTIVATIONS: dict[str, Callable[[np.ndarray], None]] = {
+    "identity": _identity,
+    "logistic": _logistic,
+    "softmax": softmax,
+    "exp": exp,
+}

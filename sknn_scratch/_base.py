@@ -1,0 +1,492 @@
+"""What the two estimators share: parameters, the fit loops and prediction.
+
+This layer turns scikit-learn's conventions (validation, labels, sample
+weights, the validation split, warm start, partial_fit) into calls to the
+engine (``_network``, ``_optimizers``, ``_training``). It holds no calculus.
+"""
+
+import warnings
+from abc import abstractmethod
+from typing import ClassVar
+
+import numpy as np
+import scipy.sparse as sp
+from sklearn.base import BaseEstimator
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.model_selection import train_test_split
+from sklearn.utils import check_random_state, shuffle
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from ._network import Network, forward
+from ._optimizers import SGD, Adam, minimize_lbfgs
+from ._params import normalize_hidden_layer_sizes, validate_params
+from ._training import MiniBatchTrainer
+
+STOCHASTIC_SOLVERS = ("sgd", "adam")
+
+
+class NotIncrementalError(AttributeError, ValueError):
+    """``partial_fit`` was asked of an estimator whose solver is not stochastic.
+
+    An ``AttributeError``, so that ``hasattr(est, "partial_fit")`` is False for
+    the lbfgs solver as in scikit-learn, and a ``ValueError`` because it is a
+    wrong parameter value.
+    """
+
+
+def _check_incremental_solver(estimator) -> bool:
+    if estimator.solver not in STOCHASTIC_SOLVERS:
+        raise NotIncrementalError(
+            "partial_fit needs a stochastic solver ('sgd' or 'adam'); "
+            f"solver={estimator.solver!r} trains on the whole data at once. "
+            "Use fit, or set solver='adam' or 'sgd'."
+        )
+    return True
+
+
+class TrainingDivergedError(ValueError):
+    """The loss or the weights became non-finite during training."""
+
+    def __init__(self, what: str) -> None:
+        super().__init__(
+            f"Training diverged: {what}. Scale the inputs (for example with "
+            "sklearn.preprocessing.StandardScaler) or lower learning_rate_init."
+        )
+
+
+class BaseScratchMLP(BaseEstimator):
+    """Base class of ScratchMLPClassifier and ScratchMLPRegressor.
+
+    Not for direct use: the public estimators document the parameters.
+    """
+
+    _parameter_constraints: ClassVar[dict] = {}
+
+    @abstractmethod
+    def __init__(
+        self,
+        hidden_layer_sizes,
+        activation,
+        solver,
+        alpha,
+        batch_size,
+        learning_rate,
+        learning_rate_init,
+        power_t,
+        max_iter,
+        shuffle,
+        random_state,
+        tol,
+        verbose,
+        warm_start,
+        momentum,
+        nesterovs_momentum,
+        early_stopping,
+        validation_fraction,
+        beta_1,
+        beta_2,
+        epsilon,
+        n_iter_no_change,
+        max_fun,
+    ):
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.activation = activation
+        self.solver = solver
+        self.alpha = alpha
+        self.batch_size = batch_size
+        self.learning_rate = learning_rate
+        self.learning_rate_init = learning_rate_init
+        self.power_t = power_t
+        self.max_iter = max_iter
+        self.shuffle = shuffle
+        self.random_state = random_state
+        self.tol = tol
+        self.verbose = verbose
+        self.warm_start = warm_start
+        self.momentum = momentum
+        self.nesterovs_momentum = nesterovs_momentum
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.beta_1 = beta_1
+        self.beta_2 = beta_2
+        self.epsilon = epsilon
+        self.n_iter_no_change = n_iter_no_change
+        self.max_fun = max_fun
+
+    # -- hooks the two estimators fill in ---------------------------------------
+    @abstractmethod
+    def _validate_input(self, X, y, incremental: bool, reset: bool):
+        """Validated X, targets encoded for the loss (2-D), and stratify labels."""
+
+    @abstractmethod
+    def _loss_name(self) -> str:
+        """Name of the engine loss for the encoded targets of this fit."""
+
+    @abstractmethod
+    def _validation_score(self, network, X, T, sample_weight) -> float:
+        """Score (accuracy or R²) of the network on the validation split."""
+
+    # -- input -------------------------------------------------------------------
+    def _validate_sample_weight(self, sample_weight, X):
+        if sample_weight is None:
+            return None
+        n_samples = X.shape[0]
+        if np.isscalar(sample_weight) and not isinstance(sample_weight, str):
+            sample_weight = np.full(n_samples, sample_weight)
+        try:
+            weights = np.asarray(sample_weight)
+        except (TypeError, ValueError) as error:
+            raise ValueError(f"sample_weight must be numeric: {error}") from None
+        if weights.dtype.kind not in "biuf":
+            raise ValueError(
+                f"sample_weight must be numeric; got an array of dtype {weights.dtype}."
+            )
+        if weights.ndim != 1:
+            raise ValueError(
+                f"sample_weight must be 1D array or scalar; got shape {weights.shape}."
+            )
+        if weights.shape[0] != n_samples:
+            raise ValueError(
+                f"sample_weight.shape == ({weights.shape[0]},), expected "
+                f"({n_samples},): one weight per sample."
+            )
+        weights = weights.astype(X.dtype, copy=False)
+        if not np.isfinite(weights).all():
+            raise ValueError("sample_weight contains NaN or infinity.")
+        if (weights < 0).any():
+            raise ValueError("sample_weight must be non-negative; got negative values.")
+        if not weights.any():
+            raise ValueError("sample_weight must not be all zero.")
+        return weights
+
+    def _validate_X_y(self, X, y, reset: bool, y_numeric: bool):
+        """scikit-learn's validation of X and y, keeping float32 as float32.
+
+        Dense X comes back C-ordered (row slices are then contiguous); this is
+        the only copy of X that training makes, and only when needed.
+        """
+        return validate_data(
+            self,
+            X,
+            y,
+            accept_sparse=["csr", "csc"],
+            multi_output=True,
+            dtype=(np.float64, np.float32),
+            order="C",
+            reset=reset,
+            y_numeric=y_numeric,
+        )
+
+    # -- fitting -----------------------------------------------------------------
+    def _fit(self, X, y, sample_weight=None, incremental=False):
+        validate_params(self, self._parameter_constraints)
+        hidden_layer_sizes = normalize_hidden_layer_sizes(self.hidden_layer_sizes)
+        first_pass = not hasattr(self, "coefs_") or (
+            not self.warm_start and not incremental
+        )
+        X, T, stratify = self._validate_input(X, y, incremental, reset=first_pass)
+        sample_weight = self._validate_sample_weight(sample_weight, X)
+        if sp.issparse(X) and X.format != "csr":
+            X = X.tocsr()  # mini-batches are rows
+
+        layer_sizes = (X.shape[1], *hidden_layer_sizes, T.shape[1])
+        random_state = check_random_state(self.random_state)
+        network = Network(layer_sizes, self.activation, self._loss_name(), X.dtype)
+        if first_pass:
+            self._initialize(network, random_state)
+        else:
+            self._load_weights(network)
+
+        # Keep the weights we started from, to restore them if training diverges.
+        start_params = None if first_pass else network.params.copy()
+        try:
+            with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+                if self.solver in STOCHASTIC_SOLVERS:
+                    self._fit_stochastic(
+                        network,
+                        X,
+                        T,
+                        sample_weight,
+                        stratify,
+                        random_state,
+                        incremental,
+                    )
+                else:
+                    self._fit_lbfgs(network, X, T, sample_weight)
+            if not np.isfinite(network.params).all():
+                raise TrainingDivergedError("the weights became non-finite")
+        except TrainingDivergedError:
+            self._discard_diverged(network, start_params)
+            raise
+        return self
+
+    def _initialize(self, network: Network, random_state) -> None:
+        """Fresh weights and fitted attributes for a first fit."""
+        self.n_iter_ = 0
+        self.t_ = 0
+        self.n_outputs_ = network.layer_sizes[-1]
+        self.n_layers_ = len(network.layer_sizes)
+        self.out_activation_ = network.output_activation
+        network.initialize(random_state)
+        self.coefs_, self.intercepts_ = network.coefs, network.intercepts
+        for stale in ("_optimizer", "_best_params"):
+            if hasattr(self, stale):
+                delattr(self, stale)
+        if self.solver in STOCHASTIC_SOLVERS:
+            self.loss_curve_ = []
+            self._no_improvement_count = 0
+            if self.early_stopping:
+                self._start_validation_tracking(network)
+            else:
+                self.best_loss_ = np.inf
+                self.validation_scores_ = None
+                self.best_validation_score_ = None
+
+    def _start_validation_tracking(self, network: Network) -> None:
+        self.validation_scores_ = []
+        self.best_validation_score_ = -np.inf
+        self.best_loss_ = None
+        self._best_params = network.params.copy()
+
+    def _load_weights(self, network: Network) -> None:
+        """Continue from the fitted weights (warm start, partial_fit)."""
+        shapes = [c.shape for c in network.coefs]
+        fitted = [np.shape(c) for c in self.coefs_]
+        if shapes != fitted:
+            raise ValueError(
+                "warm_start and partial_fit continue from the fitted weights, whose "
+                f"layer shapes {fitted} differ from the shapes {shapes} implied by "
+                "the data and hidden_layer_sizes. Refit from scratch instead."
+            )
+        for target, source in zip(network.coefs, self.coefs_, strict=True):
+            target[...] = source
+        for target, source in zip(network.intercepts, self.intercepts_, strict=True):
+            target[...] = source
+        self.coefs_, self.intercepts_ = network.coefs, network.intercepts
+        self.out_activation_ = network.output_activation
+
+    def _discard_diverged(self, network: Network, start_params) -> None:
+        """Never leave non-finite weights behind a failed fit."""
+        if start_params is None:
+            # A first fit failed: back to unfitted, without any stale state.
+            parameters = self.get_params(deep=False)
+            for name in [n for n in vars(self) if n not in parameters]:
+                delattr(self, name)
+        else:
+            network.params[...] = start_params
+            if hasattr(self, "_optimizer"):
+                del self._optimizer
+
+    def _make_optimizer(self, network: Network):
+        n_params, dtype = network.params.shape[0], network.dtype
+        if self.solver == "sgd":
+            return SGD(
+                n_params,
+                dtype,
+                self.learning_rate_init,
+                self.learning_rate,
+                self.momentum,
+                self.nesterovs_momentum,
+                self.power_t,
+            )
+        return Adam(
+            n_params,
+            dtype,
+            self.learning_rate_init,
+            self.beta_1,
+            self.beta_2,
+            self.epsilon,
+        )
+
+    def _fit_stochastic(
+        self, network, X, T, sample_weight, stratify, random_state, incremental
+    ):
+        optimizer = getattr(self, "_optimizer", None)
+        if not incremental or optimizer is None or optimizer.dtype != network.dtype:
+            optimizer = self._make_optimizer(network)
+        self._optimizer = optimizer
+
+        if self.early_stopping and incremental:
+            raise ValueError(
+                "partial_fit does not support early_stopping=True: a validation "
+                "split of each call's data makes no sense. Set early_stopping=False."
+            )
+        if self.early_stopping:
+            if getattr(self, "validation_scores_", None) is None:
+                # warm start from a fit made without early stopping
+                self._start_validation_tracking(network)
+            arrays = (X, T) if sample_weight is None else (X, T, sample_weight)
+            split = train_test_split(
+                *arrays,
+                random_state=random_state,
+                test_size=self.validation_fraction,
+                stratify=stratify,
+            )
+            X_train, X_val, T_train, T_val = split[:4]
+            w_train, w_val = (None, None) if sample_weight is None else split[4:]
+            if X_val.shape[0] < 2:
+                raise ValueError(
+                    "The validation set is too small: it has "
+                    f"{X_val.shape[0]} sample(s). Increase validation_fraction or "
+                    "the size of your dataset."
+                )
+            if w_train is not None and not w_train.any():
+                raise ValueError(
+                    "Every training sample left after the validation split has "
+                    "zero sample_weight."
+                )
+        else:
+            X_train, T_train, w_train = X, T, sample_weight
+            X_val = T_val = w_val = None
+
+        n_samples = X_train.shape[0]
+        if self.batch_size == "auto":
+            batch_size = min(200, n_samples)
+        else:
+            if self.batch_size > n_samples:
+                warnings.warn(
+                    f"batch_size={self.batch_size} is larger than the number of "
+                    f"training samples ({n_samples}); it is clipped to {n_samples}.",
+                    UserWarning,
+                    stacklevel=4,
+                )
+            batch_size = min(self.batch_size, n_samples)
+
+        trainer = MiniBatchTrainer(
+            network, optimizer, X_train, T_train, w_train, batch_size, self.alpha
+        )
+        sample_order = np.arange(n_samples)
+        try:
+            self.n_iter_ = 0
+            for _ in range(self.max_iter):
+                if self.shuffle:
+                    sample_order = shuffle(sample_order, random_state=random_state)
+                loss = trainer.epoch(sample_order if self.shuffle else None)
+                if not np.isfinite(loss):
+                    raise TrainingDivergedError(
+                        f"the loss became non-finite at iteration {self.n_iter_ + 1}"
+                    )
+                self.n_iter_ += 1
+                self.loss_ = loss
+                self.t_ += n_samples
+                self.loss_curve_.append(loss)
+                if self.verbose:
+                    print(f"Iteration {self.n_iter_}, loss = {loss:.8f}")
+
+                self._update_no_improvement_count(network, X_val, T_val, w_val)
+                optimizer.iteration_ends(self.t_)
+
+                if self._no_improvement_count > self.n_iter_no_change:
+                    if self.early_stopping:
+                        what = "Validation score did not improve"
+                    else:
+                        what = "Training loss did not improve"
+                    message = (
+                        f"{what} more than tol={self.tol:f} for "
+                        f"{self.n_iter_no_change} consecutive epochs."
+                    )
+                    if optimizer.trigger_stopping(message, self.verbose):
+                        break
+                    self._no_improvement_count = 0
+
+                if incremental:
+                    break
+                if self.n_iter_ == self.max_iter:
+                    warnings.warn(
+                        f"Stochastic Optimizer: Maximum iterations ({self.max_iter}) "
+                        "reached and the optimization hasn't converged yet.",
+                        ConvergenceWarning,
+                        stacklevel=4,
+                    )
+        except KeyboardInterrupt:
+            warnings.warn("Training interrupted by user.", stacklevel=4)
+
+        if self.early_stopping:
+            network.params[...] = self._best_params
+
+    def _update_no_improvement_count(self, network, X_val, T_val, w_val) -> None:
+        if self.early_stopping:
+            score = self._validation_score(network, X_val, T_val, w_val)
+            self.validation_scores_.append(score)
+            if self.verbose:
+                print(f"Validation score: {score:f}")
+            if score < self.best_validation_score_ + self.tol:
+                self._no_improvement_count += 1
+            else:
+                self._no_improvement_count = 0
+            if score > self.best_validation_score_:
+                self.best_validation_score_ = score
+                self._best_params[...] = network.params
+        else:
+            last = self.loss_curve_[-1]
+            if last > self.best_loss_ - self.tol:
+                self._no_improvement_count += 1
+            else:
+                self._no_improvement_count = 0
+            if last < self.best_loss_:
+                self.best_loss_ = last
+
+    def _fit_lbfgs(self, network, X, T, sample_weight) -> None:
+        callback = None
+        if self.verbose:
+            iteration = 0
+
+            def callback(intermediate_result):
+                nonlocal iteration
+                iteration += 1
+                print(f"Iteration {iteration}, loss = {intermediate_result.fun:.8f}")
+
+        result = minimize_lbfgs(
+            network,
+            X,
+            T,
+            sample_weight,
+            self.alpha,
+            self.max_iter,
+            self.max_fun,
+            self.tol,
+            callback=callback,
+        )
+        if result.status != 0:
+            message = result.message
+            if isinstance(message, bytes):
+                message = message.decode("latin1")
+            warnings.warn(
+                f"lbfgs stopped before converging after {result.nit} iteration(s) "
+                f"(status={result.status}): {message}. Increase max_iter "
+                f"(now {self.max_iter}) or max_fun (now {self.max_fun}), or scale "
+                "the inputs.",
+                ConvergenceWarning,
+                stacklevel=4,
+            )
+        self.n_iter_ = min(result.nit, self.max_iter)
+        self.loss_ = float(result.fun)
+        if not np.isfinite(self.loss_):
+            raise TrainingDivergedError("the loss became non-finite")
+
+    # -- prediction ----------------------------------------------------------------
+    def _forward(self, X, output_activation: str | None = None) -> np.ndarray:
+        """Validated X through the fitted network, in chunks of rows."""
+        check_is_fitted(self)
+        X = validate_data(
+            self,
+            X,
+            accept_sparse=["csr"],
+            dtype=(np.float64, np.float32),
+            reset=False,
+        )
+        with np.errstate(over="ignore", under="ignore"):
+            return forward(
+                X,
+                self.coefs_,
+                self.intercepts_,
+                self.activation,
+                self.out_activation_
+                if output_activation is None
+                else output_activation,
+            )
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True
+        return tags

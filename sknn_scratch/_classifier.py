@@ -1,0 +1,290 @@
+"""ScratchMLPClassifier: binary, multiclass and multilabel classification."""
+
+import numpy as np
+from sklearn.base import ClassifierMixin
+from sklearn.metrics import accuracy_score
+from sklearn.preprocessing import LabelBinarizer
+from sklearn.utils.metaestimators import available_if
+from sklearn.utils.multiclass import (
+    check_classification_targets,
+    type_of_target,
+    unique_labels,
+)
+from sklearn.utils.validation import column_or_1d
+
+from ._base import BaseScratchMLP, _check_incremental_solver
+from ._docstrings import COMMON_ATTRIBUTES, COMMON_PARAMETERS
+from ._losses import log_probabilities
+from ._params import COMMON_CONSTRAINTS
+
+_DOC = """Multi-layer perceptron classifier trained by sknn_scratch's own engine.
+
+A drop-in for :class:`sklearn.neural_network.MLPClassifier`: the same
+parameters, defaults and fitted attributes, with forward pass,
+backpropagation and optimisers written in NumPy. It minimises the log-loss
+with a softmax output (multiclass) or logistic outputs (binary and
+multilabel).
+
+Parameters
+----------
+{parameters}
+
+Attributes
+----------
+classes_ : ndarray of shape (n_classes,)
+    Class labels, in the order of the columns of ``predict_proba``.
+
+{attributes}
+
+See Also
+--------
+ScratchMLPRegressor : The regressor built on the same engine.
+
+Examples
+--------
+>>> from sklearn.datasets import load_iris
+>>> from sknn_scratch import ScratchMLPClassifier
+>>> X, y = load_iris(return_X_y=True)
+>>> clf = ScratchMLPClassifier(solver="lbfgs", random_state=0).fit(X, y)
+>>> clf.predict_proba(X[:1]).shape
+(1, 3)
+""".format(
+    parameters=COMMON_PARAMETERS.replace(
+        "{split}", "stratified by class, except for multilabel targets"
+    ),
+    attributes=COMMON_ATTRIBUTES.replace("{score}", "Accuracy"),
+)
+
+
+class ScratchMLPClassifier(ClassifierMixin, BaseScratchMLP):
+    __doc__ = _DOC
+    _parameter_constraints = COMMON_CONSTRAINTS
+
+    def __init__(
+        self,
+        hidden_layer_sizes=(100,),
+        activation="relu",
+        *,
+        solver="adam",
+        alpha=0.0001,
+        batch_size="auto",
+        learning_rate="constant",
+        learning_rate_init=0.001,
+        power_t=0.5,
+        max_iter=200,
+        shuffle=True,
+        random_state=None,
+        tol=1e-4,
+        verbose=False,
+        warm_start=False,
+        momentum=0.9,
+        nesterovs_momentum=True,
+        early_stopping=False,
+        validation_fraction=0.1,
+        beta_1=0.9,
+        beta_2=0.999,
+        epsilon=1e-8,
+        n_iter_no_change=10,
+        max_fun=15000,
+    ):
+        super().__init__(
+            hidden_layer_sizes=hidden_layer_sizes,
+            activation=activation,
+            solver=solver,
+            alpha=alpha,
+            batch_size=batch_size,
+            learning_rate=learning_rate,
+            learning_rate_init=learning_rate_init,
+            power_t=power_t,
+            max_iter=max_iter,
+            shuffle=shuffle,
+            random_state=random_state,
+            tol=tol,
+            verbose=verbose,
+            warm_start=warm_start,
+            momentum=momentum,
+            nesterovs_momentum=nesterovs_momentum,
+            early_stopping=early_stopping,
+            validation_fraction=validation_fraction,
+            beta_1=beta_1,
+            beta_2=beta_2,
+            epsilon=epsilon,
+            n_iter_no_change=n_iter_no_change,
+            max_fun=max_fun,
+        )
+
+    # -- targets ----------------------------------------------------------------
+    def _validate_input(self, X, y, incremental, reset):
+        X, y = self._validate_X_y(X, y, reset=reset, y_numeric=False)
+        if y.ndim == 2 and y.shape[1] == 1:
+            y = column_or_1d(y, warn=True)
+        check_classification_targets(y)
+
+        if not hasattr(self, "classes_") or (not self.warm_start and not incremental):
+            self._label_binarizer = LabelBinarizer().fit(y)
+            self.classes_ = self._label_binarizer.classes_
+        else:
+            classes = unique_labels(y)
+            if self.warm_start and not incremental:
+                if set(classes) != set(self.classes_):
+                    raise ValueError(
+                        "warm_start needs y to have the same classes as the "
+                        f"previous fit: it had {self.classes_}, y has {classes}."
+                    )
+            else:
+                unknown = np.setdiff1d(classes, self.classes_)
+                if len(unknown):
+                    raise ValueError(
+                        f"y has labels {unknown} that are not in classes_ "
+                        f"{self.classes_}; pass every label in `classes` on the "
+                        "first call to partial_fit."
+                    )
+        multilabel = self._label_binarizer.y_type_.startswith("multilabel")
+        if len(self.classes_) < 2 and not multilabel:
+            raise ValueError(
+                "The classifier needs samples of at least 2 classes to learn from; "
+                f"the data contains only one class: {self.classes_[0]!r}."
+            )
+        T = self._label_binarizer.transform(y).astype(X.dtype)
+        stratify = None if multilabel else y
+        return X, T, stratify
+
+    def _loss_name(self) -> str:
+        if self._label_binarizer.y_type_ == "multiclass":
+            return "log_loss"  # softmax output
+        return "binary_log_loss"  # one logistic output per class or label
+
+    def _validation_score(self, network, X, T, sample_weight) -> float:
+        probabilities = network.predict(X)
+        if not np.isfinite(probabilities).all():
+            return np.nan
+        if network.output_activation == "softmax":
+            predicted, true = probabilities.argmax(axis=1), T.argmax(axis=1)
+        else:
+            predicted, true = probabilities > 0.5, T > 0.5
+            if predicted.shape[1] == 1:
+                predicted, true = predicted.ravel(), true.ravel()
+        return float(accuracy_score(true, predicted, sample_weight=sample_weight))
+
+    # -- public API --------------------------------------------------------------
+    def fit(self, X, y, sample_weight=None):
+        """Train the network on X and class labels y.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Training data; float32 trains in float32, anything else in float64.
+        y : array-like of shape (n_samples,) or (n_samples, n_labels)
+            Class labels, or a label indicator matrix for multilabel problems.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative weight of each sample in the loss.
+
+        Returns
+        -------
+        self : ScratchMLPClassifier
+            The fitted estimator.
+        """
+        return self._fit(X, y, sample_weight=sample_weight, incremental=False)
+
+    @available_if(_check_incremental_solver)
+    def partial_fit(self, X, y, sample_weight=None, classes=None):
+        """One epoch of the stochastic solver over the given data.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            A batch of training data.
+        y : array-like of shape (n_samples,) or (n_samples, n_labels)
+            Its labels.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative weight of each sample in the loss.
+        classes : array-like of shape (n_classes,), default=None
+            Every label that any call may see. Required on the first call,
+            optional afterwards.
+
+        Returns
+        -------
+        self : ScratchMLPClassifier
+            The updated estimator.
+        """
+        if getattr(self, "classes_", None) is None:
+            if classes is None:
+                raise ValueError(
+                    "classes must be passed on the first call to partial_fit."
+                )
+            binarizer = LabelBinarizer()
+            if type_of_target(y).startswith("multilabel"):
+                binarizer.fit(y)
+            else:
+                binarizer.fit(unique_labels(classes))
+            self._label_binarizer = binarizer
+            self.classes_ = binarizer.classes_
+        elif classes is not None and not np.array_equal(
+            self.classes_, unique_labels(classes)
+        ):
+            raise ValueError(
+                f"classes={classes!r} differs from the classes of the first call to "
+                f"partial_fit, {self.classes_!r}."
+            )
+        return self._fit(X, y, sample_weight=sample_weight, incremental=True)
+
+    def predict(self, X):
+        """Predicted class labels.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+
+        Returns
+        -------
+        ndarray of shape (n_samples,) or (n_samples, n_labels)
+            Labels from ``classes_`` (an indicator matrix for multilabel).
+        """
+        probabilities = self._forward(X)
+        if self.n_outputs_ == 1:
+            probabilities = probabilities.ravel()
+        return self._label_binarizer.inverse_transform(probabilities)
+
+    def predict_proba(self, X):
+        """Probability of each class.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_classes)
+            Columns in the order of ``classes_``. Rows sum to one, except for
+            multilabel problems, where each column is a separate probability.
+        """
+        probabilities = self._forward(X)
+        if self.n_outputs_ == 1:
+            positive = probabilities.ravel()
+            return np.column_stack([1.0 - positive, positive])
+        return probabilities
+
+    def predict_log_proba(self, X):
+        """Logarithm of the probability of each class.
+
+        Computed from the logits, so that it stays finite where the
+        probability itself rounds to zero.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_classes)
+        """
+        logits = self._forward(X, output_activation="identity")
+        if self.n_outputs_ == 1:
+            # log(1 - expit(z)) = log expit(-z)
+            return log_probabilities(np.column_stack([-logits, logits]), "logistic")
+        return log_probabilities(logits, self.out_activation_)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.classifier_tags.multi_label = True
+        return tags

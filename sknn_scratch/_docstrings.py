@@ -1,0 +1,148 @@
+"""Parameter and attribute descriptions shared by the two estimators' docstrings.
+
+Both estimators take the same constructor parameters (the regressor adds
+``loss``); their descriptions are written once here and assembled into each
+class docstring.
+"""
+
+COMMON_PARAMETERS = """\
+hidden_layer_sizes : int or sequence of int, default=(100,)
+    Number of units in each hidden layer. ``()`` gives a network with no
+    hidden layer: a linear or generalised-linear model trained by the same
+    engine.
+
+activation : {'identity', 'logistic', 'tanh', 'relu'}, default='relu'
+    Activation of every hidden unit: ``z``, ``1 / (1 + exp(-z))``,
+    ``tanh(z)`` or ``max(z, 0)``.
+
+solver : {'lbfgs', 'sgd', 'adam'}, default='adam'
+    Weight optimiser. 'lbfgs' is the quasi-Newton method of
+    ``scipy.optimize`` on the full data, often best for small data sets;
+    'sgd' is mini-batch gradient descent with momentum; 'adam' is the Adam
+    method of Kingma and Ba, a robust default for larger data sets.
+
+alpha : float, default=0.0001
+    Strength of the L2 penalty ``0.5 * alpha * ||W||² / n`` on the weights
+    (not the biases), where ``n`` is the number of samples of the batch, or
+    the sum of their sample weights.
+
+batch_size : int or 'auto', default='auto'
+    Rows per mini-batch for 'sgd' and 'adam'; 'auto' is
+    ``min(200, n_samples)``. Ignored by 'lbfgs'.
+
+learning_rate : {'constant', 'invscaling', 'adaptive'}, default='constant'
+    Step-size schedule of 'sgd'. 'constant' keeps ``learning_rate_init``;
+    'invscaling' uses ``learning_rate_init / (t + 1) ** power_t`` after each
+    epoch, ``t`` being the number of samples seen; 'adaptive' divides the
+    step by 5 each time ``n_iter_no_change`` epochs pass without improving
+    the training loss (or the validation score under early stopping) by
+    ``tol``, and stops once it falls below 1e-6.
+
+learning_rate_init : float, default=0.001
+    Initial step size of 'sgd' and 'adam'.
+
+power_t : float, default=0.5
+    Exponent of the 'invscaling' schedule of 'sgd'.
+
+max_iter : int, default=200
+    Maximum number of epochs for 'sgd' and 'adam' (each sample is used
+    once per epoch), or of iterations for 'lbfgs'.
+
+shuffle : bool, default=True
+    Whether 'sgd' and 'adam' visit the samples in a new random order each
+    epoch.
+
+random_state : int, RandomState instance or None, default=None
+    Seeds the weight initialisation, the validation split of early stopping
+    and the shuffling of samples. An int gives reproducible results, and the
+    same draws as scikit-learn's MLP for the same seed.
+
+tol : float, default=1e-4
+    Improvement below which an epoch counts as no progress (for 'sgd' and
+    'adam'), or gradient tolerance of 'lbfgs'.
+
+verbose : bool or int, default=False
+    Print the loss after every iteration.
+
+warm_start : bool, default=False
+    Start ``fit`` from the weights of the previous fit instead of new random
+    ones.
+
+momentum : float, default=0.9
+    Momentum of 'sgd', in [0, 1].
+
+nesterovs_momentum : bool, default=True
+    Use Nesterov's momentum in 'sgd' when ``momentum > 0``.
+
+early_stopping : bool, default=False
+    Hold out ``validation_fraction`` of the training data ({split}) and stop
+    'sgd' or 'adam' when the validation score has not improved by ``tol`` for
+    ``n_iter_no_change`` epochs; the weights of the best epoch are kept.
+
+validation_fraction : float, default=0.1
+    Share of the training data held out for early stopping, in [0, 1).
+
+beta_1 : float, default=0.9
+    Decay rate of Adam's first-moment estimate, in [0, 1).
+
+beta_2 : float, default=0.999
+    Decay rate of Adam's second-moment estimate, in [0, 1).
+
+epsilon : float, default=1e-8
+    Added to the square root of Adam's second moment for numerical
+    stability.
+
+n_iter_no_change : int or np.inf, default=10
+    Number of epochs without improvement by ``tol`` before 'sgd' or 'adam'
+    stops (or, with ``learning_rate='adaptive'``, lowers its step).
+
+max_fun : int, default=15000
+    Maximum number of loss evaluations of 'lbfgs'."""
+
+COMMON_ATTRIBUTES = """\
+loss_ : float
+    Loss at the end of training: the data loss averaged over samples plus
+    the L2 penalty.
+
+best_loss_ : float or None
+    Lowest ``loss_curve_`` value ('sgd' and 'adam'); None under early
+    stopping, where ``best_validation_score_`` takes its place.
+
+loss_curve_ : list of float
+    Loss after each epoch ('sgd' and 'adam').
+
+validation_scores_ : list of float or None
+    {score} on the validation split after each epoch, under early stopping;
+    None otherwise.
+
+best_validation_score_ : float or None
+    Best of ``validation_scores_``; None without early stopping.
+
+t_ : int
+    Number of training samples seen by the stochastic solver, summed over
+    epochs; it drives the 'invscaling' schedule.
+
+coefs_ : list of ndarray
+    ``coefs_[i]`` is the weight matrix from layer i to layer i + 1, of shape
+    (units of layer i, units of layer i + 1).
+
+intercepts_ : list of ndarray
+    ``intercepts_[i]`` is the bias vector of layer i + 1.
+
+n_features_in_ : int
+    Number of features seen during fit.
+
+feature_names_in_ : ndarray of shape (n_features_in_,)
+    Names of the features seen during fit, when X had string column names.
+
+n_iter_ : int
+    Number of iterations run by the solver in the last fit.
+
+n_layers_ : int
+    Number of layers, input and output included.
+
+n_outputs_ : int
+    Number of output units.
+
+out_activation_ : str
+    Name of the output activation."""

@@ -1,0 +1,352 @@
+"""A feed-forward network on one flat parameter vector, and its backpropagation.
+
+Notation: layer l = 1..L has weights W_l (fan_in × fan_out), bias b_l and
+activation f_l (the hidden activation, or the output activation for l = L).
+
+Forward pass, for a batch of rows X:
+
+    a_0 = X,    z_l = a_{l-1} W_l + b_l,    a_l = f_l(z_l).
+
+Loss, with sample weights s_i (all ones when none are given) and S = Σ_i s_i:
+
+    E = Σ_i s_i ℓ(z_L,i, t_i) / S  +  ½ α Σ_l ‖W_l‖² / S.
+
+Backward pass. The output delta of every canonical loss is a_L - t (see
+``_losses``); scaling row i by s_i / S puts the 1/S of E inside the deltas, and
+backpropagation is the recurrence
+
+    δ_L = (a_L - t) ⊙ s / S,
+    δ_l = (δ_{l+1} W_{l+1}ᵀ) ⊙ f_l'(z_l)          for l = L-1 .. 1,
+    ∂E/∂W_l = a_{l-1}ᵀ δ_l + α W_l / S,
+    ∂E/∂b_l = Σ_rows δ_l.
+
+Layout. All weights come first, then all biases, in one contiguous vector
+``params``; ``coefs[l]`` and ``intercepts[l]`` are views into it, and ``grad``
+has the same layout. An optimizer updates one array, L-BFGS runs on it without
+packing, and the penalty ½α‖W‖² is one dot product over the leading block.
+
+Buffers. The arrays a_l, δ_l and a scratch array for the activation derivative
+are allocated once for the largest batch seen and reused through row views.
+"""
+
+from itertools import pairwise
+
+import numpy as np
+import scipy.sparse as sp
+from scipy.linalg import blas
+
+from ._activations import HIDDEN_ACTIVATIONS, OUTPUT_ACTIVATIONS
+from ._losses import LOSSES
+
+# Bound on the temporary memory of one forward pass over many rows (predict,
+# validation scores, full-batch gradients): rows are processed in chunks whose
+# widest layer fits in this many bytes.
+CHUNK_BYTES = 16 * 2**20
+
+
+def layer_views(
+    flat: np.ndarray, layer_sizes: tuple[int, ...]
+) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """Views of a flat vector as per-layer weight matrices and bias vectors.
+
+    Parameters
+    ----------
+    flat : ndarray of shape (n_params,)
+        Weights of every layer (row-major) followed by every layer's bias.
+    layer_sizes : tuple of int
+        Units per layer, input layer first.
+
+    Returns
+    -------
+    coefs, intercepts : lists of ndarray
+        ``coefs[l]`` has shape (layer_sizes[l], layer_sizes[l + 1]) and
+        ``intercepts[l]`` shape (layer_sizes[l + 1],); both share memory with
+        ``flat``.
+    """
+    coefs, intercepts = [], []
+    start = 0
+    for fan_in, fan_out in pairwise(layer_sizes):
+        stop = start + fan_in * fan_out
+        coefs.append(flat[start:stop].reshape(fan_in, fan_out))
+        start = stop
+    for fan_out in layer_sizes[1:]:
+        intercepts.append(flat[start : start + fan_out])
+        start += fan_out
+    return coefs, intercepts
+
+
+def n_parameters(layer_sizes: tuple[int, ...]) -> tuple[int, int]:
+    """Number of weights and total number of parameters of a network."""
+    n_weights = sum(i * o for i, o in pairwise(layer_sizes))
+    return n_weights, n_weights + sum(layer_sizes[1:])
+
+
+def _chunk_rows(n_rows: int, widest: int, itemsize: int) -> int:
+    return max(1, min(n_rows, CHUNK_BYTES // max(1, widest * itemsize)))
+
+
+def forward(
+    X: np.ndarray,
+    coefs: list[np.ndarray],
+    intercepts: list[np.ndarray],
+    activation: str,
+    output_activation: str,
+) -> np.ndarray:
+    """Output of the network for every row of X, computed in chunks of rows.
+
+    The temporary memory is bounded by ``CHUNK_BYTES`` whatever the number of
+    rows; only the output (n_samples × n_outputs) grows with X.
+
+    Parameters
+    ----------
+    X : {ndarray, sparse matrix} of shape (n_samples, n_features)
+    coefs, intercepts : lists of ndarray
+        Weights and biases of each layer.
+    activation : str
+        Hidden activation name.
+    output_activation : str
+        Output activation name; "identity" returns the logits.
+
+    Returns
+    -------
+    ndarray of shape (n_samples, n_outputs)
+    """
+    n_rows = X.shape[0]
+    dtype = np.result_type(X.dtype, coefs[0].dtype)
+    widths = [c.shape[1] for c in coefs]
+    out = np.empty((n_rows, widths[-1]), dtype=dtype)
+    if n_rows == 0:
+        return out
+    hidden = HIDDEN_ACTIVATIONS[activation].forward
+    chunk = _chunk_rows(n_rows, max(widths), dtype.itemsize)
+    # Two ping-pong buffers for the hidden layers of one chunk.
+    hidden_widest = max(widths[:-1], default=0)
+    buffers = [np.empty(chunk * hidden_widest, dtype=dtype) for _ in range(2)]
+    last = len(coefs) - 1
+    for start in range(0, n_rows, chunk):
+        stop = min(start + chunk, n_rows)
+        rows = stop - start
+        a = X[start:stop]
+        for layer, (W, b) in enumerate(zip(coefs, intercepts, strict=True)):
+            if layer == last:
+                z = out[start:stop]
+            else:
+                z = buffers[layer % 2][: rows * W.shape[1]].reshape(rows, W.shape[1])
+            if sp.issparse(a):
+                z[...] = a @ W
+            else:
+                np.matmul(a, W, out=z)
+            z += b
+            if layer != last:
+                hidden(z)
+            a = z
+    OUTPUT_ACTIVATIONS[output_activation](out)
+    return out
+
+
+class Network:
+    """Weights, gradient and work buffers of a multi-layer perceptron.
+
+    Parameters
+    ----------
+    layer_sizes : sequence of int
+        Units per layer: inputs, hidden layers (possibly none), outputs.
+    activation : {"identity", "logistic", "tanh", "relu"}
+        Activation of every hidden layer.
+    loss : {"squared_error", "binary_log_loss", "log_loss", "poisson"}
+        Loss; it fixes the output activation.
+    dtype : numpy dtype
+        float32 or float64; parameters, gradients and buffers all use it.
+
+    Attributes
+    ----------
+    params, grad : ndarray of shape (n_params,)
+        All weights, then all biases; the gradient in the same layout.
+    coefs, intercepts, coef_grads, intercept_grads : lists of ndarray
+        Per-layer views into ``params`` and ``grad``.
+    """
+
+    def __init__(self, layer_sizes, activation: str, loss: str, dtype) -> None:
+        self.layer_sizes = tuple(int(n) for n in layer_sizes)
+        self.dtype = np.dtype(dtype)
+        self.activation = activation
+        self.loss_name = loss
+        self.output_activation = LOSSES[loss].output_activation
+        self._hidden = HIDDEN_ACTIVATIONS[activation]
+        self._loss = LOSSES[loss].forward
+        self.n_weights, n_params = n_parameters(self.layer_sizes)
+        self.params = np.zeros(n_params, dtype=self.dtype)
+        self.grad = np.zeros(n_params, dtype=self.dtype)
+        self.coefs, self.intercepts = layer_views(self.params, self.layer_sizes)
+        self.coef_grads, self.intercept_grads = layer_views(self.grad, self.layer_sizes)
+        self._gemm = blas.get_blas_funcs("gemm", dtype=self.dtype)
+        self._capacity = 0
+        self._views: dict[int, tuple] = {}
+
+    # -- buffers -----------------------------------------------------------
+    def _buffers(self, rows: int) -> tuple:
+        """Per-layer row views (activations, deltas, scratch) for a batch."""
+        views = self._views.get(rows)
+        if views is not None:
+            return views
+        if rows > self._capacity:
+            self._capacity = rows
+            widths = self.layer_sizes[1:]
+            self._activation_store = [np.empty((rows, w), self.dtype) for w in widths]
+            self._delta_store = [np.empty((rows, w), self.dtype) for w in widths]
+            self._scratch_store = np.empty(rows * max(widths), self.dtype)
+            self._weight_store = np.empty(rows, self.dtype)
+            self._views.clear()
+        if len(self._views) >= 4:  # a full batch, a last batch, and chunks
+            self._views.clear()
+        activations = [buf[:rows] for buf in self._activation_store]
+        deltas = [buf[:rows] for buf in self._delta_store]
+        scratch = [
+            self._scratch_store[: rows * w].reshape(rows, w)
+            for w in self.layer_sizes[1:]
+        ]
+        views = (activations, deltas, scratch, self._weight_store[:rows])
+        self._views[rows] = views
+        return views
+
+    # -- forward and backward -------------------------------------------------
+    def _forward_backward(self, X, T, sample_weight, scale: float, accumulate: bool):
+        """Add one chunk's share of the data term to the loss and gradient.
+
+        Returns Σ_i s_i ℓ_i over the chunk's rows (not yet divided by S).
+        ``scale`` is 1/S; ``accumulate=False`` overwrites the gradient.
+        """
+        rows = X.shape[0]
+        activations, deltas, scratch, row_scale = self._buffers(rows)
+        n_layers = len(self.coefs)
+
+        # forward: z_l = a_{l-1} W_l + b_l, a_l = f_l(z_l)
+        a_prev = X
+        for layer in range(n_layers):
+            z = activations[layer]
+            if sp.issparse(a_prev):
+                z[...] = a_prev @ self.coefs[layer]
+            else:
+                np.matmul(a_prev, self.coefs[layer], out=z)
+            z += self.intercepts[layer]
+            if layer < n_layers - 1:
+                self._hidden.forward(z)
+            a_prev = z
+
+        # output: a_L = g(z_L), δ_L = a_L - t, per-sample loss ℓ_i
+        per_sample = self._loss(activations[-1], T, deltas[-1])
+
+        # δ_L ← δ_L ⊙ s / S
+        if sample_weight is None:
+            data_loss = float(per_sample.sum(dtype=np.float64))
+            deltas[-1] *= scale
+        else:
+            data_loss = float(np.dot(per_sample, sample_weight))
+            np.multiply(sample_weight, scale, out=row_scale)
+            deltas[-1] *= row_scale[:, None]
+
+        beta = 1.0 if accumulate else 0.0
+        for layer in range(n_layers - 1, -1, -1):
+            delta = deltas[layer]
+            a_in = X if layer == 0 else activations[layer - 1]
+            # ∂E/∂W_l = a_{l-1}ᵀ δ_l ; in column-major terms the transpose of the
+            # C-ordered gradient is δᵀ a, which BLAS writes in place.
+            grad_W = self.coef_grads[layer]
+            if sp.issparse(a_in):
+                product = a_in.T @ delta
+                if accumulate:
+                    grad_W += product
+                else:
+                    grad_W[...] = product
+            else:
+                self._gemm(
+                    1.0, delta.T, a_in.T, beta=beta, c=grad_W.T,
+                    trans_b=True, overwrite_c=True,
+                )  # fmt: skip
+            # ∂E/∂b_l = Σ_rows δ_l
+            if accumulate:
+                self.intercept_grads[layer] += delta.sum(axis=0)
+            else:
+                delta.sum(axis=0, out=self.intercept_grads[layer])
+            if layer > 0:
+                # δ_{l-1} = (δ_l W_lᵀ) ⊙ f'(z_{l-1})
+                np.matmul(delta, self.coefs[layer].T, out=deltas[layer - 1])
+                self._hidden.derivative(
+                    activations[layer - 1], deltas[layer - 1], scratch[layer - 1]
+                )
+        return data_loss
+
+    def loss_and_gradient(
+        self,
+        X,
+        T: np.ndarray,
+        sample_weight: np.ndarray | None = None,
+        alpha: float = 0.0,
+        max_rows: int | None = None,
+    ) -> float:
+        """Loss E of the rows of X against targets T; fills ``self.grad``.
+
+        Parameters
+        ----------
+        X : {ndarray, sparse matrix} of shape (n_samples, n_features)
+        T : ndarray of shape (n_samples, n_outputs)
+            Targets in the encoding of the loss (indicators for log-losses).
+        sample_weight : ndarray of shape (n_samples,), default=None
+        alpha : float, default=0.0
+            L2 penalty on the weights (not the biases).
+        max_rows : int, default=None
+            Rows per chunk; by default chunks are sized so the widest layer
+            fits in ``CHUNK_BYTES``.
+
+        Returns
+        -------
+        float
+            The loss E; ``self.grad`` holds ∂E/∂params.
+        """
+        n_rows = X.shape[0]
+        total_weight = n_rows if sample_weight is None else float(sample_weight.sum())
+        scale = 1.0 / total_weight
+        if max_rows is None:
+            widest = max(self.layer_sizes[1:])
+            max_rows = _chunk_rows(n_rows, widest, self.dtype.itemsize)
+        data_loss = 0.0
+        for start in range(0, n_rows, max_rows):
+            stop = min(start + max_rows, n_rows)
+            rows = slice(start, stop)
+            data_loss += self._forward_backward(
+                X[rows],
+                T[rows],
+                None if sample_weight is None else sample_weight[rows],
+                scale,
+                accumulate=start > 0,
+            )
+        # ½ α ‖W‖² / S and its gradient α W / S, over the leading weight block
+        weights = self.params[: self.n_weights]
+        penalty = 0.5 * alpha * float(np.dot(weights, weights)) * scale
+        if alpha:
+            self.grad[: self.n_weights] += (alpha * scale) * weights
+        return data_loss * scale + penalty
+
+    def predict(self, X, output_activation: str | None = None) -> np.ndarray:
+        """Network output for X with the current parameters (see ``forward``)."""
+        return forward(
+            X,
+            self.coefs,
+            self.intercepts,
+            self.activation,
+            self.output_activation if output_activation is None else output_activation,
+        )
+
+    def initialize(self, random_state: np.random.RandomState) -> None:
+        """Glorot-uniform initialisation of weights and biases.
+
+        Each layer's weights and bias are drawn uniformly in ±√(k / (fan_in +
+        fan_out)), k = 2 for logistic hidden units and 6 otherwise; weights then
+        bias, layer by layer, so the same seed gives scikit-learn's draws.
+        """
+        factor = 2.0 if self.activation == "logistic" else 6.0
+        for W, b in zip(self.coefs, self.intercepts, strict=True):
+            fan_in, fan_out = W.shape
+            bound = np.sqrt(factor / (fan_in + fan_out))
+            W[...] = random_state.uniform(-bound, bound, (fan_in, fan_out))
+            b[...] = random_state.uniform(-bound, bound, fan_out)

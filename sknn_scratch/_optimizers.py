@@ -1,0 +1,225 @@
+"""Optimizers on the flat parameter vector: SGD, Adam and L-BFGS.
+
+The stochastic optimizers update ``params`` in place from ``grad`` (both flat
+vectors of the same layout, see ``_network``), with one scratch vector so that a
+step allocates nothing. Their schedules follow scikit-learn's MLP:
+
+SGD with momentum μ and learning rate η:
+
+    v ← μ v - η g,
+    p ← p + μ v - η g   (Nesterov)     or     p ← p + v   (classical).
+
+η is constant, ``η₀ / (t + 1)^power_t`` after each epoch ("invscaling", t the
+number of samples seen), or divided by 5 each time progress stalls ("adaptive").
+
+Adam with β₁, β₂, ε and step count k:
+
+    m ← β₁ m + (1 - β₁) g,      v ← β₂ v + (1 - β₂) g²,
+    p ← p - η₀ √(1 - β₂ᵏ) / (1 - β₁ᵏ) · m / (√v + ε).
+
+L-BFGS is scipy's L-BFGS-B run directly on the network's parameter vector.
+"""
+
+import numpy as np
+import scipy.optimize
+
+
+class _StochasticOptimizer:
+    """Learning-rate bookkeeping shared by SGD and Adam."""
+
+    def __init__(self, n_params: int, dtype, learning_rate_init: float) -> None:
+        self.learning_rate_init = float(learning_rate_init)
+        self.learning_rate = float(learning_rate_init)
+        self.n_params = n_params
+        self.dtype = np.dtype(dtype)
+        self._scratch = None
+
+    def _scratch_vector(self) -> np.ndarray:
+        if self._scratch is None or self._scratch.dtype != self.dtype:
+            self._scratch = np.empty(self.n_params, dtype=self.dtype)
+        return self._scratch
+
+    def __getstate__(self) -> dict:
+        # The scratch vector holds nothing between steps: don't pickle it.
+        state = self.__dict__.copy()
+        state["_scratch"] = None
+        return state
+
+    def iteration_ends(self, time_step: int) -> None:
+        """Called after every epoch with the number of samples seen."""
+
+    def trigger_stopping(self, message: str, verbose: bool) -> bool:
+        """Progress stalled: return True to stop training."""
+        if verbose:
+            print(message + " Stopping.")
+        return True
+
+
+class SGD(_StochasticOptimizer):
+    """Stochastic gradient descent with momentum and learning-rate schedules.
+
+    Parameters
+    ----------
+    n_params : int
+    dtype : numpy dtype
+    learning_rate_init : float
+    schedule : {"constant", "invscaling", "adaptive"}
+    momentum : float
+    nesterov : bool
+    power_t : float
+    """
+
+    def __init__(
+        self,
+        n_params: int,
+        dtype,
+        learning_rate_init: float = 0.1,
+        schedule: str = "constant",
+        momentum: float = 0.9,
+        nesterov: bool = True,
+        power_t: float = 0.5,
+    ) -> None:
+        super().__init__(n_params, dtype, learning_rate_init)
+        self.schedule = schedule
+        self.momentum = float(momentum)
+        self.nesterov = bool(nesterov)
+        self.power_t = float(power_t)
+        self.velocity = np.zeros(n_params, dtype=dtype)
+
+    def step(self, params: np.ndarray, grad: np.ndarray) -> None:
+        """One update of ``params`` in place."""
+        step = self._scratch_vector()
+        np.multiply(grad, self.learning_rate, out=step)  # η g
+        self.velocity *= self.momentum
+        self.velocity -= step  # v = μ v - η g
+        if self.nesterov:
+            params -= step
+            np.multiply(self.velocity, self.momentum, out=step)
+            params += step  # p += μ v - η g
+        else:
+            params += self.velocity
+
+    def iteration_ends(self, time_step: int) -> None:
+        if self.schedule == "invscaling":
+            self.learning_rate = (
+                self.learning_rate_init / (time_step + 1) ** self.power_t
+            )
+
+    def trigger_stopping(self, message: str, verbose: bool) -> bool:
+        if self.schedule != "adaptive":
+            return super().trigger_stopping(message, verbose)
+        if self.learning_rate <= 1e-6:
+            if verbose:
+                print(message + " Learning rate too small. Stopping.")
+            return True
+        self.learning_rate /= 5.0
+        if verbose:
+            print(message + f" Setting learning rate to {self.learning_rate:f}")
+        return False
+
+
+class Adam(_StochasticOptimizer):
+    """Adam (Kingma & Ba, 2014) on a flat parameter vector.
+
+    Parameters
+    ----------
+    n_params : int
+    dtype : numpy dtype
+    learning_rate_init : float
+    beta_1, beta_2 : float
+        Decay rates of the first and second moment estimates.
+    epsilon : float
+        Added to √v to keep the step finite.
+    """
+
+    def __init__(
+        self,
+        n_params: int,
+        dtype,
+        learning_rate_init: float = 0.001,
+        beta_1: float = 0.9,
+        beta_2: float = 0.999,
+        epsilon: float = 1e-8,
+    ) -> None:
+        super().__init__(n_params, dtype, learning_rate_init)
+        self.beta_1 = float(beta_1)
+        self.beta_2 = float(beta_2)
+        self.epsilon = float(epsilon)
+        self.t = 0
+        self.m = np.zeros(n_params, dtype=dtype)
+        self.v = np.zeros(n_params, dtype=dtype)
+
+    def step(self, params: np.ndarray, grad: np.ndarray) -> None:
+        """One update of ``params`` in place."""
+        scratch = self._scratch_vector()
+        self.t += 1
+        # m ← β₁ m + (1 - β₁) g
+        self.m *= self.beta_1
+        np.multiply(grad, 1.0 - self.beta_1, out=scratch)
+        self.m += scratch
+        # v ← β₂ v + (1 - β₂) g²
+        self.v *= self.beta_2
+        np.multiply(grad, grad, out=scratch)
+        scratch *= 1.0 - self.beta_2
+        self.v += scratch
+        # p ← p - η_k m / (√v + ε), η_k = η₀ √(1 - β₂ᵏ) / (1 - β₁ᵏ)
+        self.learning_rate = (
+            self.learning_rate_init
+            * np.sqrt(1.0 - self.beta_2**self.t)
+            / (1.0 - self.beta_1**self.t)
+        )
+        np.sqrt(self.v, out=scratch)
+        scratch += self.epsilon
+        np.divide(self.m, scratch, out=scratch)
+        scratch *= self.learning_rate
+        params -= scratch
+
+
+def minimize_lbfgs(
+    network,
+    X,
+    T: np.ndarray,
+    sample_weight: np.ndarray | None,
+    alpha: float,
+    max_iter: int,
+    max_fun: int,
+    tol: float,
+    callback=None,
+) -> scipy.optimize.OptimizeResult:
+    """Minimise the full-batch loss with scipy's L-BFGS-B on ``network.params``.
+
+    Parameters
+    ----------
+    network : Network
+        Its parameters are the starting point and receive the solution.
+    X, T, sample_weight, alpha
+        Data, encoded targets, weights and L2 penalty (see
+        ``Network.loss_and_gradient``).
+    max_iter, max_fun : int
+        Limits on iterations and on loss evaluations.
+    tol : float
+        Stop when the largest projected gradient component is below ``tol``.
+    callback : callable, default=None
+        Called with scipy's intermediate result after each iteration.
+
+    Returns
+    -------
+    scipy.optimize.OptimizeResult
+    """
+
+    def loss_and_gradient(x: np.ndarray) -> tuple[float, np.ndarray]:
+        np.copyto(network.params, x, casting="same_kind")
+        loss = network.loss_and_gradient(X, T, sample_weight, alpha)
+        # scipy keeps the gradient it is given: hand it a copy, in float64.
+        return loss, network.grad.astype(np.float64)
+
+    result = scipy.optimize.minimize(
+        loss_and_gradient,
+        network.params.astype(np.float64),
+        method="L-BFGS-B",
+        jac=True,
+        callback=callback,
+        options={"maxfun": max_fun, "maxiter": max_iter, "gtol": tol},
+    )
+    np.copyto(network.params, result.x, casting="same_kind")
+    return result

@@ -1,0 +1,180 @@
+"""The allowed values of every constructor parameter, stated once.
+
+``validate_params`` is called at the start of ``fit`` and ``partial_fit`` (never
+in ``__init__``, as scikit-learn requires) and raises a ``ValueError`` naming the
+parameter, what it allows, and what it got.
+"""
+
+import math
+from numbers import Integral, Real
+
+import numpy as np
+
+
+class _Constraint:
+    def is_satisfied_by(self, value) -> bool:
+        raise NotImplementedError
+
+    def describe(self) -> str:
+        raise NotImplementedError
+
+
+class _Options(_Constraint):
+    def __init__(self, *options: str) -> None:
+        self.options = options
+
+    def is_satisfied_by(self, value) -> bool:
+        return isinstance(value, str) and value in self.options
+
+    def describe(self) -> str:
+        return "one of " + ", ".join(repr(o) for o in self.options)
+
+
+class _Number(_Constraint):
+    """An int (``integer=True``) or real number in a range; never NaN or a bool."""
+
+    def __init__(self, low, high, *, integer=False, closed="both", allow_inf=False):
+        self.low, self.high = low, high
+        self.integer, self.closed, self.allow_inf = integer, closed, allow_inf
+
+    def is_satisfied_by(self, value) -> bool:
+        if isinstance(value, (bool, np.bool_)):
+            return False
+        if not isinstance(value, Integral if self.integer else Real):
+            return False
+        if math.isnan(value) or (math.isinf(value) and not self.allow_inf):
+            return False
+        left_ok = self.low is None or (
+            value >= self.low if self.closed in ("left", "both") else value > self.low
+        )
+        right_ok = self.high is None or (
+            value <= self.high
+            if self.closed in ("right", "both")
+            else value < self.high
+        )
+        return left_ok and right_ok
+
+    def describe(self) -> str:
+        kind = "an int" if self.integer else "a float"
+        left = "[" if self.closed in ("left", "both") else "("
+        right = "]" if self.closed in ("right", "both") else ")"
+        low = "-inf" if self.low is None else self.low
+        high = "inf" if self.high is None else self.high
+        return f"{kind} in the range {left}{low}, {high}{right}"
+
+
+class _Infinity(_Constraint):
+    def is_satisfied_by(self, value) -> bool:
+        return (
+            isinstance(value, Real) and not isinstance(value, bool) and value == np.inf
+        )
+
+    def describe(self) -> str:
+        return "np.inf"
+
+
+class _Boolean(_Constraint):
+    def is_satisfied_by(self, value) -> bool:
+        return isinstance(value, (bool, np.bool_))
+
+    def describe(self) -> str:
+        return "a bool"
+
+
+class _RandomState(_Constraint):
+    def is_satisfied_by(self, value) -> bool:
+        if value is None or isinstance(value, np.random.RandomState):
+            return True
+        return (
+            isinstance(value, Integral)
+            and not isinstance(value, (bool, np.bool_))
+            and 0 <= value <= 2**32 - 1
+        )
+
+    def describe(self) -> str:
+        return "None, an int in the range [0, 2**32 - 1] or a numpy RandomState"
+
+
+class _LayerSizes(_Constraint):
+    """A positive int, or a (possibly empty) sequence of positive ints."""
+
+    def is_satisfied_by(self, value) -> bool:
+        return normalize_hidden_layer_sizes(value) is not None
+
+    def describe(self) -> str:
+        return "a positive int or a sequence (possibly empty) of positive ints"
+
+
+def normalize_hidden_layer_sizes(value) -> tuple[int, ...] | None:
+    """``hidden_layer_sizes`` as a tuple of ints, or None if it is invalid."""
+    if isinstance(value, str):
+        return None
+    sizes = [value] if not hasattr(value, "__iter__") else list(value)
+    for size in sizes:
+        if not isinstance(size, Integral) or isinstance(size, (bool, np.bool_)):
+            return None
+        if size < 1:
+            return None
+    return tuple(int(size) for size in sizes)
+
+
+def _unit_interval(closed: str) -> _Number:
+    return _Number(0, 1, closed=closed)
+
+
+def _non_negative() -> _Number:
+    return _Number(0, None, closed="left")
+
+
+def _positive() -> _Number:
+    return _Number(0, None, closed="neither")
+
+
+def _positive_int() -> _Number:
+    return _Number(1, None, integer=True, closed="left")
+
+
+COMMON_CONSTRAINTS: dict[str, list[_Constraint]] = {
+    "hidden_layer_sizes": [_LayerSizes()],
+    "activation": [_Options("identity", "logistic", "tanh", "relu")],
+    "solver": [_Options("lbfgs", "sgd", "adam")],
+    "alpha": [_non_negative()],
+    "batch_size": [_Options("auto"), _positive_int()],
+    "learning_rate": [_Options("constant", "invscaling", "adaptive")],
+    "learning_rate_init": [_positive()],
+    "power_t": [_non_negative()],
+    "max_iter": [_positive_int()],
+    "shuffle": [_Boolean()],
+    "random_state": [_RandomState()],
+    "tol": [_non_negative()],
+    "verbose": [_Boolean(), _Number(0, None, integer=True, closed="left")],
+    "warm_start": [_Boolean()],
+    "momentum": [_unit_interval("both")],
+    "nesterovs_momentum": [_Boolean()],
+    "early_stopping": [_Boolean()],
+    "validation_fraction": [_unit_interval("left")],
+    "beta_1": [_unit_interval("left")],
+    "beta_2": [_unit_interval("left")],
+    "epsilon": [_positive()],
+    "n_iter_no_change": [_positive_int(), _Infinity()],
+    "max_fun": [_positive_int()],
+}
+
+REGRESSOR_CONSTRAINTS: dict[str, list[_Constraint]] = {
+    **COMMON_CONSTRAINTS,
+    "loss": [_Options("squared_error", "poisson")],
+}
+
+
+def validate_params(estimator, constraints: dict[str, list[_Constraint]]) -> None:
+    """Raise ValueError for the first parameter outside its allowed values."""
+    params = estimator.get_params(deep=False)
+    for name, allowed in constraints.items():
+        value = params[name]
+        if any(c.is_satisfied_by(value) for c in allowed):
+            continue
+        described = " or ".join(c.describe() for c in allowed)
+        raise ValueError(
+            f"The {name!r} parameter of {type(estimator).__name__} must be "
+            f"{described}. Got {value!r} instead."
+        )

@@ -1,0 +1,187 @@
+"""ScratchMLPRegressor: one or several real-valued outputs."""
+
+import numpy as np
+from sklearn.base import RegressorMixin
+from sklearn.metrics import r2_score
+from sklearn.utils.metaestimators import available_if
+from sklearn.utils.validation import column_or_1d
+
+from ._base import BaseScratchMLP, _check_incremental_solver
+from ._docstrings import COMMON_ATTRIBUTES, COMMON_PARAMETERS
+from ._params import REGRESSOR_CONSTRAINTS
+
+_DOC = """Multi-layer perceptron regressor trained by sknn_scratch's own engine.
+
+A drop-in for :class:`sklearn.neural_network.MLPRegressor`: the same
+parameters, defaults and fitted attributes, with forward pass,
+backpropagation and optimisers written in NumPy. The output layer is linear
+for the squared error, and exponential (a log link) for the Poisson loss.
+
+Parameters
+----------
+loss : {{'squared_error', 'poisson'}}, default='squared_error'
+    'squared_error' minimises half the squared error, summed over outputs
+    and averaged over samples. 'poisson' minimises half the Poisson deviance
+    through an exponential output; it needs ``y >= 0``.
+
+{parameters}
+
+Attributes
+----------
+{attributes}
+
+See Also
+--------
+ScratchMLPClassifier : The classifier built on the same engine.
+
+Examples
+--------
+>>> import numpy as np
+>>> from sknn_scratch import ScratchMLPRegressor
+>>> X = np.linspace(0, 1, 50).reshape(-1, 1)
+>>> reg = ScratchMLPRegressor((8,), "tanh", solver="lbfgs", random_state=0)
+>>> reg.fit(X, X.ravel() ** 2).predict(X[:2]).shape
+(2,)
+""".format(
+    parameters=COMMON_PARAMETERS.replace("{split}", "a random split"),
+    attributes=COMMON_ATTRIBUTES.replace("{score}", "R²"),
+)
+
+
+class ScratchMLPRegressor(RegressorMixin, BaseScratchMLP):
+    __doc__ = _DOC
+    _parameter_constraints = REGRESSOR_CONSTRAINTS
+
+    def __init__(
+        self,
+        loss="squared_error",
+        hidden_layer_sizes=(100,),
+        activation="relu",
+        *,
+        solver="adam",
+        alpha=0.0001,
+        batch_size="auto",
+        learning_rate="constant",
+        learning_rate_init=0.001,
+        power_t=0.5,
+        max_iter=200,
+        shuffle=True,
+        random_state=None,
+        tol=1e-4,
+        verbose=False,
+        warm_start=False,
+        momentum=0.9,
+        nesterovs_momentum=True,
+        early_stopping=False,
+        validation_fraction=0.1,
+        beta_1=0.9,
+        beta_2=0.999,
+        epsilon=1e-8,
+        n_iter_no_change=10,
+        max_fun=15000,
+    ):
+        self.loss = loss
+        super().__init__(
+            hidden_layer_sizes=hidden_layer_sizes,
+            activation=activation,
+            solver=solver,
+            alpha=alpha,
+            batch_size=batch_size,
+            learning_rate=learning_rate,
+            learning_rate_init=learning_rate_init,
+            power_t=power_t,
+            max_iter=max_iter,
+            shuffle=shuffle,
+            random_state=random_state,
+            tol=tol,
+            verbose=verbose,
+            warm_start=warm_start,
+            momentum=momentum,
+            nesterovs_momentum=nesterovs_momentum,
+            early_stopping=early_stopping,
+            validation_fraction=validation_fraction,
+            beta_1=beta_1,
+            beta_2=beta_2,
+            epsilon=epsilon,
+            n_iter_no_change=n_iter_no_change,
+            max_fun=max_fun,
+        )
+
+    # -- targets ----------------------------------------------------------------
+    def _validate_input(self, X, y, incremental, reset):
+        X, y = self._validate_X_y(X, y, reset=reset, y_numeric=True)
+        if y.ndim == 2 and y.shape[1] == 1:
+            y = column_or_1d(y, warn=True)
+        if self.loss == "poisson" and (y < 0).any():
+            raise ValueError(
+                "loss='poisson' needs non-negative targets (counts or rates); "
+                f"y has {int((y < 0).sum())} negative value(s)."
+            )
+        T = y.reshape(-1, 1) if y.ndim == 1 else y
+        return X, T.astype(X.dtype, copy=False), None
+
+    def _loss_name(self) -> str:
+        return self.loss
+
+    def _validation_score(self, network, X, T, sample_weight) -> float:
+        predicted = network.predict(X)
+        if not np.isfinite(predicted).all():
+            return np.nan
+        return float(r2_score(T, predicted, sample_weight=sample_weight))
+
+    # -- public API --------------------------------------------------------------
+    def fit(self, X, y, sample_weight=None):
+        """Train the network on X and targets y.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Training data; float32 trains in float32, anything else in float64.
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+            Target values.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative weight of each sample in the loss.
+
+        Returns
+        -------
+        self : ScratchMLPRegressor
+            The fitted estimator.
+        """
+        return self._fit(X, y, sample_weight=sample_weight, incremental=False)
+
+    @available_if(_check_incremental_solver)
+    def partial_fit(self, X, y, sample_weight=None):
+        """One epoch of the stochastic solver over the given data.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            A batch of training data.
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+            Its targets.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative weight of each sample in the loss.
+
+        Returns
+        -------
+        self : ScratchMLPRegressor
+            The updated estimator.
+        """
+        return self._fit(X, y, sample_weight=sample_weight, incremental=True)
+
+    def predict(self, X):
+        """Predicted targets.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+
+        Returns
+        -------
+        ndarray of shape (n_samples,) or (n_samples, n_outputs)
+            One-dimensional when the model was fitted on a one-dimensional y.
+        """
+        predicted = self._forward(X)
+        if predicted.shape[1] == 1:
+            return predicted.ravel()
+        return predicted

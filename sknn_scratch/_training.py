@@ -1,0 +1,86 @@
+"""One epoch of mini-batch training: gather, forward/backward, step.
+
+The data of one mini-batch travels one way::
+
+    X[batch] -> Network.loss_and_gradient (forward, loss delta, backward)
+             -> optimizer.step(params, grad)
+
+Rows of a shuffled batch are gathered into buffers made once per trainer;
+without shuffling, batches are row slices (views) of the data.
+"""
+
+import numpy as np
+import scipy.sparse as sp
+
+
+class MiniBatchTrainer:
+    """Runs epochs of mini-batch gradient descent over fixed training data.
+
+    Parameters
+    ----------
+    network : Network
+    optimizer : SGD or Adam
+    X : {ndarray, CSR matrix} of shape (n_samples, n_features)
+        C-contiguous when dense.
+    T : ndarray of shape (n_samples, n_outputs)
+        Encoded targets, in the network's dtype.
+    sample_weight : ndarray of shape (n_samples,) or None
+    batch_size : int
+    alpha : float
+        L2 penalty.
+    """
+
+    def __init__(self, network, optimizer, X, T, sample_weight, batch_size, alpha):
+        self.network = network
+        self.optimizer = optimizer
+        self.X, self.T, self.sample_weight = X, T, sample_weight
+        self.batch_size = int(batch_size)
+        self.alpha = float(alpha)
+        self.n_samples = X.shape[0]
+        rows = min(self.batch_size, self.n_samples)
+        self._sparse = sp.issparse(X)
+        self._X_batch = None if self._sparse else np.empty((rows, X.shape[1]), X.dtype)
+        self._T_batch = np.empty((rows, T.shape[1]), T.dtype)
+        self._w_batch = None if sample_weight is None else np.empty(rows, T.dtype)
+
+    def epoch(self, order: np.ndarray | None = None) -> float:
+        """One pass over the data; returns the mean of the batch losses.
+
+        Parameters
+        ----------
+        order : ndarray of int, default=None
+            Sample order for this epoch; None takes the rows as they are.
+
+        Returns
+        -------
+        float
+            Σ_batches loss_b · rows_b / n_samples, scikit-learn's epoch loss.
+        """
+        network, optimizer = self.network, self.optimizer
+        X, T, w = self.X, self.T, self.sample_weight
+        total = 0.0
+        for start in range(0, self.n_samples, self.batch_size):
+            stop = min(start + self.batch_size, self.n_samples)
+            rows = stop - start
+            if order is None:
+                X_batch, T_batch = X[start:stop], T[start:stop]
+                w_batch = None if w is None else w[start:stop]
+            else:
+                index = order[start:stop]
+                if self._sparse:
+                    X_batch = X[index]
+                else:
+                    X_batch = np.take(X, index, axis=0, out=self._X_batch[:rows])
+                T_batch = np.take(T, index, axis=0, out=self._T_batch[:rows])
+                w_batch = (
+                    None if w is None else np.take(w, index, out=self._w_batch[:rows])
+                )
+            if w_batch is not None and not w_batch.any():
+                # A batch of zero-weight rows carries no information: no step.
+                continue
+            loss = network.loss_and_gradient(
+                X_batch, T_batch, w_batch, self.alpha, max_rows=rows
+            )
+            total += loss * rows
+            optimizer.step(network.params, network.grad)
+        return total / self.n_samples
