@@ -5,6 +5,8 @@ weights, the validation split, warm start, partial_fit) into calls to the
 engine (``_network``, ``_optimizers``, ``_training``). It holds no calculus.
 """
 
+import functools
+import types
 import warnings
 from abc import abstractmethod
 from typing import ClassVar
@@ -34,14 +36,28 @@ class NotIncrementalError(AttributeError, ValueError):
     """
 
 
-def _check_incremental_solver(estimator) -> bool:
-    if estimator.solver not in STOCHASTIC_SOLVERS:
-        raise NotIncrementalError(
-            "partial_fit needs a stochastic solver ('sgd' or 'adam'); "
-            f"solver={estimator.solver!r} trains on the whole data at once. "
-            "Use fit, or set solver='adam' or 'sgd'."
-        )
-    return True
+class stochastic_solver_only:
+    """Method decorator: the method exists only when the solver is 'sgd' or 'adam'.
+
+    Looking the method up on an estimator with another solver raises
+    ``NotIncrementalError``. (scikit-learn's ``available_if`` would turn it into
+    a bare ``AttributeError`` and lose the ``ValueError`` side.)
+    """
+
+    def __init__(self, method) -> None:
+        self.method = method
+        functools.update_wrapper(self, method)
+
+    def __get__(self, estimator, owner=None):
+        if estimator is None:
+            return self.method
+        if estimator.solver not in STOCHASTIC_SOLVERS:
+            raise NotIncrementalError(
+                f"{self.method.__name__} needs a stochastic solver ('sgd' or "
+                f"'adam'); solver={estimator.solver!r} trains on the whole data at "
+                "once. Use fit, or set solver='adam' or 'sgd'."
+            )
+        return types.MethodType(self.method, estimator)
 
 
 class TrainingDivergedError(ValueError):
@@ -315,21 +331,31 @@ class BaseScratchMLP(BaseEstimator):
             if getattr(self, "validation_scores_", None) is None:
                 # warm start from a fit made without early stopping
                 self._start_validation_tracking(network)
+            n_validation = int(np.ceil(self.validation_fraction * X.shape[0]))
+            if n_validation < 2:
+                raise ValueError(
+                    f"The validation set is too small: validation_fraction="
+                    f"{self.validation_fraction} of {X.shape[0]} samples leaves "
+                    f"{n_validation} for validation, and early stopping needs at "
+                    "least 2. Increase validation_fraction or the size of your "
+                    "dataset."
+                )
             arrays = (X, T) if sample_weight is None else (X, T, sample_weight)
-            split = train_test_split(
-                *arrays,
-                random_state=random_state,
-                test_size=self.validation_fraction,
-                stratify=stratify,
-            )
+            try:
+                split = train_test_split(
+                    *arrays,
+                    random_state=random_state,
+                    test_size=self.validation_fraction,
+                    stratify=stratify,
+                )
+            except ValueError as error:
+                raise ValueError(
+                    "early_stopping could not hold out a stratified validation "
+                    f"set: {error}. Increase validation_fraction, or set "
+                    "early_stopping=False."
+                ) from None
             X_train, X_val, T_train, T_val = split[:4]
             w_train, w_val = (None, None) if sample_weight is None else split[4:]
-            if X_val.shape[0] < 2:
-                raise ValueError(
-                    "The validation set is too small: it has "
-                    f"{X_val.shape[0]} sample(s). Increase validation_fraction or "
-                    "the size of your dataset."
-                )
             if w_train is not None and not w_train.any():
                 raise ValueError(
                     "Every training sample left after the validation split has "

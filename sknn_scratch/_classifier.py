@@ -1,18 +1,18 @@
 """ScratchMLPClassifier: binary, multiclass and multilabel classification."""
 
 import numpy as np
+from scipy.special import expit
 from sklearn.base import ClassifierMixin
 from sklearn.metrics import accuracy_score
 from sklearn.preprocessing import LabelBinarizer
-from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import (
     check_classification_targets,
     type_of_target,
     unique_labels,
 )
-from sklearn.utils.validation import column_or_1d
+from sklearn.utils.validation import check_is_fitted, column_or_1d
 
-from ._base import BaseScratchMLP, _check_incremental_solver
+from ._base import BaseScratchMLP, stochastic_solver_only
 from ._docstrings import COMMON_ATTRIBUTES, COMMON_PARAMETERS
 from ._losses import log_probabilities
 from ._params import COMMON_CONSTRAINTS
@@ -186,7 +186,7 @@ class ScratchMLPClassifier(ClassifierMixin, BaseScratchMLP):
         """
         return self._fit(X, y, sample_weight=sample_weight, incremental=False)
 
-    @available_if(_check_incremental_solver)
+    @stochastic_solver_only
     def partial_fit(self, X, y, sample_weight=None, classes=None):
         """One epoch of the stochastic solver over the given data.
 
@@ -258,11 +258,12 @@ class ScratchMLPClassifier(ClassifierMixin, BaseScratchMLP):
             Columns in the order of ``classes_``. Rows sum to one, except for
             multilabel problems, where each column is a separate probability.
         """
-        probabilities = self._forward(X)
+        check_is_fitted(self)
         if self.n_outputs_ == 1:
-            positive = probabilities.ravel()
-            return np.column_stack([1.0 - positive, positive])
-        return probabilities
+            # expit(-z) rather than 1 - expit(z): exact for tiny probabilities
+            logits = self._forward(X, output_activation="identity")
+            return expit(np.column_stack([-logits, logits]))
+        return self._forward(X)
 
     def predict_log_proba(self, X):
         """Logarithm of the probability of each class.
@@ -278,6 +279,7 @@ class ScratchMLPClassifier(ClassifierMixin, BaseScratchMLP):
         -------
         ndarray of shape (n_samples, n_classes)
         """
+        check_is_fitted(self)
         logits = self._forward(X, output_activation="identity")
         if self.n_outputs_ == 1:
             # log(1 - expit(z)) = log expit(-z)

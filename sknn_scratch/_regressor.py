@@ -3,10 +3,9 @@
 import numpy as np
 from sklearn.base import RegressorMixin
 from sklearn.metrics import r2_score
-from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import column_or_1d
 
-from ._base import BaseScratchMLP, _check_incremental_solver
+from ._base import BaseScratchMLP, stochastic_solver_only
 from ._docstrings import COMMON_ATTRIBUTES, COMMON_PARAMETERS
 from ._params import REGRESSOR_CONSTRAINTS
 
@@ -149,7 +148,7 @@ class ScratchMLPRegressor(RegressorMixin, BaseScratchMLP):
         """
         return self._fit(X, y, sample_weight=sample_weight, incremental=False)
 
-    @available_if(_check_incremental_solver)
+    @stochastic_solver_only
     def partial_fit(self, X, y, sample_weight=None):
         """One epoch of the stochastic solver over the given data.
 
