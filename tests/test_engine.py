@@ -1,0 +1,154 @@
+"""The NumPy engine on its own: layout, activations, losses, optimizers."""
+
+import warnings
+
+import numpy as np
+import pytest
+from scipy.special import expit, softmax, xlogy
+
+from sknn_scratch import _network
+from sknn_scratch._activations import HIDDEN_ACTIVATIONS, OUTPUT_ACTIVATIONS
+from sknn_scratch._losses import LOSSES, log_probabilities
+from sknn_scratch._network import Network, forward, layer_views
+from sknn_scratch._optimizers import SGD, Adam
+
+
+def test_parameters_are_views_into_one_flat_vector():
+    network = Network((4, 3, 2), "relu", "squared_error", np.float64)
+    assert network.params.shape == (4 * 3 + 3 * 2 + 3 + 2,)
+    assert [c.shape for c in network.coefs] == [(4, 3), (3, 2)]
+    for view in network.coefs + network.intercepts:
+        assert np.shares_memory(view, network.params)
+    for view in network.coef_grads + network.intercept_grads:
+        assert np.shares_memory(view, network.grad)
+    # all weights first, so the penalty is one dot product over a prefix
+    network.params[:] = np.arange(network.params.size)
+    assert network.coefs[0][0, 0] == 0 and network.coefs[1][-1, -1] == 17
+    assert network.intercepts[0][0] == 18
+    coefs, _ = layer_views(network.params, (4, 3, 2))
+    np.testing.assert_array_equal(coefs[1], network.coefs[1])
+
+
+@pytest.mark.parametrize("name", sorted(HIDDEN_ACTIVATIONS))
+def test_activation_derivative_matches_finite_differences(name):
+    activation = HIDDEN_ACTIVATIONS[name]
+    z = np.linspace(-3, 3, 60).reshape(3, -1) + 0.013  # avoid relu's kink at 0
+    a = z.copy()
+    activation.forward(a)
+    delta = np.ones_like(z)
+    activation.derivative(a, delta, np.empty_like(z))
+    step = 1e-6
+    up, down = z + step, z - step
+    activation.forward(up)
+    activation.forward(down)
+    np.testing.assert_allclose(delta, (up - down) / (2 * step), rtol=1e-6, atol=1e-9)
+
+
+def test_output_activations():
+    z = np.random.RandomState(0).normal(size=(5, 3)) * 4
+    for name, expected in [
+        ("identity", z),
+        ("logistic", expit(z)),
+        ("softmax", softmax(z, axis=1)),
+        ("exp", np.exp(z)),
+    ]:
+        out = z.copy()
+        OUTPUT_ACTIVATIONS[name](out)
+        np.testing.assert_allclose(out, expected, rtol=1e-12)
+
+
+def naive_loss(name, z, t):
+    """The per-sample losses written from probabilities, the textbook way."""
+    if name == "squared_error":
+        return 0.5 * ((z - t) ** 2).sum(axis=1)
+    if name == "binary_log_loss":
+        p = expit(z)
+        return -(xlogy(t, p) + xlogy(1 - t, 1 - p)).sum(axis=1)
+    if name == "log_loss":
+        return -(t * np.log(softmax(z, axis=1))).sum(axis=1)
+    mu = np.exp(z)
+    return (xlogy(t, t / mu) - t + mu).sum(axis=1)
+
+
+@pytest.mark.parametrize("name", sorted(LOSSES))
+def test_losses_agree_with_textbook_formulas_and_give_a_minus_t(name):
+    rng = np.random.RandomState(1)
+    z = rng.normal(size=(6, 3))
+    t = {
+        "squared_error": rng.normal(size=(6, 3)),
+        "binary_log_loss": rng.randint(0, 2, (6, 3)).astype(float),
+        "log_loss": np.eye(3)[rng.randint(0, 3, 6)],
+        "poisson": rng.poisson(1.5, (6, 3)).astype(float),
+    }[name]
+    loss = LOSSES[name]
+    a, delta = z.copy(), np.empty_like(z)
+    per_sample = loss.forward(a, t, delta)
+    np.testing.assert_allclose(per_sample, naive_loss(name, z, t), rtol=1e-12)
+    expected_a = z.copy()
+    OUTPUT_ACTIVATIONS[loss.output_activation](expected_a)
+    np.testing.assert_allclose(a, expected_a, rtol=1e-12)
+    np.testing.assert_allclose(delta, expected_a - t, rtol=1e-12, atol=1e-15)
+
+
+@pytest.mark.parametrize("name", ["binary_log_loss", "log_loss"])
+def test_log_losses_are_exact_for_extreme_logits(name):
+    z = np.array([[1e8, -1e8, 0.0], [-800.0, 800.0, 5.0]])
+    t = np.array([[0.0, 1.0, 0.0], [1.0, 0.0, 0.0]])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no overflow or divide warnings
+        per_sample = LOSSES[name].forward(z.copy(), t, np.empty_like(z))
+        log_p = log_probabilities(z.copy(), LOSSES[name].output_activation)
+    assert np.isfinite(per_sample).all() and np.isfinite(log_p).all()
+    # the true losses grow linearly with the logits, they are not clipped
+    assert per_sample[0] > 1e8 and per_sample[1] > 800
+
+
+def test_forward_in_chunks_equals_one_pass(monkeypatch):
+    rng = np.random.RandomState(0)
+    network = Network((5, 7, 6, 3), "tanh", "log_loss", np.float64)
+    network.initialize(rng)
+    X = rng.normal(size=(1000, 5))
+    whole = network.predict(X)
+    monkeypatch.setattr(_network, "CHUNK_BYTES", 7 * 8 * 33)  # 33 rows a chunk
+    chunked = forward(X, network.coefs, network.intercepts, "tanh", "softmax")
+    np.testing.assert_allclose(chunked, whole, rtol=1e-14)
+    np.testing.assert_allclose(whole.sum(axis=1), 1.0)
+
+
+def test_sgd_step_matches_its_formula():
+    rng = np.random.RandomState(0)
+    params, grads = rng.normal(size=20), rng.normal(size=(3, 20))
+    for nesterov in [True, False]:
+        optimizer = SGD(20, np.float64, 0.1, "constant", 0.9, nesterov, 0.5)
+        p, v = params.copy(), np.zeros(20)
+        actual = params.copy()
+        for g in grads:
+            v = 0.9 * v - 0.1 * g
+            p = p + (0.9 * v - 0.1 * g if nesterov else v)
+            optimizer.step(actual, g)
+        np.testing.assert_allclose(actual, p, rtol=1e-13)
+
+
+def test_adam_step_matches_its_formula():
+    rng = np.random.RandomState(0)
+    params, grads = rng.normal(size=20), rng.normal(size=(4, 20))
+    optimizer = Adam(20, np.float64, 0.01, 0.8, 0.9, 1e-6)
+    p, m, v = params.copy(), np.zeros(20), np.zeros(20)
+    actual = params.copy()
+    for k, g in enumerate(grads, start=1):
+        m = 0.8 * m + 0.2 * g
+        v = 0.9 * v + 0.1 * g**2
+        step_size = 0.01 * np.sqrt(1 - 0.9**k) / (1 - 0.8**k)
+        p = p - step_size * m / (np.sqrt(v) + 1e-6)
+        optimizer.step(actual, g)
+    np.testing.assert_allclose(actual, p, rtol=1e-12)
+
+
+def test_optimizer_pickles_without_its_scratch_vector():
+    import pickle
+
+    optimizer = Adam(1000, np.float32)
+    optimizer.step(np.zeros(1000, np.float32), np.ones(1000, np.float32))
+    restored = pickle.loads(pickle.dumps(optimizer))
+    assert restored._scratch is None
+    np.testing.assert_array_equal(restored.m, optimizer.m)

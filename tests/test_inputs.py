@@ -1,0 +1,181 @@
+"""What the estimators accept: dtypes, sparse matrices, DataFrames, target kinds."""
+
+import numpy as np
+import pandas as pd
+import pytest
+import scipy.sparse as sp
+from sklearn.datasets import load_iris, make_multilabel_classification, make_regression
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.preprocessing import StandardScaler
+
+from sknn_scratch import ScratchMLPClassifier, ScratchMLPRegressor
+
+pytestmark = pytest.mark.filterwarnings("ignore", category=ConvergenceWarning)
+
+SOLVERS = ["adam", "sgd", "lbfgs"]
+
+
+@pytest.fixture(scope="module")
+def iris():
+    X, y = load_iris(return_X_y=True)
+    return StandardScaler().fit_transform(X), y
+
+
+@pytest.mark.parametrize("solver", SOLVERS)
+def test_float32_trains_and_predicts_in_float32(iris, solver):
+    X, y = iris
+    X32 = X.astype(np.float32)
+    clf = ScratchMLPClassifier(solver=solver, max_iter=20, random_state=0).fit(X32, y)
+    assert all(c.dtype == np.float32 for c in clf.coefs_ + clf.intercepts_)
+    assert clf.predict_proba(X32).dtype == np.float32
+    assert clf.predict_log_proba(X32).dtype == np.float32
+    reg = ScratchMLPRegressor(solver=solver, max_iter=20, random_state=0)
+    reg.fit(X32, y.astype(np.float32))
+    assert all(c.dtype == np.float32 for c in reg.coefs_ + reg.intercepts_)
+    assert reg.predict(X32).dtype == np.float32
+    # float32 and float64 training agree to float32 precision
+    clf64 = ScratchMLPClassifier(solver=solver, max_iter=20, random_state=0).fit(X, y)
+    np.testing.assert_allclose(clf.coefs_[0], clf64.coefs_[0], rtol=1e-3, atol=1e-4)
+
+
+@pytest.mark.parametrize("dtype", [np.int64, np.float16, np.int8, bool])
+def test_other_dtypes_train_in_float64(iris, dtype):
+    X, y = iris
+    Xd = (X > 0).astype(dtype) if dtype is bool else (X * 3).astype(dtype)
+    clf = ScratchMLPClassifier(max_iter=5, random_state=0).fit(Xd, y)
+    assert clf.coefs_[0].dtype == np.float64
+    assert clf.predict_proba(Xd).dtype == np.float64
+
+
+@pytest.mark.parametrize("solver", SOLVERS)
+@pytest.mark.parametrize("container", [sp.csr_matrix, sp.csc_matrix, sp.csr_array])
+def test_sparse_input_equals_dense(iris, solver, container):
+    X, y = iris
+    X = np.where(np.abs(X) < 0.5, 0.0, X)  # make it genuinely sparse
+    params = dict(solver=solver, max_iter=15, random_state=0)
+    dense = ScratchMLPClassifier(**params).fit(X, y)
+    sparse = ScratchMLPClassifier(**params).fit(container(X), y)
+    for a, b in zip(dense.coefs_, sparse.coefs_, strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-9)
+    np.testing.assert_allclose(
+        dense.predict_proba(X), sparse.predict_proba(container(X)), atol=1e-9
+    )
+    reg_dense = ScratchMLPRegressor(**params).fit(X, y.astype(float))
+    reg_sparse = ScratchMLPRegressor(**params).fit(container(X), y.astype(float))
+    np.testing.assert_allclose(
+        reg_dense.predict(X), reg_sparse.predict(container(X)), rtol=1e-6, atol=1e-8
+    )
+
+
+def test_lists_and_dataframes(iris):
+    X, y = iris
+    columns = ["sepal length", "sepal width", "petal length", "petal width"]
+    frame = pd.DataFrame(X, columns=columns)
+    labels = pd.Series(np.array(["setosa", "versicolor", "virginica"])[y])
+    from_frame = ScratchMLPClassifier(max_iter=10, random_state=0).fit(frame, labels)
+    from_list = ScratchMLPClassifier(max_iter=10, random_state=0)
+    from_list.fit(X.tolist(), labels.tolist())
+    assert list(from_frame.feature_names_in_) == columns
+    assert not hasattr(from_list, "feature_names_in_")
+    assert from_frame.n_features_in_ == from_list.n_features_in_ == 4
+    np.testing.assert_array_equal(
+        from_frame.predict(frame), from_list.predict(X.tolist())
+    )
+    assert set(from_frame.predict(frame)) <= set(labels)
+
+
+@pytest.mark.parametrize(
+    "labels",
+    [
+        np.array(["no", "yes"]),
+        np.array([-1, 1]),
+        np.array([1.0, 3.0, 7.0]),
+        np.array(["cat", "dog", "emu"], dtype=object),
+        np.array([True, False]),
+    ],
+    ids=["str", "signed", "float", "object", "bool"],
+)
+def test_labels_of_any_type(iris, labels):
+    X, y = iris
+    target = labels[y % len(labels)]
+    clf = ScratchMLPClassifier(hidden_layer_sizes=(8,), solver="lbfgs", random_state=0)
+    clf.fit(X, target)
+    np.testing.assert_array_equal(clf.classes_, np.unique(target))
+    predicted = clf.predict(X)
+    assert set(predicted) <= set(target)
+    assert clf.score(X, target) > 0.6
+    proba = clf.predict_proba(X)
+    assert proba.shape == (len(X), len(clf.classes_))
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0)
+    np.testing.assert_allclose(np.exp(clf.predict_log_proba(X)), proba, rtol=1e-9)
+    # the most probable class is the predicted one
+    np.testing.assert_array_equal(clf.classes_[proba.argmax(axis=1)], predicted)
+
+
+@pytest.mark.parametrize("solver", SOLVERS)
+def test_multilabel(solver):
+    X, Y = make_multilabel_classification(300, 8, n_classes=4, random_state=0)
+    X = StandardScaler().fit_transform(X)
+    clf = ScratchMLPClassifier(
+        (20,), solver=solver, learning_rate_init=0.01, max_iter=300, random_state=0
+    )
+    clf.fit(X, Y)
+    assert clf.out_activation_ == "logistic"
+    assert clf.n_outputs_ == 4
+    predicted = clf.predict(X)
+    assert predicted.shape == Y.shape
+    assert set(np.unique(predicted)) <= {0, 1}
+    proba = clf.predict_proba(X)
+    assert proba.shape == Y.shape
+    np.testing.assert_array_equal(predicted, (proba > 0.5).astype(int))
+    assert (predicted == Y).mean() > 0.8  # per-label accuracy
+
+
+@pytest.mark.parametrize("solver", SOLVERS)
+def test_multi_output_regression(solver):
+    X, Y = make_regression(300, 6, n_targets=3, noise=0.1, random_state=0)
+    Y = Y / Y.std(axis=0)
+    params = dict(hidden_layer_sizes=(20,), solver=solver, max_iter=500, random_state=0)
+    reg = ScratchMLPRegressor(**params, learning_rate_init=0.01)
+    reg.fit(X, Y)
+    assert reg.predict(X).shape == Y.shape
+    assert reg.n_outputs_ == 3
+    assert reg.score(X, Y) > 0.9
+    one = ScratchMLPRegressor(**params).fit(X, Y[:, 0])
+    assert one.predict(X).shape == (300,)
+    column = ScratchMLPRegressor(**params)
+    with pytest.warns(Warning, match="column-vector y"):
+        column.fit(X, Y[:, :1])
+    assert column.predict(X).shape == (300,)
+
+
+def test_poisson_regression_learns_a_log_linear_rate():
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(2000, 3))
+    rate = np.exp(0.5 * X[:, 0] - 0.3 * X[:, 1] + 0.2)
+    counts = rng.poisson(rate)
+    reg = ScratchMLPRegressor(loss="poisson", hidden_layer_sizes=(), solver="lbfgs")
+    reg.fit(X, counts)
+    assert reg.out_activation_ == "exp"
+    assert (reg.predict(X) > 0).all()
+    np.testing.assert_allclose(reg.coefs_[0].ravel(), [0.5, -0.3, 0.0], atol=0.08)
+    np.testing.assert_allclose(reg.intercepts_[0], [0.2], atol=0.08)
+
+
+def test_inputs_are_not_modified(iris):
+    X, y = iris
+    for X_in in [np.asfortranarray(X), X.astype(np.float32), sp.csr_matrix(X)]:
+        before = X_in.copy()
+        weights = np.linspace(0.5, 1.5, len(y))
+        weights_before = weights.copy()
+        y_before = y.copy()
+        clf = ScratchMLPClassifier(max_iter=3, random_state=0)
+        clf.fit(X_in, y, sample_weight=weights)
+        clf.partial_fit(X_in, y, sample_weight=weights)
+        clf.predict_proba(X_in)
+        if sp.issparse(X_in):
+            assert (X_in != before).nnz == 0
+        else:
+            np.testing.assert_array_equal(X_in, before)
+        np.testing.assert_array_equal(weights, weights_before)
+        np.testing.assert_array_equal(y, y_before)

@@ -1,0 +1,94 @@
+"""Each solver learns the founding problems, as well as scikit-learn's MLP does."""
+
+import numpy as np
+import pytest
+from sklearn.datasets import load_iris
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.model_selection import train_test_split
+from sklearn.neural_network import MLPClassifier, MLPRegressor
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+from sknn_scratch import ScratchMLPClassifier, ScratchMLPRegressor
+
+pytestmark = pytest.mark.filterwarnings("ignore", category=ConvergenceWarning)
+
+SOLVERS = {
+    "adam": dict(solver="adam", learning_rate_init=0.01, max_iter=500),
+    "sgd": dict(solver="sgd", learning_rate_init=0.1, max_iter=500),
+    "lbfgs": dict(solver="lbfgs", max_iter=500),
+}
+
+
+def quadrants(n_samples=1000, seed=0):
+    """Points uniform on [-1, 1]², label 1 where x1·x2 > 0 (XOR of the signs)."""
+    X = np.random.RandomState(seed).uniform(-1, 1, size=(n_samples, 2))
+    return X, (X[:, 0] * X[:, 1] > 0).astype(int)
+
+
+def noisy_sine(n_samples=100, seed=0):
+    """x + 0.3 sin(2πx) on [0, 1] plus uniform noise in ±0.1."""
+    rng = np.random.RandomState(seed)
+    x = np.sort(rng.uniform(0, 1, n_samples))
+    y = x + 0.3 * np.sin(2 * np.pi * x) + rng.uniform(-0.1, 0.1, n_samples)
+    return x.reshape(-1, 1), y
+
+
+def both_scores(ours, theirs, X_train, X_test, y_train, y_test):
+    ours.fit(X_train, y_train)
+    theirs.fit(X_train, y_train)
+    return ours.score(X_test, y_test), theirs.score(X_test, y_test)
+
+
+@pytest.mark.parametrize("solver", SOLVERS)
+def test_iris(solver):
+    X, y = load_iris(return_X_y=True)
+    split = train_test_split(X, y, test_size=0.3, stratify=y, random_state=0)
+    params = dict(hidden_layer_sizes=(10,), random_state=0, **SOLVERS[solver])
+    ours, theirs = both_scores(
+        make_pipeline(StandardScaler(), ScratchMLPClassifier(**params)),
+        make_pipeline(StandardScaler(), MLPClassifier(**params)),
+        *split,
+    )
+    assert ours >= 0.9
+    assert ours >= theirs - 0.03
+
+
+@pytest.mark.parametrize("solver", SOLVERS)
+def test_quadrants(solver):
+    X, y = quadrants()
+    split = train_test_split(X, y, test_size=0.3, random_state=0)
+    params = dict(hidden_layer_sizes=(4,), activation="tanh", random_state=0)
+    params.update(SOLVERS[solver])
+    ours, theirs = both_scores(
+        ScratchMLPClassifier(**params), MLPClassifier(**params), *split
+    )
+    assert ours >= 0.9
+    assert ours >= theirs - 0.03
+
+
+@pytest.mark.parametrize("solver", SOLVERS)
+def test_sine_regression(solver):
+    """A 6-unit tanh network often stalls at the straight-line fit (R² ≈ 0.47),
+    so, as a user would, keep the best of three random starts."""
+    X, y = noisy_sine()
+    X_test = np.linspace(0, 1, 200).reshape(-1, 1)
+    y_true = X_test.ravel() + 0.3 * np.sin(2 * np.pi * X_test.ravel())
+    params = dict(hidden_layer_sizes=(6,), activation="tanh", max_iter=2000)
+    if solver != "lbfgs":
+        params.update(solver=solver, tol=1e-6, n_iter_no_change=20)
+        params["learning_rate_init"] = 0.05 if solver == "adam" else 0.1
+    else:
+        params.update(solver="lbfgs")
+    best_ours, best_theirs = -np.inf, -np.inf
+    for seed in range(3):
+        ours = make_pipeline(
+            StandardScaler(), ScratchMLPRegressor(**params, random_state=seed)
+        )
+        theirs = make_pipeline(
+            StandardScaler(), MLPRegressor(**params, random_state=seed)
+        )
+        ours, theirs = both_scores(ours, theirs, X, X_test, y, y_true)
+        best_ours, best_theirs = max(best_ours, ours), max(best_theirs, theirs)
+    assert best_ours >= 0.95
+    assert best_ours >= best_theirs - 0.02

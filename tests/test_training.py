@@ -1,0 +1,267 @@
+"""Training behaviour: solvers' options, stopping, warm start, partial_fit."""
+
+import re
+import warnings
+
+import numpy as np
+import pytest
+from sklearn.datasets import load_iris
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.model_selection import train_test_split
+from sklearn.preprocessing import StandardScaler
+
+from sknn_scratch import ScratchMLPClassifier, ScratchMLPRegressor
+
+
+@pytest.fixture(scope="module")
+def iris():
+    X, y = load_iris(return_X_y=True)
+    return StandardScaler().fit_transform(X), y
+
+
+def weights_of(estimator):
+    return [w.copy() for w in estimator.coefs_ + estimator.intercepts_]
+
+
+@pytest.mark.parametrize("solver", ["adam", "sgd"])
+@pytest.mark.parametrize("estimator_class", [ScratchMLPClassifier, ScratchMLPRegressor])
+def test_partial_fit_over_the_data_is_one_epoch_of_fit(iris, solver, estimator_class):
+    X, y = iris
+    if estimator_class is ScratchMLPRegressor:
+        y = y.astype(float)
+    params = dict(solver=solver, shuffle=False, random_state=0, batch_size=32)
+    fitted = estimator_class(**params, max_iter=1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        fitted.fit(X, y)
+    incremental = estimator_class(**params)
+    extra = {"classes": np.unique(y)} if estimator_class is ScratchMLPClassifier else {}
+    incremental.partial_fit(X, y, **extra)
+    for a, b in zip(weights_of(fitted), weights_of(incremental), strict=True):
+        np.testing.assert_array_equal(a, b)
+    assert incremental.n_iter_ == fitted.n_iter_ == 1
+    assert incremental.t_ == fitted.t_ == len(X)
+    assert incremental.loss_ == fitted.loss_
+
+    # three more calls continue the optimizer: the same as three more epochs
+    longer = estimator_class(**params, max_iter=4, tol=0.0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        longer.fit(X, y)
+    for _ in range(3):
+        incremental.partial_fit(X, y)
+    for a, b in zip(weights_of(longer), weights_of(incremental), strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-14)
+    assert incremental.loss_curve_ == pytest.approx(longer.loss_curve_)
+
+
+def test_partial_fit_streams_batches_with_unseen_classes(iris):
+    X, y = iris
+    clf = ScratchMLPClassifier(random_state=0)
+    order = np.argsort(y, kind="stable")  # first batch holds only class 0
+    for start in range(0, 150, 50):
+        batch = order[start : start + 50]
+        clf.partial_fit(X[batch], y[batch], classes=[0, 1, 2])
+    assert list(clf.classes_) == [0, 1, 2]
+    assert clf.predict_proba(X).shape == (150, 3)
+
+
+def test_partial_fit_needs_classes_on_first_call(iris):
+    X, y = iris
+    with pytest.raises(ValueError, match="classes must be passed"):
+        ScratchMLPClassifier().partial_fit(X, y)
+
+
+@pytest.mark.parametrize("estimator_class", [ScratchMLPClassifier, ScratchMLPRegressor])
+def test_partial_fit_is_unavailable_for_lbfgs(iris, estimator_class):
+    X, y = iris
+    estimator = estimator_class(solver="lbfgs")
+    assert not hasattr(estimator, "partial_fit")
+    with pytest.raises(ValueError, match="stochastic solver"):
+        estimator.partial_fit(X, y)
+    with pytest.raises(AttributeError):
+        estimator.partial_fit(X, y)
+
+
+def test_verbose_prints_the_loss_at_every_iteration(iris, capsys):
+    X, y = iris
+    for solver in ["adam", "lbfgs"]:
+        clf = ScratchMLPClassifier(
+            solver=solver, max_iter=7, verbose=True, random_state=0
+        )
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            clf.fit(X, y)
+        lines = re.findall(
+            r"Iteration (\d+), loss = ([0-9.]+)", capsys.readouterr().out
+        )
+        assert [int(i) for i, _ in lines] == list(range(1, clf.n_iter_ + 1))
+        if solver == "adam":
+            assert [float(v) for _, v in lines] == pytest.approx(clf.loss_curve_)
+        else:
+            assert float(lines[-1][1]) == pytest.approx(clf.loss_)
+
+
+@pytest.mark.parametrize("solver", ["adam", "sgd", "lbfgs"])
+def test_convergence_warning_when_max_iter_ends_training(iris, solver):
+    X, y = iris
+    with pytest.warns(ConvergenceWarning):
+        ScratchMLPClassifier(solver=solver, max_iter=3, random_state=0).fit(X, y)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        ScratchMLPClassifier(
+            solver=solver, max_iter=2000, learning_rate_init=0.01, random_state=0
+        ).fit(X, y)
+
+
+def test_tol_and_n_iter_no_change_stop_training(iris):
+    X, y = iris
+    clf = ScratchMLPClassifier(tol=10.0, n_iter_no_change=3, random_state=0).fit(X, y)
+    # No epoch improves the loss by 10. The first sets best_loss_; training
+    # stops once more than n_iter_no_change epochs in a row have not improved.
+    assert clf.n_iter_ == 1 + 3 + 1
+    patient = ScratchMLPClassifier(tol=10.0, n_iter_no_change=6, random_state=0)
+    assert patient.fit(X, y).n_iter_ == 1 + 6 + 1
+
+
+def test_adaptive_learning_rate_divides_by_five(iris):
+    X, y = iris
+    clf = ScratchMLPClassifier(
+        solver="sgd", learning_rate="adaptive", tol=10.0, n_iter_no_change=2,
+        max_iter=10, learning_rate_init=0.1, random_state=0,
+    )  # fmt: skip
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        clf.fit(X, y)
+    # stalls every 3 epochs: 0.1 -> 0.02 -> 0.004 -> 0.0008 after 9 epochs
+    assert clf.n_iter_ == 10
+    assert clf._optimizer.learning_rate == pytest.approx(0.1 / 5**3)
+
+
+def test_invscaling_schedule(iris):
+    X, y = iris
+    clf = ScratchMLPClassifier(
+        solver="sgd", learning_rate="invscaling", power_t=0.5, max_iter=3,
+        learning_rate_init=0.2, random_state=0,
+    )  # fmt: skip
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        clf.fit(X, y)
+    assert clf._optimizer.learning_rate == pytest.approx(0.2 / (3 * 150 + 1) ** 0.5)
+
+
+@pytest.mark.parametrize("estimator_class", [ScratchMLPClassifier, ScratchMLPRegressor])
+def test_early_stopping_keeps_the_best_weights(iris, estimator_class):
+    X, y = iris
+    X = X[:, :2]  # sepals only: a noisy problem whose validation score wobbles
+    if estimator_class is ScratchMLPRegressor:
+        y = y.astype(float)
+    est = estimator_class(
+        early_stopping=True, validation_fraction=0.2, n_iter_no_change=5,
+        learning_rate_init=0.05, max_iter=300, random_state=0,
+    )  # fmt: skip
+    est.fit(X, y)
+    assert est.best_loss_ is None
+    assert len(est.validation_scores_) == est.n_iter_ == len(est.loss_curve_)
+    assert est.best_validation_score_ == max(est.validation_scores_)
+    assert est.validation_scores_[-1] < est.best_validation_score_  # it did stop
+    # The returned weights are those of the best epoch, not the last. Rebuild
+    # the validation split: the seed's RandomState first draws the initial
+    # weights and biases layer by layer, then splits.
+    rng = np.random.RandomState(0)
+    for coef, intercept in zip(est.coefs_, est.intercepts_, strict=True):
+        rng.uniform(size=coef.shape)
+        rng.uniform(size=intercept.shape)
+    stratify = y if estimator_class is ScratchMLPClassifier else None
+    _, X_val, _, y_val = train_test_split(
+        X, y, test_size=0.2, random_state=rng, stratify=stratify
+    )
+    assert est.score(X_val, y_val) == pytest.approx(est.best_validation_score_)
+
+
+def test_early_stopping_needs_a_validation_set(iris):
+    X, y = iris
+    with pytest.raises(ValueError, match="validation set is too small"):
+        ScratchMLPClassifier(early_stopping=True, validation_fraction=0.01).fit(
+            X[:60], y[:60]
+        )
+    with pytest.raises(ValueError, match="stratified validation set"):
+        # 2 validation samples cannot hold one sample of each of 3 classes
+        ScratchMLPClassifier(early_stopping=True, validation_fraction=0.013).fit(X, y)
+    with pytest.raises(ValueError, match="early_stopping"):
+        ScratchMLPRegressor(early_stopping=True).partial_fit(X, y)
+
+
+def test_warm_start_continues_and_fresh_fit_restarts(iris):
+    X, y = iris
+    clf = ScratchMLPClassifier(max_iter=5, warm_start=True, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        clf.fit(X, y)
+        first = weights_of(clf)
+        clf.fit(X, y)
+    assert len(clf.loss_curve_) == 10
+    assert clf.t_ == 10 * len(X)
+    assert not np.allclose(first[0], clf.coefs_[0])
+    with pytest.raises(ValueError, match="same classes"):
+        clf.fit(X[y < 2], y[y < 2])
+    clf.set_params(hidden_layer_sizes=(7,))
+    with pytest.raises(ValueError, match="layer shapes"):
+        clf.fit(X, y)
+
+    cold = ScratchMLPClassifier(max_iter=5, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        cold.fit(X, y)
+        cold.fit(X, y)
+    assert len(cold.loss_curve_) == 5
+    for a, b in zip(first, weights_of(cold), strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_no_hidden_layer_is_a_linear_model(iris):
+    X, y = iris
+    clf = ScratchMLPClassifier(hidden_layer_sizes=(), solver="lbfgs", random_state=0)
+    clf.fit(X, y)
+    assert clf.n_layers_ == 2
+    assert [c.shape for c in clf.coefs_] == [(4, 3)]
+    logits = X @ clf.coefs_[0] + clf.intercepts_[0]
+    np.testing.assert_array_equal(clf.predict(X), logits.argmax(axis=1))
+    assert clf.score(X, y) > 0.95
+
+
+def test_divergence_raises_a_clear_error_and_leaves_no_nan(iris):
+    X, y = iris
+    huge = X * 1e6
+    reg = ScratchMLPRegressor(solver="sgd", learning_rate_init=10.0, random_state=0)
+    with pytest.raises(ValueError, match=r"diverged.*learning_rate_init"):
+        reg.fit(huge, y * 1e6)
+    assert not hasattr(reg, "coefs_")  # unfitted again, not fitted with NaN
+
+    # partial_fit and warm_start keep the weights they started from
+    good = ScratchMLPRegressor(solver="sgd", learning_rate_init=10.0, random_state=0)
+    good.partial_fit(X[:5] * 1e-3, y[:5] * 1e-3)
+    before = weights_of(good)
+    with pytest.raises(ValueError, match="diverged"):
+        good.partial_fit(X * 1e200, y * 1e200)  # the squared error overflows
+    for a, b in zip(before, weights_of(good), strict=True):
+        np.testing.assert_array_equal(a, b)
+    assert np.isfinite(good.predict(X)).all()
+    good.set_params(warm_start=True)
+    with pytest.raises(ValueError, match="diverged"):
+        good.fit(X * 1e200, y * 1e200)
+    for a, b in zip(before, weights_of(good), strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_same_seed_gives_identical_weights(iris):
+    X, y = iris
+    for solver in ["adam", "sgd", "lbfgs"]:
+        a = ScratchMLPClassifier(solver=solver, max_iter=30, random_state=42)
+        b = ScratchMLPClassifier(solver=solver, max_iter=30, random_state=42)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            a.fit(X, y)
+            b.fit(X, y)
+        for wa, wb in zip(weights_of(a), weights_of(b), strict=True):
+            np.testing.assert_array_equal(wa, wb)
