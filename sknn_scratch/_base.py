@@ -5,6 +5,7 @@ weights, the validation split, warm start, partial_fit) into calls to the
 engine (``_network``, ``_optimizers``, ``_training``). It holds no calculus.
 """
 
+import contextlib
 import functools
 import types
 import warnings
@@ -19,6 +20,7 @@ from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state, shuffle
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from ._activations import OUTPUT_ACTIVATIONS
 from ._network import Network, forward
 from ._optimizers import SGD, Adam, minimize_lbfgs
 from ._params import normalize_hidden_layer_sizes, validate_params
@@ -58,6 +60,34 @@ class stochastic_solver_only:
                 "once. Use fit, or set solver='adam' or 'sgd'."
             )
         return types.MethodType(self.method, estimator)
+
+
+class InvalidInputError(ValueError, TypeError):
+    """Input data of the wrong type.
+
+    A ``ValueError``, as for every bad input, and a ``TypeError`` as NumPy's
+    own conversion error was, so that code catching either keeps working.
+    """
+
+
+@contextlib.contextmanager
+def _numeric_input():
+    """Validation of user data: no NumPy warnings, and no bare TypeError."""
+    try:
+        with np.errstate(all="ignore"):
+            yield
+    except TypeError as error:
+        raise InvalidInputError(f"X and y must hold numbers: {error}") from None
+
+
+def _check_finite_output(output: np.ndarray, what: str) -> None:
+    if not np.isfinite(output).all():
+        bad_rows = int((~np.isfinite(output)).any(axis=1).sum())
+        raise ValueError(
+            f"The network's {what} overflow for {bad_rows} row(s) of X: their "
+            "values lie far beyond the range seen in training. Scale or clip X "
+            "as the training data was."
+        )
 
 
 class TrainingDivergedError(ValueError):
@@ -181,17 +211,18 @@ class BaseScratchMLP(BaseEstimator):
         Dense X comes back C-ordered (row slices are then contiguous); this is
         the only copy of X that training makes, and only when needed.
         """
-        return validate_data(
-            self,
-            X,
-            y,
-            accept_sparse=["csr", "csc"],
-            multi_output=True,
-            dtype=(np.float64, np.float32),
-            order="C",
-            reset=reset,
-            y_numeric=y_numeric,
-        )
+        with _numeric_input():
+            return validate_data(
+                self,
+                X,
+                y,
+                accept_sparse=["csr", "csc"],
+                multi_output=True,
+                dtype=(np.float64, np.float32),
+                order="C",
+                reset=reset,
+                y_numeric=y_numeric,
+            )
 
     # -- fitting -----------------------------------------------------------------
     def _fit(self, X, y, sample_weight=None, incremental=False):
@@ -491,26 +522,32 @@ class BaseScratchMLP(BaseEstimator):
             raise TrainingDivergedError("the loss became non-finite")
 
     # -- prediction ----------------------------------------------------------------
-    def _forward(self, X, output_activation: str | None = None) -> np.ndarray:
-        """Validated X through the fitted network, in chunks of rows."""
+    def _forward(self, X, logits: bool = False) -> np.ndarray:
+        """Validated X through the fitted network, in chunks of rows.
+
+        Returns the output activations, or the logits (the output layer before
+        its activation) when ``logits=True``. Raises ValueError rather than
+        return non-finite values, which only inputs far beyond the range of the
+        training data can produce.
+        """
         check_is_fitted(self)
-        X = validate_data(
-            self,
-            X,
-            accept_sparse=["csr"],
-            dtype=(np.float64, np.float32),
-            reset=False,
-        )
-        with np.errstate(over="ignore", under="ignore"):
-            return forward(
+        with _numeric_input():
+            X = validate_data(
+                self,
                 X,
-                self.coefs_,
-                self.intercepts_,
-                self.activation,
-                self.out_activation_
-                if output_activation is None
-                else output_activation,
+                accept_sparse=["csr"],
+                dtype=(np.float64, np.float32),
+                reset=False,
             )
+        with np.errstate(all="ignore"):
+            output = forward(
+                X, self.coefs_, self.intercepts_, self.activation, "identity"
+            )
+            _check_finite_output(output, "logits")
+            if not logits:
+                OUTPUT_ACTIVATIONS[self.out_activation_](output)
+                _check_finite_output(output, f"{self.out_activation_} outputs")
+        return output
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

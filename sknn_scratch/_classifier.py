@@ -261,7 +261,7 @@ class ScratchMLPClassifier(ClassifierMixin, BaseScratchMLP):
         check_is_fitted(self)
         if self.n_outputs_ == 1:
             # expit(-z) rather than 1 - expit(z): exact for tiny probabilities
-            logits = self._forward(X, output_activation="identity")
+            logits = self._forward(X, logits=True)
             return expit(np.column_stack([-logits, logits]))
         return self._forward(X)
 
@@ -280,7 +280,7 @@ class ScratchMLPClassifier(ClassifierMixin, BaseScratchMLP):
         ndarray of shape (n_samples, n_classes)
         """
         check_is_fitted(self)
-        logits = self._forward(X, output_activation="identity")
+        logits = self._forward(X, logits=True)
         if self.n_outputs_ == 1:
             # log(1 - expit(z)) = log expit(-z)
             return log_probabilities(np.column_stack([-logits, logits]), "logistic")
