@@ -161,7 +161,7 @@ class BaseScratchMLP(BaseEstimator):
 
     # -- hooks the two estimators fill in ---------------------------------------
     @abstractmethod
-    def _validate_input(self, X, y, incremental: bool, reset: bool):
+    def _validate_input(self, X, y, incremental: bool, reset: bool, classes=None):
         """Validated X, targets encoded for the loss (2-D), and stratify labels."""
 
     @abstractmethod
@@ -225,13 +225,15 @@ class BaseScratchMLP(BaseEstimator):
             )
 
     # -- fitting -----------------------------------------------------------------
-    def _fit(self, X, y, sample_weight=None, incremental=False):
+    def _fit(self, X, y, sample_weight=None, incremental=False, classes=None):
         validate_params(self, self._parameter_constraints)
         hidden_layer_sizes = normalize_hidden_layer_sizes(self.hidden_layer_sizes)
         first_pass = not hasattr(self, "coefs_") or (
             not self.warm_start and not incremental
         )
-        X, T, stratify = self._validate_input(X, y, incremental, reset=first_pass)
+        X, T, stratify = self._validate_input(
+            X, y, incremental, reset=first_pass, classes=classes
+        )
         sample_weight = self._validate_sample_weight(sample_weight, X)
         if sp.issparse(X) and X.format != "csr":
             X = X.tocsr()  # mini-batches are rows

@@ -114,40 +114,61 @@ class ScratchMLPClassifier(ClassifierMixin, BaseScratchMLP):
         )
 
     # -- targets ----------------------------------------------------------------
-    def _validate_input(self, X, y, incremental, reset):
+    def _validate_input(self, X, y, incremental, reset, classes=None):
         X, y = self._validate_X_y(X, y, reset=reset, y_numeric=False)
         if y.ndim == 2 and y.shape[1] == 1:
             y = column_or_1d(y, warn=True)
         check_classification_targets(y)
-
+        if incremental:
+            self._set_partial_fit_classes(y, classes)
         if not hasattr(self, "classes_") or (not self.warm_start and not incremental):
             self._label_binarizer = LabelBinarizer().fit(y)
             self.classes_ = self._label_binarizer.classes_
+        elif self.warm_start and not incremental:
+            if set(unique_labels(y)) != set(self.classes_):
+                raise ValueError(
+                    "warm_start needs y to have the same classes as the previous "
+                    f"fit: it had {self.classes_}, y has {unique_labels(y)}."
+                )
         else:
-            classes = unique_labels(y)
-            if self.warm_start and not incremental:
-                if set(classes) != set(self.classes_):
-                    raise ValueError(
-                        "warm_start needs y to have the same classes as the "
-                        f"previous fit: it had {self.classes_}, y has {classes}."
-                    )
-            else:
-                unknown = np.setdiff1d(classes, self.classes_)
-                if len(unknown):
-                    raise ValueError(
-                        f"y has labels {unknown} that are not in classes_ "
-                        f"{self.classes_}; pass every label in `classes` on the "
-                        "first call to partial_fit."
-                    )
+            unknown = np.setdiff1d(unique_labels(y), self.classes_)
+            if len(unknown):
+                raise ValueError(
+                    f"y has labels {unknown} that are not in classes_ "
+                    f"{self.classes_}; pass every label in `classes` on the first "
+                    "call to partial_fit."
+                )
         multilabel = self._label_binarizer.y_type_.startswith("multilabel")
         if len(self.classes_) < 2 and not multilabel:
             raise ValueError(
                 "The classifier needs samples of at least 2 classes to learn from; "
-                f"the data contains only one class: {self.classes_[0]!r}."
+                f"the data contains only one class: {self.classes_.tolist()[0]!r}."
             )
         T = self._label_binarizer.transform(y).astype(X.dtype)
         stratify = None if multilabel else y
         return X, T, stratify
+
+    def _set_partial_fit_classes(self, y, classes) -> None:
+        """The label encoding of partial_fit: fixed by ``classes`` on first call."""
+        if getattr(self, "classes_", None) is None:
+            if classes is None:
+                raise ValueError(
+                    "classes must be passed on the first call to partial_fit."
+                )
+            binarizer = LabelBinarizer()
+            if type_of_target(y).startswith("multilabel"):
+                binarizer.fit(y)
+            else:
+                binarizer.fit(unique_labels(classes))
+            self._label_binarizer = binarizer
+            self.classes_ = binarizer.classes_
+        elif classes is not None and not np.array_equal(
+            self.classes_, unique_labels(classes)
+        ):
+            raise ValueError(
+                f"classes={classes!r} differs from the classes of the first call to "
+                f"partial_fit, {self.classes_!r}."
+            )
 
     def _loss_name(self) -> str:
         if self._label_binarizer.y_type_ == "multiclass":
@@ -207,26 +228,9 @@ class ScratchMLPClassifier(ClassifierMixin, BaseScratchMLP):
         self : ScratchMLPClassifier
             The updated estimator.
         """
-        if getattr(self, "classes_", None) is None:
-            if classes is None:
-                raise ValueError(
-                    "classes must be passed on the first call to partial_fit."
-                )
-            binarizer = LabelBinarizer()
-            if type_of_target(y).startswith("multilabel"):
-                binarizer.fit(y)
-            else:
-                binarizer.fit(unique_labels(classes))
-            self._label_binarizer = binarizer
-            self.classes_ = binarizer.classes_
-        elif classes is not None and not np.array_equal(
-            self.classes_, unique_labels(classes)
-        ):
-            raise ValueError(
-                f"classes={classes!r} differs from the classes of the first call to "
-                f"partial_fit, {self.classes_!r}."
-            )
-        return self._fit(X, y, sample_weight=sample_weight, incremental=True)
+        return self._fit(
+            X, y, sample_weight=sample_weight, incremental=True, classes=classes
+        )
 
     def predict(self, X):
         """Predicted class labels.

@@ -107,7 +107,7 @@ class ScratchMLPRegressor(RegressorMixin, BaseScratchMLP):
         )
 
     # -- targets ----------------------------------------------------------------
-    def _validate_input(self, X, y, incremental, reset):
+    def _validate_input(self, X, y, incremental, reset, classes=None):
         X, y = self._validate_X_y(X, y, reset=reset, y_numeric=True)
         if y.ndim == 2 and y.shape[1] == 1:
             y = column_or_1d(y, warn=True)

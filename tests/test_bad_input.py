@@ -1,0 +1,230 @@
+"""Bad input gets a ValueError that names the problem, before any training.
+
+Every row of the tables below is tried on both estimators (where it applies).
+Training is booby-trapped: if an error were only raised after an epoch or an
+L-BFGS run had started, the trap's AssertionError would fail the test.
+"""
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+from sknn_scratch import ScratchMLPClassifier, ScratchMLPRegressor, _base
+
+ESTIMATORS = [ScratchMLPClassifier, ScratchMLPRegressor]
+
+rng = np.random.RandomState(0)
+X = rng.normal(size=(30, 3))
+Y_CLASS = np.arange(30) % 3
+Y_REG = rng.normal(size=30)
+
+
+def target_for(estimator_class):
+    return Y_CLASS if estimator_class is ScratchMLPClassifier else Y_REG
+
+
+@pytest.fixture
+def no_training(monkeypatch):
+    """Make any start of training fail loudly."""
+
+    def trap(*args, **kwargs):
+        raise AssertionError("training started before the input was rejected")
+
+    monkeypatch.setattr(_base.MiniBatchTrainer, "epoch", trap)
+    monkeypatch.setattr(_base, "minimize_lbfgs", trap)
+
+
+def with_value(array, index, value, dtype=float):
+    changed = np.array(array, dtype=dtype)
+    changed[index] = value
+    return changed
+
+
+# (name, X, y or None for "the estimator's usual target", fit kwargs, message)
+FIT_CASES = [
+    ("nan in X", with_value(X, (3, 1), np.nan), None, {}, "Input X contains NaN"),
+    ("inf in X", with_value(X, (0, 0), np.inf), None, {}, "Input X contains infinity"),
+    ("-inf in X", with_value(X, (5, 2), -np.inf), None, {}, "infinity"),
+    ("nan in y", X, with_value(Y_CLASS, 4, np.nan), {}, "Input y contains NaN"),
+    ("inf in y", X, with_value(Y_CLASS, 4, np.inf), {}, "Input y contains infinity"),
+    (
+        "nan in sample_weight",
+        X, None, {"sample_weight": with_value(np.ones(30), 2, np.nan)},
+        "sample_weight contains NaN",
+    ),
+    (
+        "inf in sample_weight",
+        X, None, {"sample_weight": with_value(np.ones(30), 2, np.inf)},
+        "sample_weight contains NaN or infinity",
+    ),
+    ("no samples", X[:0], np.array([]), {}, "0 sample"),
+    ("no features", X[:, :0], None, {}, "0 feature"),
+    ("3-D X", X.reshape(30, 3, 1), None, {}, "dim 3"),
+    ("1-D X", X[:, 0], None, {}, "Expected 2D array"),
+    ("complex X", X + 1j, None, {}, "Complex data not supported"),
+    ("strings in X", np.full((30, 3), "a"), None, {}, "could not convert string"),
+    ("objects in X", np.full((30, 3), {}, dtype=object), None, {}, "must hold numbers"),
+    ("X longer than y", X, Y_CLASS[:-1], {}, "inconsistent numbers of samples"),
+    (
+        "short sample_weight",
+        X, None, {"sample_weight": np.ones(29)},
+        r"sample_weight.shape == \(29,\), expected \(30,\)",
+    ),
+    (
+        "2-D sample_weight",
+        X, None, {"sample_weight": np.ones((30, 2))},
+        "sample_weight must be 1D",
+    ),
+    (
+        "negative sample_weight",
+        X, None, {"sample_weight": with_value(np.ones(30), 0, -1.0)},
+        "sample_weight must be non-negative",
+    ),
+    (
+        "zero sample_weight",
+        X, None, {"sample_weight": np.zeros(30)},
+        "sample_weight must not be all zero",
+    ),
+    (
+        "text sample_weight",
+        X, None, {"sample_weight": np.full(30, "heavy")},
+        "sample_weight must be numeric",
+    ),
+]  # fmt: skip
+
+
+@pytest.mark.usefixtures("no_training")
+@pytest.mark.parametrize("estimator_class", ESTIMATORS, ids=lambda c: c.__name__)
+@pytest.mark.parametrize(
+    ("X_bad", "y_bad", "fit_kwargs", "message"),
+    [case[1:] for case in FIT_CASES],
+    ids=[case[0] for case in FIT_CASES],
+)
+@pytest.mark.parametrize("method", ["fit", "partial_fit"])
+def test_bad_data_in_fit(estimator_class, X_bad, y_bad, fit_kwargs, message, method):
+    y = target_for(estimator_class) if y_bad is None else y_bad
+    estimator = estimator_class()
+    kwargs = dict(fit_kwargs)
+    if method == "partial_fit" and estimator_class is ScratchMLPClassifier:
+        kwargs["classes"] = np.unique(Y_CLASS)
+    with pytest.raises(ValueError, match=message):
+        getattr(estimator, method)(X_bad, y, **kwargs)
+    assert not hasattr(estimator, "coefs_")
+
+
+@pytest.fixture(scope="module", params=ESTIMATORS, ids=lambda c: c.__name__)
+def fitted(request):
+    estimator = request.param(hidden_layer_sizes=(4,), solver="lbfgs", random_state=0)
+    return estimator.fit(X, target_for(request.param))
+
+
+PREDICT_CASES = [
+    ("too few features", X[:, :2], "X has 2 features, but .* is expecting 3"),
+    ("too many features", np.hstack([X, X]), "X has 6 features"),
+    ("nan", with_value(X, (1, 1), np.nan), "Input X contains NaN"),
+    ("inf", with_value(X, (1, 1), np.inf), "Input X contains infinity"),
+    ("empty", X[:0], "0 sample"),
+    ("3-D", X.reshape(30, 3, 1), "dim 3"),
+    ("complex", X + 1j, "Complex data not supported"),
+    ("objects", np.full((30, 3), {}, dtype=object), "must hold numbers"),
+    ("sparse, wrong width", sp.csr_matrix(X[:, :2]), "X has 2 features"),
+]
+
+
+@pytest.mark.parametrize(
+    ("X_bad", "message"),
+    [case[1:] for case in PREDICT_CASES],
+    ids=[case[0] for case in PREDICT_CASES],
+)
+def test_bad_data_in_predict(fitted, X_bad, message):
+    methods = ["predict", "score"]
+    if isinstance(fitted, ScratchMLPClassifier):
+        methods += ["predict_proba", "predict_log_proba"]
+    for method in methods:
+        args = (X_bad, target_for(type(fitted))[: X_bad.shape[0]])
+        with pytest.raises(ValueError, match=message):
+            getattr(fitted, method)(*args[: 2 if method == "score" else 1])
+
+
+BAD_PARAMETERS = [
+    ("hidden_layer_sizes", [0, -3, (10, 0), "10", 2.5, (3.0,), [True]]),
+    ("activation", ["softmax", None, "ReLU"]),
+    ("solver", ["newton", None]),
+    ("alpha", [-1.0, np.nan, np.inf, "0.1", None]),
+    ("batch_size", [0, -5, "big", 1.5, True]),
+    ("learning_rate", ["fast", None]),
+    ("learning_rate_init", [0, -0.1, np.nan, "0.01"]),
+    ("power_t", [-1.0, np.nan]),
+    ("max_iter", [0, -1, 1.5, None]),
+    ("shuffle", ["yes", 1, None]),
+    ("random_state", [-1, 2**33, "seed", 1.5]),
+    ("tol", [-1e-4, np.nan]),
+    ("verbose", [-1, "loud", 0.5]),
+    ("warm_start", ["no", 0]),
+    ("momentum", [1.5, -0.1, np.nan]),
+    ("nesterovs_momentum", [None, "true"]),
+    ("early_stopping", ["yes", 1]),
+    ("validation_fraction", [1.0, -0.1, np.nan]),
+    ("beta_1", [1.0, -0.1]),
+    ("beta_2", [1.0, 2]),
+    ("epsilon", [0.0, -1e-8]),
+    ("n_iter_no_change", [0, 1.5, -np.inf, "never"]),
+    ("max_fun", [0, 2.5]),
+]
+
+
+@pytest.mark.usefixtures("no_training")
+@pytest.mark.parametrize("estimator_class", ESTIMATORS, ids=lambda c: c.__name__)
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [(name, value) for name, values in BAD_PARAMETERS for value in values],
+    ids=[f"{name}={value!r}" for name, values in BAD_PARAMETERS for value in values],
+)
+def test_bad_parameter(estimator_class, name, value):
+    estimator = estimator_class(**{name: value})  # __init__ stores, never checks
+    assert estimator.get_params()[name] is value
+    with pytest.raises(ValueError, match=rf"The '{name}' parameter .* must be .*Got"):
+        estimator.fit(X, target_for(estimator_class))
+
+
+@pytest.mark.usefixtures("no_training")
+def test_bad_regressor_loss():
+    with pytest.raises(ValueError, match=r"'loss' parameter .* 'squared_error'"):
+        ScratchMLPRegressor(loss="absolute_error").fit(X, Y_REG)
+
+
+@pytest.mark.usefixtures("no_training")
+@pytest.mark.parametrize("estimator_class", ESTIMATORS, ids=lambda c: c.__name__)
+def test_partial_fit_with_lbfgs(estimator_class):
+    with pytest.raises(ValueError, match="needs a stochastic solver"):
+        estimator_class(solver="lbfgs").partial_fit(X, target_for(estimator_class))
+
+
+@pytest.mark.usefixtures("no_training")
+def test_partial_fit_with_a_label_not_in_classes():
+    clf = ScratchMLPClassifier()
+    with pytest.raises(ValueError, match=r"labels \[7\] that are not in classes_"):
+        clf.partial_fit(X, with_value(Y_CLASS, 0, 7, int), classes=[0, 1, 2])
+
+
+@pytest.mark.usefixtures("no_training")
+@pytest.mark.parametrize("method", ["fit", "partial_fit"])
+def test_poisson_with_negative_targets(method):
+    y = with_value(np.abs(Y_REG), 3, -0.5)
+    with pytest.raises(ValueError, match=r"loss='poisson' needs non-negative targets"):
+        getattr(ScratchMLPRegressor(loss="poisson"), method)(X, y)
+
+
+@pytest.mark.usefixtures("no_training")
+def test_classifier_with_a_single_class():
+    with pytest.raises(ValueError, match=r"at least 2 classes.*only one class: 'spam'"):
+        ScratchMLPClassifier().fit(X, np.full(30, "spam"))
+    with pytest.raises(ValueError, match="at least 2 classes"):
+        ScratchMLPClassifier().partial_fit(X, np.zeros(30), classes=[0])
+    with pytest.raises(ValueError, match="Unknown label type: continuous"):
+        ScratchMLPClassifier().fit(X, Y_REG)
+
+
+def test_partial_fit_may_see_one_class_when_classes_are_known():
+    clf = ScratchMLPClassifier().partial_fit(X, np.zeros(30), classes=[0, 1])
+    assert list(clf.classes_) == [0, 1]
