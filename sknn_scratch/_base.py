@@ -506,6 +506,8 @@ class BaseScratchMLP(BaseEstimator):
             self.tol,
             callback=callback,
         )
+        if not np.isfinite(result.fun):
+            raise TrainingDivergedError("the loss became non-finite")
         if result.status != 0:
             message = result.message
             if isinstance(message, bytes):
@@ -520,8 +522,6 @@ class BaseScratchMLP(BaseEstimator):
             )
         self.n_iter_ = min(result.nit, self.max_iter)
         self.loss_ = float(result.fun)
-        if not np.isfinite(self.loss_):
-            raise TrainingDivergedError("the loss became non-finite")
 
     # -- prediction ----------------------------------------------------------------
     def _forward(self, X, logits: bool = False) -> np.ndarray:

@@ -117,7 +117,15 @@ class ScratchMLPRegressor(RegressorMixin, BaseScratchMLP):
                 f"y has {int((y < 0).sum())} negative value(s)."
             )
         T = y.reshape(-1, 1) if y.ndim == 1 else y
-        return X, T.astype(X.dtype, copy=False), None
+        with np.errstate(over="ignore"):
+            T = T.astype(X.dtype, copy=False)
+        if not np.isfinite(T).all():
+            raise ValueError(
+                f"y has values beyond the range of {X.dtype}, the precision that "
+                f"float32 X trains in (largest: {np.finfo(X.dtype).max:.3g}). "
+                "Scale y, or pass X as float64."
+            )
+        return X, T, None
 
     def _loss_name(self) -> str:
         return self.loss
