@@ -41,7 +41,7 @@ def main() -> None:
     print(f"digits: {X.shape[0]} samples, {X.shape[1]} features, 10 classes")
     print(f"grid search over {len(search.cv_results_['params'])} settings, 3-fold CV")
     for params, score in zip(
-        search.cv_results_["params"], search.cv_results_["mean_test_score"]
+        search.cv_results_["params"], search.cv_results_["mean_test_score"], strict=True
     ):
         print(
             f"  hidden={params['mlp__hidden_layer_sizes']!s:6} "

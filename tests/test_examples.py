@@ -1,0 +1,218 @@
+"""Run every example script with --quick and check what it prints.
+
+Each script runs once, in a subprocess with its own temporary working
+directory; the output checks parse the numbers the script prints. When
+matplotlib is installed the same run also passes ``--plot`` (default path), and
+``test_plot_writes_a_png`` checks the image it left behind.
+"""
+
+import importlib.util
+import os
+import re
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+EXAMPLES = Path(__file__).parent.parent / "examples"
+NAMES = [
+    "tokyo_kanagawa",
+    "and_gate",
+    "xor_quadrants",
+    "sine_regression",
+    "activation_comparison",
+    "digits_grid_search",
+    "regression_grid_search",
+    "iris_classification",
+]
+HAVE_MATPLOTLIB = importlib.util.find_spec("matplotlib") is not None
+NUMBER = r"([-+]?\d+(?:\.\d*)?(?:[eE][-+]?\d+)?)"
+
+
+@dataclass
+class Run:
+    stdout: str
+    cwd: Path
+
+
+def run_script(args: list[str], cwd: Path) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, *args],
+        cwd=cwd,
+        capture_output=True,
+        encoding="utf-8",
+        # the scripts print a few non-ASCII characters (R², ±); UTF-8 whatever
+        # the locale
+        env={**os.environ, "PYTHONIOENCODING": "utf-8"},
+        timeout=300,
+    )
+
+
+@pytest.fixture(scope="module")
+def example(tmp_path_factory):
+    """example(name) runs examples/<name>.py --quick once and returns the Run."""
+    runs: dict[str, Run] = {}
+
+    def run(name: str) -> Run:
+        if name not in runs:
+            cwd = tmp_path_factory.mktemp(name)
+            args = [str(EXAMPLES / f"{name}.py"), "--quick"]
+            if HAVE_MATPLOTLIB:
+                args.append("--plot")  # default path: <name>.png in cwd
+            result = run_script(args, cwd)
+            assert result.returncode == 0, result.stderr
+            # examples must not leak warnings (ConvergenceWarning above all)
+            assert "Warning" not in result.stderr, result.stderr
+            runs[name] = Run(result.stdout, cwd)
+        return runs[name]
+
+    return run
+
+
+def find(pattern: str, text: str) -> tuple[str, ...]:
+    match = re.search(pattern, text, re.MULTILINE)
+    assert match, f"{pattern!r} not found in output:\n{text}"
+    return match.groups()
+
+
+def test_every_example_is_tested():
+    scripts = {p.stem for p in EXAMPLES.glob("*.py")} - {"quickstart"}
+    assert scripts == set(NAMES)
+
+
+def test_quickstart_demo(tmp_path):
+    """The README's first command runs this script as it is, without --quick."""
+    result = run_script([str(EXAMPLES / "quickstart.py")], tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "Warning" not in result.stderr, result.stderr
+    out = result.stdout
+    assert "best parameters: {'mlp__hidden_layer_sizes'" in out
+    assert float(find(rf"best cross-validated accuracy: {NUMBER}", out)[0]) >= 0.9
+    assert float(find(rf"held-out accuracy: {NUMBER}", out)[0]) >= 0.9
+
+
+def test_tokyo_kanagawa_labels_every_query_point(example):
+    out = example("tokyo_kanagawa").stdout
+    assert "SYNTHETIC" in out
+    queries = [
+        (34.6, 138.0), (34.6, 138.18), (35.4, 138.0),
+        (34.98, 138.1), (35.0, 138.25), (35.4, 137.6),
+        (34.98, 137.52), (34.5, 138.5), (35.4, 138.1),
+    ]  # fmt: skip
+    for lat, lon in queries:
+        label, p, truth = find(
+            rf"^\s*{lat:.2f}\s+{lon:.2f}\s+(Tokyo|Kanagawa)\s+{NUMBER}\s+(Tokyo|Kanagawa)$",
+            out,
+        )
+        assert 0 <= float(p) <= 1
+        assert (label == "Tokyo") == (float(p) > 0.5)
+        assert label == truth, f"({lat}, {lon}) is on the {truth} side"
+    assert float(find(rf"training accuracy: {NUMBER}", out)[0]) >= 0.95
+
+
+def test_and_gate_truth_table(example):
+    out = example("and_gate").stdout
+    rows = re.findall(r"^\s*([01])\s+([01])\s+([01])\s+([01])\s+([\d.]+)$", out, re.M)
+    assert len(rows) == 4, out
+    assert {(int(r[0]), int(r[1])) for r in rows} == {(0, 0), (0, 1), (1, 0), (1, 1)}
+    for x1, x2, target, predicted, p in rows:
+        assert int(target) == (int(x1) and int(x2))
+        assert predicted == target
+        assert (float(p) > 0.5) == (target == "1")
+    weights = rf"w1 = {NUMBER}, w2 = {NUMBER}; bias: b = {NUMBER}"
+    w1, w2, b = map(float, find(weights, out))
+    # the line w1 x1 + w2 x2 + b = 0 separates (1, 1) from the other three
+    assert b < 0 and w1 + b < 0 and w2 + b < 0 and w1 + w2 + b > 0
+
+
+def test_xor_gradient_check_and_accuracy(example):
+    out = example("xor_quadrants").stdout
+    (n_params,) = find(r"gradient check: (\d+) parameters", out)
+    assert int(n_params) == 2 * 4 + 4 + 4 * 1 + 1
+    assert float(find(rf"max relative error = {NUMBER}", out)[0]) < 1e-5
+    assert float(find(rf"accuracy on the training points: {NUMBER}", out)[0]) >= 0.9
+    assert float(find(rf"accuracy on \d+ fresh points: {NUMBER}", out)[0]) >= 0.9
+
+
+def test_sine_regression_fits_the_curve(example):
+    out = example("sine_regression").stdout
+    assert float(find(rf"R² against the noise-free curve: {NUMBER}", out)[0]) >= 0.97
+    # noise uniform in ±0.1 leaves about 8% of the variance unexplained
+    assert float(find(rf"R² against the training data: +{NUMBER}", out)[0]) >= 0.85
+
+
+def test_activation_comparison_reports_each_activation(example):
+    out = example("activation_comparison").stdout
+    (epochs,) = find(r"Adam, (\d+) epochs each", out)
+    for name in ("relu", "logistic", "tanh"):
+        iterations, loss, reached, accuracy = find(
+            rf"^{name}\s+(\d+)\s+{NUMBER}\s+(\d+|never)\s+{NUMBER}$", out
+        )
+        assert iterations == epochs
+        assert float(loss) < 0.2  # well below the plateau at about 0.3
+        assert reached != "never"
+        assert float(accuracy) >= 0.9
+
+
+@pytest.mark.parametrize(
+    ("name", "minimum"),
+    [("digits_grid_search", 0.9), ("regression_grid_search", 0.3)],
+)
+def test_grid_searches_agree_with_scikit_learn(example, name, minimum):
+    out = example(name).stdout
+    assert "best parameters (scratch)" in out
+    best = rf"best cv score: scratch {NUMBER}\s+sklearn {NUMBER}"
+    ours, theirs = map(float, find(best, out))
+    assert ours >= minimum
+    assert abs(ours - theirs) <= 0.01
+    for time in find(rf"wall time: scratch {NUMBER} s\s+sklearn {NUMBER} s", out):
+        assert float(time) > 0
+
+
+def test_iris_confusion_matrix(example):
+    out = example("iris_classification").stdout
+    assert "confusion matrix" in out
+    matrix = [
+        [int(c) for c in find(rf"^\s*{name}\s+(\d+)\s+(\d+)\s+(\d+)$", out)]
+        for name in ("setosa", "versicolor", "virginica")
+    ]
+    total = sum(map(sum, matrix))
+    correct = sum(matrix[i][i] for i in range(3))
+    assert total == 50  # a third of the 150 flowers is held out
+    accuracy = float(find(rf"accuracy: {NUMBER}", out)[0])
+    assert correct / total == pytest.approx(accuracy, abs=1e-3)
+    assert correct / total >= 0.9
+    # predicted probabilities are rows of three numbers summing to one
+    rows = re.findall(r"^\s*\w+\s+\w+\s+([\d.]+)\s+([\d.]+)\s+([\d.]+)$", out, re.M)
+    assert len(rows) >= 3
+    for row in rows:
+        assert sum(map(float, row)) == pytest.approx(1, abs=2e-3)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_plot_writes_a_png(example, name):
+    pytest.importorskip("matplotlib")
+    run = example(name)
+    png = run.cwd / f"{name}.png"  # --plot without a path writes <stem>.png here
+    assert png.is_file(), run.stdout
+    data = png.read_bytes()
+    assert data.startswith(b"\x89PNG\r\n\x1a\n")
+    assert len(data) > 2000
+
+
+def test_plot_without_matplotlib_exits_with_a_hint(tmp_path):
+    # Make `import matplotlib` fail in the child, whether or not it is installed.
+    code = (
+        "import runpy, sys; sys.modules['matplotlib'] = None; "
+        f"sys.argv = ['and_gate.py', '--quick', '--plot', 'out.png']; "
+        f"runpy.run_path({str(EXAMPLES / 'and_gate.py')!r}, run_name='__main__')"
+    )
+    result = run_script(["-c", code], tmp_path)
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    message = result.stderr.strip()
+    assert "\n" not in message
+    assert "pip install" in message and "matplotlib" in message
+    assert not (tmp_path / "out.png").exists()
