@@ -100,10 +100,15 @@ FIT_CASES = [
     [case[1:] for case in FIT_CASES],
     ids=[case[0] for case in FIT_CASES],
 )
-@pytest.mark.parametrize("method", ["fit", "partial_fit"])
-def test_bad_data_in_fit(estimator_class, X_bad, y_bad, fit_kwargs, message, method):
+@pytest.mark.parametrize(
+    ("method", "solver"),
+    [("fit", "adam"), ("fit", "sgd"), ("fit", "lbfgs"), ("partial_fit", "adam")],
+)
+def test_bad_data_in_fit(
+    estimator_class, X_bad, y_bad, fit_kwargs, message, method, solver
+):
     y = target_for(estimator_class) if y_bad is None else y_bad
-    estimator = estimator_class()
+    estimator = estimator_class(solver=solver)
     kwargs = dict(fit_kwargs)
     if method == "partial_fit" and estimator_class is ScratchMLPClassifier:
         kwargs["classes"] = np.unique(Y_CLASS)

@@ -239,16 +239,18 @@ def test_inputs_are_never_modified(iris, solver):
                     assert_unchanged(original, now)
 
 
+@pytest.mark.parametrize("solver", SOLVERS)
 @pytest.mark.parametrize("estimator_class", [ScratchMLPClassifier, ScratchMLPRegressor])
-def test_grid_search_threads_processes_and_sequential_agree(iris, estimator_class):
+def test_grid_search_threads_processes_and_sequential_agree(
+    iris, estimator_class, solver
+):
     X, y = iris
     y = y if estimator_class is ScratchMLPClassifier else X[:, 0] + y
-    grid = {"hidden_layer_sizes": [(4,), (8,)], "learning_rate_init": [1e-3, 1e-2]}
+    grid = {"hidden_layer_sizes": [(4,), (8,)], "alpha": [1e-4, 1e-1]}
     scores = {}
     for backend, n_jobs in [("sequential", 1), ("threading", 2), ("loky", 2)]:
-        search = GridSearchCV(
-            estimator_class(max_iter=40, random_state=0), grid, cv=3, n_jobs=n_jobs
-        )
+        estimator = estimator_class(solver=solver, max_iter=30, random_state=0)
+        search = GridSearchCV(estimator, grid, cv=3, n_jobs=n_jobs)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)
             with joblib.parallel_config(backend=backend):
@@ -307,14 +309,15 @@ def test_every_prediction_method_works_in_chunks():
 
 
 @pytest.mark.parametrize("solver", SOLVERS)
-def test_training_keeps_at_most_one_copy_of_X(solver):
+@pytest.mark.parametrize("estimator_class", [ScratchMLPClassifier, ScratchMLPRegressor])
+def test_training_keeps_at_most_one_copy_of_X(estimator_class, solver):
     rng = np.random.RandomState(0)
     X = rng.normal(size=(100_000, 200))  # 153 MiB
     y = rng.randint(0, 2, 100_000)
     # room for targets, batch and chunk buffers, weights and bookkeeping
     allowance = 64 * MiB
     for X_in, copies_allowed in [(X, 0), (np.asfortranarray(X), 1)]:
-        clf = ScratchMLPClassifier(hidden_layer_sizes=(16,), solver=solver, max_iter=2)
+        clf = estimator_class(hidden_layer_sizes=(16,), solver=solver, max_iter=2)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)
             peak = traced_peak(functools.partial(clf.fit, X_in, y))

@@ -254,11 +254,12 @@ def test_divergence_raises_a_clear_error_and_leaves_no_nan(iris):
         np.testing.assert_array_equal(a, b)
 
 
-def test_same_seed_gives_identical_weights(iris):
+@pytest.mark.parametrize("estimator_class", [ScratchMLPClassifier, ScratchMLPRegressor])
+def test_same_seed_gives_identical_weights(iris, estimator_class):
     X, y = iris
     for solver in ["adam", "sgd", "lbfgs"]:
-        a = ScratchMLPClassifier(solver=solver, max_iter=30, random_state=42)
-        b = ScratchMLPClassifier(solver=solver, max_iter=30, random_state=42)
+        a = estimator_class(solver=solver, max_iter=30, random_state=42)
+        b = estimator_class(solver=solver, max_iter=30, random_state=42)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)
             a.fit(X, y)
