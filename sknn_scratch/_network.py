@@ -25,8 +25,12 @@ Layout. All weights come first, then all biases, in one contiguous vector
 has the same layout. An optimizer updates one array, L-BFGS runs on it without
 packing, and the penalty ½α‖W‖² is one dot product over the leading block.
 
-Buffers. The arrays a_l, δ_l and a scratch array for the activation derivative
-are allocated once for the largest batch seen and reused through row views.
+Dropout. During training a hidden layer may drop each unit with probability p
+and scale the others by 1/(1 - p); the same mask multiplies δ_l on the way back.
+
+Buffers. The arrays a_l, δ_l, dropout masks and a scratch array for the
+activation derivative are allocated once for the largest batch seen and reused
+through row views.
 """
 
 from itertools import pairwise
@@ -166,7 +170,9 @@ class Network:
         Per-layer views into ``params`` and ``grad``.
     """
 
-    def __init__(self, layer_sizes, activation: str, loss: str, dtype) -> None:
+    def __init__(
+        self, layer_sizes, activation: str, loss: str, dtype, dropout=None
+    ) -> None:
         self.layer_sizes = tuple(int(n) for n in layer_sizes)
         self.dtype = np.dtype(dtype)
         self.activation = activation
@@ -174,6 +180,11 @@ class Network:
         self.output_activation = LOSSES[loss].output_activation
         self._hidden = HIDDEN_ACTIVATIONS[activation]
         self._loss = LOSSES[loss].forward
+        n_hidden = len(self.layer_sizes) - 2
+        self.dropout = (0.0,) * n_hidden if dropout is None else tuple(dropout)
+        if len(self.dropout) != n_hidden:
+            raise ValueError("one dropout rate per hidden layer is needed")
+        self._dropout_rng = np.random.default_rng(0)
         self.n_weights, n_params = n_parameters(self.layer_sizes)
         self.params = np.zeros(n_params, dtype=self.dtype)
         self.grad = np.zeros(n_params, dtype=self.dtype)
@@ -183,70 +194,76 @@ class Network:
         self._capacity = 0
         self._views: dict[int, tuple] = {}
 
+    def set_dropout_rng(self, generator: np.random.Generator) -> None:
+        """Random generator that draws the dropout masks during training."""
+        self._dropout_rng = generator
+
     # -- buffers -----------------------------------------------------------
     def _buffers(self, rows: int) -> tuple:
-        """Per-layer row views (activations, deltas, scratch) for a batch."""
+        """Per-layer row views (activations, deltas, scratch, masks) for a batch."""
         views = self._views.get(rows)
         if views is not None:
             return views
+        widths = self.layer_sizes[1:]
         if rows > self._capacity:
             self._capacity = rows
-            widths = self.layer_sizes[1:]
             self._activation_store = [np.empty((rows, w), self.dtype) for w in widths]
             self._delta_store = [np.empty((rows, w), self.dtype) for w in widths]
             self._scratch_store = np.empty(rows * max(widths), self.dtype)
+            self._mask_store = [
+                np.empty((rows, w), self.dtype) if rate else None
+                for w, rate in zip(widths, self.dropout, strict=False)
+            ]
             self._weight_store = np.empty(rows, self.dtype)
             self._views.clear()
         if len(self._views) >= 4:  # a full batch, a last batch, and chunks
             self._views.clear()
         activations = [buf[:rows] for buf in self._activation_store]
         deltas = [buf[:rows] for buf in self._delta_store]
-        scratch = [
-            self._scratch_store[: rows * w].reshape(rows, w)
-            for w in self.layer_sizes[1:]
-        ]
-        views = (activations, deltas, scratch, self._weight_store[:rows])
+        scratch = [self._scratch_store[: rows * w].reshape(rows, w) for w in widths]
+        masks = [None if buf is None else buf[:rows] for buf in self._mask_store]
+        views = (activations, deltas, scratch, masks, self._weight_store[:rows])
         self._views[rows] = views
         return views
 
     # -- forward and backward -------------------------------------------------
-    def _forward_backward(self, X, T, sample_weight, scale: float, accumulate: bool):
-        """Add one chunk's share of the data term to the loss and gradient.
+    def _forward(self, X, training: bool) -> tuple:
+        """z_l = a_{l-1} W_l + b_l, a_l = f_l(z_l) for every layer but the output's
+        activation, which the loss applies. Returns the batch's buffers.
 
-        Returns Σ_i s_i ℓ_i over the chunk's rows (not yet divided by S).
-        ``scale`` is 1/S; ``accumulate=False`` overwrites the gradient.
+        In training, a hidden layer l with dropout rate p keeps each unit with
+        probability 1 - p and scales the kept ones by 1 / (1 - p) ("inverted
+        dropout"): a_l ← a_l ⊙ m_l, m_l ∈ {0, 1/(1-p)}. The mask is kept for the
+        backward pass.
         """
-        rows = X.shape[0]
-        activations, deltas, scratch, row_scale = self._buffers(rows)
-        n_layers = len(self.coefs)
-
-        # forward: z_l = a_{l-1} W_l + b_l, a_l = f_l(z_l)
+        buffers = self._buffers(X.shape[0])
+        activations, masks = buffers[0], buffers[3]
+        last = len(self.coefs) - 1
         a_prev = X
-        for layer in range(n_layers):
+        for layer, (W, b) in enumerate(zip(self.coefs, self.intercepts, strict=True)):
             z = activations[layer]
             if sp.issparse(a_prev):
-                z[...] = a_prev @ self.coefs[layer]
+                z[...] = a_prev @ W
             else:
-                np.matmul(a_prev, self.coefs[layer], out=z)
-            z += self.intercepts[layer]
-            if layer < n_layers - 1:
+                np.matmul(a_prev, W, out=z)
+            z += b
+            if layer < last:
                 self._hidden.forward(z)
+                rate = self.dropout[layer]
+                if training and rate:
+                    mask = masks[layer]
+                    self._dropout_rng.random(out=mask, dtype=self.dtype)
+                    np.greater_equal(mask, rate, out=mask)
+                    mask *= 1.0 / (1.0 - rate)
+                    z *= mask
             a_prev = z
+        return buffers
 
-        # output: a_L = g(z_L), δ_L = a_L - t, per-sample loss ℓ_i
-        per_sample = self._loss(activations[-1], T, deltas[-1])
-
-        # δ_L ← δ_L ⊙ s / S
-        if sample_weight is None:
-            data_loss = float(per_sample.sum(dtype=np.float64))
-            deltas[-1] *= scale
-        else:
-            data_loss = float(np.dot(per_sample, sample_weight))
-            np.multiply(sample_weight, scale, out=row_scale)
-            deltas[-1] *= row_scale[:, None]
-
+    def _backward(self, X, buffers, accumulate: bool) -> None:
+        """Gradients from δ_L (already in the buffers) down to the first layer."""
+        activations, deltas, scratch, masks, _ = buffers
         beta = 1.0 if accumulate else 0.0
-        for layer in range(n_layers - 1, -1, -1):
+        for layer in range(len(self.coefs) - 1, -1, -1):
             delta = deltas[layer]
             a_in = X if layer == 0 else activations[layer - 1]
             # ∂E/∂W_l = a_{l-1}ᵀ δ_l ; in column-major terms the transpose of the
@@ -268,13 +285,43 @@ class Network:
                 self.intercept_grads[layer] += delta.sum(axis=0)
             else:
                 delta.sum(axis=0, out=self.intercept_grads[layer])
-            if layer > 0:
-                # δ_{l-1} = (δ_l W_lᵀ) ⊙ f'(z_{l-1})
-                np.matmul(delta, self.coefs[layer].T, out=deltas[layer - 1])
-                self._hidden.derivative(
-                    activations[layer - 1], deltas[layer - 1], scratch[layer - 1]
-                )
-        return data_loss
+            if layer == 0:
+                break
+            # δ_{l-1} = (δ_l W_lᵀ) ⊙ f'(z_{l-1})  [⊙ m_{l-1} under dropout]
+            below = deltas[layer - 1]
+            np.matmul(delta, self.coefs[layer].T, out=below)
+            a_below = activations[layer - 1]
+            rate = self.dropout[layer - 1]
+            if masks[layer - 1] is not None and rate:
+                below *= masks[layer - 1]
+                # undo the 1/(1-p) scaling so f' sees the unit's own output
+                a_below *= 1.0 - rate
+            self._hidden.derivative(a_below, below, scratch[layer - 1])
+
+    def _data_loss(self, buffers, T, sample_weight, scale: float) -> float:
+        """Output activation, Σ_i s_i ℓ_i, and δ_L = (a_L - t) ⊙ s / S."""
+        activations, deltas, _, _, row_scale = buffers
+        per_sample = self._loss(activations[-1], T, deltas[-1])
+        if sample_weight is None:
+            deltas[-1] *= scale
+            return float(per_sample.sum(dtype=np.float64))
+        np.multiply(sample_weight, scale, out=row_scale)
+        deltas[-1] *= row_scale[:, None]
+        return float(np.dot(per_sample, sample_weight))
+
+    def _penalty(self, alpha: float, scale: float, gradient: bool) -> float:
+        """½ α ‖W‖² / S over the leading weight block, and α W / S into grad."""
+        weights = self.params[: self.n_weights]
+        if gradient and alpha:
+            self.grad[: self.n_weights] += (alpha * scale) * weights
+        return 0.5 * alpha * float(np.dot(weights, weights)) * scale
+
+    def _chunks(self, n_rows: int, max_rows: int | None):
+        if max_rows is None:
+            widest = max(self.layer_sizes[1:])
+            max_rows = _chunk_rows(n_rows, widest, self.dtype.itemsize)
+        for start in range(0, n_rows, max_rows):
+            yield slice(start, min(start + max_rows, n_rows))
 
     def loss_and_gradient(
         self,
@@ -284,7 +331,10 @@ class Network:
         alpha: float = 0.0,
         max_rows: int | None = None,
     ) -> float:
-        """Loss E of the rows of X against targets T; fills ``self.grad``.
+        """Training loss E of the rows of X against targets T; fills ``self.grad``.
+
+        Dropout, if any, is applied. Rows are processed in chunks, their
+        gradients summed, so full-batch gradients need bounded memory.
 
         Parameters
         ----------
@@ -303,29 +353,48 @@ class Network:
         float
             The loss E; ``self.grad`` holds ∂E/∂params.
         """
-        n_rows = X.shape[0]
-        total_weight = n_rows if sample_weight is None else float(sample_weight.sum())
-        scale = 1.0 / total_weight
-        if max_rows is None:
-            widest = max(self.layer_sizes[1:])
-            max_rows = _chunk_rows(n_rows, widest, self.dtype.itemsize)
+        total_weight = X.shape[0] if sample_weight is None else sample_weight.sum()
+        scale = 1.0 / float(total_weight)
         data_loss = 0.0
-        for start in range(0, n_rows, max_rows):
-            stop = min(start + max_rows, n_rows)
-            rows = slice(start, stop)
-            data_loss += self._forward_backward(
-                X[rows],
-                T[rows],
-                None if sample_weight is None else sample_weight[rows],
-                scale,
-                accumulate=start > 0,
-            )
-        # ½ α ‖W‖² / S and its gradient α W / S, over the leading weight block
-        weights = self.params[: self.n_weights]
-        penalty = 0.5 * alpha * float(np.dot(weights, weights)) * scale
-        if alpha:
-            self.grad[: self.n_weights] += (alpha * scale) * weights
-        return data_loss * scale + penalty
+        for rows in self._chunks(X.shape[0], max_rows):
+            X_rows = X[rows]
+            buffers = self._forward(X_rows, training=True)
+            weights = None if sample_weight is None else sample_weight[rows]
+            data_loss += self._data_loss(buffers, T[rows], weights, scale)
+            self._backward(X_rows, buffers, accumulate=rows.start > 0)
+        return data_loss * scale + self._penalty(alpha, scale, gradient=True)
+
+    def loss(
+        self,
+        X,
+        T: np.ndarray,
+        sample_weight: np.ndarray | None = None,
+        alpha: float = 0.0,
+        outputs: np.ndarray | None = None,
+    ) -> float:
+        """Loss E without gradient or dropout, as on held-out data.
+
+        Parameters
+        ----------
+        X, T, sample_weight, alpha
+            As for ``loss_and_gradient``.
+        outputs : ndarray of shape (n_samples, n_outputs), default=None
+            If given, receives the network's outputs a_L for X.
+
+        Returns
+        -------
+        float
+        """
+        total_weight = X.shape[0] if sample_weight is None else sample_weight.sum()
+        scale = 1.0 / float(total_weight)
+        data_loss = 0.0
+        for rows in self._chunks(X.shape[0], None):
+            buffers = self._forward(X[rows], training=False)
+            weights = None if sample_weight is None else sample_weight[rows]
+            data_loss += self._data_loss(buffers, T[rows], weights, scale)
+            if outputs is not None:
+                outputs[rows] = buffers[0][-1]
+        return data_loss * scale + self._penalty(alpha, scale, gradient=False)
 
     def predict(self, X, output_activation: str | None = None) -> np.ndarray:
         """Network output for X with the current parameters (see ``forward``)."""
