@@ -10,7 +10,7 @@ import functools
 import types
 import warnings
 from abc import abstractmethod
-from typing import ClassVar
+from typing import ClassVar, NamedTuple
 
 import numpy as np
 import scipy.sparse as sp
@@ -23,7 +23,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from ._activations import OUTPUT_ACTIVATIONS
 from ._network import Network, forward
 from ._optimizers import SGD, Adam, minimize_lbfgs
-from ._params import normalize_hidden_layer_sizes, validate_params
+from ._params import normalize_dropout, normalize_hidden_layer_sizes, validate_params
 from ._training import MiniBatchTrainer
 
 STOCHASTIC_SOLVERS = ("sgd", "adam")
@@ -38,12 +38,14 @@ class NotIncrementalError(AttributeError, ValueError):
     """
 
 
-class stochastic_solver_only:
-    """Method decorator: the method exists only when the solver is 'sgd' or 'adam'.
+class incremental_only:
+    """Method decorator for ``partial_fit``: it exists only when the estimator's
+    parameters allow training batch by batch (see ``_why_not_incremental``).
 
-    Looking the method up on an estimator with another solver raises
-    ``NotIncrementalError``. (scikit-learn's ``available_if`` would turn it into
-    a bare ``AttributeError`` and lose the ``ValueError`` side.)
+    Looking the method up otherwise raises ``NotIncrementalError``, so that
+    ``hasattr`` is False and a call explains itself. (scikit-learn's
+    ``available_if`` would turn it into a bare ``AttributeError`` and lose the
+    ``ValueError`` side.)
     """
 
     def __init__(self, method) -> None:
@@ -53,12 +55,9 @@ class stochastic_solver_only:
     def __get__(self, estimator, owner=None):
         if estimator is None:
             return self.method
-        if estimator.solver not in STOCHASTIC_SOLVERS:
-            raise NotIncrementalError(
-                f"{self.method.__name__} needs a stochastic solver ('sgd' or "
-                f"'adam'); solver={estimator.solver!r} trains on the whole data at "
-                "once. Use fit, or set solver='adam' or 'sgd'."
-            )
+        reason = estimator._why_not_incremental()
+        if reason is not None:
+            raise NotIncrementalError(f"{self.method.__name__} {reason}")
         return types.MethodType(self.method, estimator)
 
 
@@ -100,6 +99,18 @@ class TrainingDivergedError(ValueError):
         )
 
 
+class _TrainingProblem(NamedTuple):
+    """Validated data and the network one call to fit or partial_fit trains."""
+
+    network: Network
+    X: object
+    T: np.ndarray
+    sample_weight: np.ndarray | None
+    stratify: np.ndarray | None
+    random_state: np.random.RandomState
+    first_pass: bool
+
+
 class BaseScratchMLP(BaseEstimator):
     """Base class of ScratchMLPClassifier and ScratchMLPRegressor.
 
@@ -134,6 +145,7 @@ class BaseScratchMLP(BaseEstimator):
         epsilon,
         n_iter_no_change,
         max_fun,
+        dropout,
     ):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
@@ -158,6 +170,7 @@ class BaseScratchMLP(BaseEstimator):
         self.epsilon = epsilon
         self.n_iter_no_change = n_iter_no_change
         self.max_fun = max_fun
+        self.dropout = dropout
 
     # -- hooks the two estimators fill in ---------------------------------------
     @abstractmethod
@@ -169,8 +182,8 @@ class BaseScratchMLP(BaseEstimator):
         """Name of the engine loss for the encoded targets of this fit."""
 
     @abstractmethod
-    def _validation_score(self, network, X, T, sample_weight) -> float:
-        """Score (accuracy or R²) of the network on the validation split."""
+    def _score_outputs(self, outputs, T, sample_weight) -> float:
+        """Score (accuracy or R²) of network outputs against encoded targets."""
 
     # -- input -------------------------------------------------------------------
     def _validate_sample_weight(self, sample_weight, X):
@@ -225,9 +238,15 @@ class BaseScratchMLP(BaseEstimator):
             )
 
     # -- fitting -----------------------------------------------------------------
-    def _fit(self, X, y, sample_weight=None, incremental=False, classes=None):
+    def _prepare_training(self, X, y, sample_weight, incremental, classes=None):
+        """Validate everything and build the network, without training.
+
+        Sets the fitted attributes a first fit starts with (classes, fresh
+        weights, empty curves) or loads the fitted weights to continue from.
+        """
         validate_params(self, self._parameter_constraints)
         hidden_layer_sizes = normalize_hidden_layer_sizes(self.hidden_layer_sizes)
+        dropout = self._dropout_rates(len(hidden_layer_sizes))
         first_pass = not hasattr(self, "coefs_") or (
             not self.warm_start and not incremental
         )
@@ -235,39 +254,73 @@ class BaseScratchMLP(BaseEstimator):
             X, y, incremental, reset=first_pass, classes=classes
         )
         sample_weight = self._validate_sample_weight(sample_weight, X)
+        sample_weight = self._apply_class_weight(sample_weight, T)
         if sp.issparse(X) and X.format != "csr":
             X = X.tocsr()  # mini-batches are rows
 
         layer_sizes = (X.shape[1], *hidden_layer_sizes, T.shape[1])
         random_state = check_random_state(self.random_state)
-        network = Network(layer_sizes, self.activation, self._loss_name(), X.dtype)
+        network = Network(
+            layer_sizes, self.activation, self._loss_name(), X.dtype, dropout
+        )
         if first_pass:
             self._initialize(network, random_state)
         else:
             self._load_weights(network)
+        return _TrainingProblem(
+            network, X, T, sample_weight, stratify, random_state, first_pass
+        )
 
+    def _fit(self, X, y, sample_weight=None, incremental=False, classes=None):
+        problem = self._prepare_training(X, y, sample_weight, incremental, classes)
+        network = problem.network
         # Keep the weights we started from, to restore them if training diverges.
-        start_params = None if first_pass else network.params.copy()
+        start_params = None if problem.first_pass else network.params.copy()
         try:
             with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
                 if self.solver in STOCHASTIC_SOLVERS:
-                    self._fit_stochastic(
-                        network,
-                        X,
-                        T,
-                        sample_weight,
-                        stratify,
-                        random_state,
-                        incremental,
-                    )
+                    self._fit_stochastic(problem, incremental)
                 else:
-                    self._fit_lbfgs(network, X, T, sample_weight)
+                    self._fit_lbfgs(
+                        network, problem.X, problem.T, problem.sample_weight
+                    )
             if not np.isfinite(network.params).all():
                 raise TrainingDivergedError("the weights became non-finite")
         except TrainingDivergedError:
             self._discard_diverged(network, start_params)
             raise
         return self
+
+    def _dropout_rates(self, n_hidden: int) -> tuple[float, ...]:
+        """``dropout`` as one rate per hidden layer."""
+        rates = normalize_dropout(self.dropout, n_hidden)
+        if rates is None:
+            raise ValueError(
+                f"dropout={self.dropout!r} gives {len(self.dropout)} rates for "
+                f"{n_hidden} hidden layer(s): give one float for all hidden layers "
+                "or exactly one per hidden layer."
+            )
+        if any(rates) and self.solver not in STOCHASTIC_SOLVERS:
+            raise ValueError(
+                "dropout needs a stochastic solver ('sgd' or 'adam'): random masks "
+                f"would make the loss that solver={self.solver!r} minimises change "
+                "between evaluations. Set dropout=0.0 or choose another solver."
+            )
+        return rates
+
+    def _why_not_incremental(self) -> str | None:
+        """Why partial_fit is unavailable with these parameters, or None."""
+        if self.solver not in STOCHASTIC_SOLVERS:
+            return (
+                "needs a stochastic solver ('sgd' or 'adam'); "
+                f"solver={self.solver!r} trains on the whole data at once. Use "
+                "fit, or set solver='adam' or 'sgd'."
+            )
+        return None
+
+    def _apply_class_weight(self, sample_weight, T):
+        """Sample weights times class weights (the classifier overrides this)."""
+        return sample_weight
 
     def _initialize(self, network: Network, random_state) -> None:
         """Fresh weights and fitted attributes for a first fit."""
@@ -278,7 +331,7 @@ class BaseScratchMLP(BaseEstimator):
         self.out_activation_ = network.output_activation
         network.initialize(random_state)
         self.coefs_, self.intercepts_ = network.coefs, network.intercepts
-        for stale in ("_optimizer", "_best_params"):
+        for stale in ("_optimizer", "_best_params", "_dropout_rng"):
             if hasattr(self, stale):
                 delattr(self, stale)
         if self.solver in STOCHASTIC_SOLVERS:
@@ -289,10 +342,12 @@ class BaseScratchMLP(BaseEstimator):
             else:
                 self.best_loss_ = np.inf
                 self.validation_scores_ = None
+                self.validation_loss_curve_ = None
                 self.best_validation_score_ = None
 
     def _start_validation_tracking(self, network: Network) -> None:
         self.validation_scores_ = []
+        self.validation_loss_curve_ = []
         self.best_validation_score_ = -np.inf
         self.best_loss_ = None
         self._best_params = network.params.copy()
@@ -347,9 +402,9 @@ class BaseScratchMLP(BaseEstimator):
             self.epsilon,
         )
 
-    def _fit_stochastic(
-        self, network, X, T, sample_weight, stratify, random_state, incremental
-    ):
+    def _fit_stochastic(self, problem: "_TrainingProblem", incremental: bool) -> None:
+        network, X, T = problem.network, problem.X, problem.T
+        sample_weight, random_state = problem.sample_weight, problem.random_state
         optimizer = getattr(self, "_optimizer", None)
         if not incremental or optimizer is None or optimizer.dtype != network.dtype:
             optimizer = self._make_optimizer(network)
@@ -379,7 +434,7 @@ class BaseScratchMLP(BaseEstimator):
                     *arrays,
                     random_state=random_state,
                     test_size=self.validation_fraction,
-                    stratify=stratify,
+                    stratify=problem.stratify,
                 )
             except ValueError as error:
                 raise ValueError(
@@ -411,6 +466,14 @@ class BaseScratchMLP(BaseEstimator):
                 )
             batch_size = min(self.batch_size, n_samples)
 
+        if any(network.dropout):
+            # Drawn only when dropout is on, so that dropout=0 leaves every other
+            # random draw, and hence the results, exactly as without the feature.
+            if getattr(self, "_dropout_rng", None) is None:
+                self._dropout_rng = np.random.default_rng(
+                    random_state.randint(np.iinfo(np.int32).max)
+                )
+            network.set_dropout_rng(self._dropout_rng)
         trainer = MiniBatchTrainer(
             network, optimizer, X_train, T_train, w_train, batch_size, self.alpha
         )
@@ -465,7 +528,13 @@ class BaseScratchMLP(BaseEstimator):
 
     def _update_no_improvement_count(self, network, X_val, T_val, w_val) -> None:
         if self.early_stopping:
-            score = self._validation_score(network, X_val, T_val, w_val)
+            outputs = np.empty(T_val.shape, dtype=network.dtype)
+            validation_loss = network.loss(X_val, T_val, w_val, self.alpha, outputs)
+            self.validation_loss_curve_.append(validation_loss)
+            if np.isfinite(outputs).all():
+                score = self._score_outputs(outputs, T_val, w_val)
+            else:
+                score = np.nan
             self.validation_scores_.append(score)
             if self.verbose:
                 print(f"Validation score: {score:f}")

@@ -12,10 +12,10 @@ from sklearn.utils.multiclass import (
 )
 from sklearn.utils.validation import check_is_fitted, column_or_1d
 
-from ._base import BaseScratchMLP, stochastic_solver_only
-from ._docstrings import COMMON_ATTRIBUTES, COMMON_PARAMETERS
+from ._base import BaseScratchMLP, incremental_only
+from ._docstrings import COMMON_ATTRIBUTES, COMMON_PARAMETERS, DROPOUT_PARAMETER
 from ._losses import log_probabilities
-from ._params import COMMON_CONSTRAINTS
+from ._params import CLASSIFIER_CONSTRAINTS
 
 _DOC = """Multi-layer perceptron classifier trained by sknn_scratch's own engine.
 
@@ -28,6 +28,18 @@ multilabel).
 Parameters
 ----------
 {parameters}
+
+class_weight : dict, 'balanced' or None, default=None
+    Weight of each class in the loss, multiplying the sample weights: a dict
+    ``{{label: weight}}`` (labels left out weigh 1), or 'balanced' for
+    ``n_samples / (n_classes * count of the class)``, or None for equal
+    weights. Under early stopping the validation accuracy is weighted the same
+    way. 'balanced' counts samples by their sample weights; for multilabel
+    targets it balances each label's 0s and 1s and multiplies the weights
+    over labels. ``partial_fit`` takes a dict but not 'balanced', which needs
+    all the classes' counts at once. (Not in scikit-learn's MLP.)
+
+{dropout}
 
 Attributes
 ----------
@@ -53,12 +65,13 @@ Examples
         "{split}", "stratified by class, except for multilabel targets"
     ),
     attributes=COMMON_ATTRIBUTES.replace("{score}", "Accuracy"),
+    dropout=DROPOUT_PARAMETER,
 )
 
 
 class ScratchMLPClassifier(ClassifierMixin, BaseScratchMLP):
     __doc__ = _DOC
-    _parameter_constraints = COMMON_CONSTRAINTS
+    _parameter_constraints = CLASSIFIER_CONSTRAINTS
 
     def __init__(
         self,
@@ -86,7 +99,10 @@ class ScratchMLPClassifier(ClassifierMixin, BaseScratchMLP):
         epsilon=1e-8,
         n_iter_no_change=10,
         max_fun=15000,
+        class_weight=None,
+        dropout=0.0,
     ):
+        self.class_weight = class_weight
         super().__init__(
             hidden_layer_sizes=hidden_layer_sizes,
             activation=activation,
@@ -111,6 +127,7 @@ class ScratchMLPClassifier(ClassifierMixin, BaseScratchMLP):
             epsilon=epsilon,
             n_iter_no_change=n_iter_no_change,
             max_fun=max_fun,
+            dropout=dropout,
         )
 
     # -- targets ----------------------------------------------------------------
@@ -175,14 +192,75 @@ class ScratchMLPClassifier(ClassifierMixin, BaseScratchMLP):
             return "log_loss"  # softmax output
         return "binary_log_loss"  # one logistic output per class or label
 
-    def _validation_score(self, network, X, T, sample_weight) -> float:
-        probabilities = network.predict(X)
-        if not np.isfinite(probabilities).all():
-            return np.nan
-        if network.output_activation == "softmax":
-            predicted, true = probabilities.argmax(axis=1), T.argmax(axis=1)
+    def _why_not_incremental(self) -> str | None:
+        if isinstance(self.class_weight, str) and self.class_weight == "balanced":
+            return (
+                "is unavailable with class_weight='balanced', which needs the "
+                "class counts of all the data, and partial_fit never sees it at "
+                "once. Compute the weights with sklearn.utils.class_weight."
+                "compute_class_weight('balanced', classes=classes, y=y) and pass "
+                "them as a dict."
+            )
+        return super()._why_not_incremental()
+
+    def _apply_class_weight(self, sample_weight, T):
+        """Multiply each sample's weight by the weight of its class.
+
+        'balanced' weighs class k by S / (K S_k), with S_k the total sample
+        weight of class k (its count without sample weights). For multilabel
+        targets each label column is balanced between its 0s and 1s and a
+        sample's weight is the product over columns, as in scikit-learn's
+        ``compute_sample_weight``.
+        """
+        if self.class_weight is None:
+            return sample_weight
+        base = np.ones(T.shape[0], T.dtype) if sample_weight is None else sample_weight
+        if self._label_binarizer.y_type_.startswith("multilabel"):
+            if not isinstance(self.class_weight, str):
+                raise ValueError(
+                    "For multilabel targets class_weight can only be 'balanced' "
+                    "(or None); a dict {label: weight} has no meaning there."
+                )
+            weights = np.ones(T.shape[0], T.dtype)
+            for column in T.T.astype(int):
+                weights *= self._balanced(column, base, 2)[column]
         else:
-            predicted, true = probabilities > 0.5, T > 0.5
+            n_classes = len(self.classes_)
+            class_index = T.argmax(axis=1) if T.shape[1] > 1 else T[:, 0].astype(int)
+            if isinstance(self.class_weight, str):  # "balanced"
+                per_class = self._balanced(class_index, base, n_classes)
+            else:
+                known = set(self.classes_.tolist())
+                unknown = [c for c in self.class_weight if c not in known]
+                if unknown:
+                    raise ValueError(
+                        f"class_weight has labels {unknown} that are not among "
+                        f"the classes {self.classes_.tolist()}."
+                    )
+                per_class = np.array(
+                    [self.class_weight.get(c, 1.0) for c in self.classes_.tolist()],
+                    dtype=T.dtype,
+                )
+            weights = per_class[class_index]
+        weights *= base
+        if not weights.any():
+            raise ValueError("class_weight gives every sample a weight of zero.")
+        return weights
+
+    @staticmethod
+    def _balanced(class_index, sample_weight, n_classes) -> np.ndarray:
+        """S / (K S_k) for each class k; 0 for a class with no weight at all."""
+        totals = np.bincount(class_index, weights=sample_weight, minlength=n_classes)
+        per_class = np.zeros(n_classes, dtype=sample_weight.dtype)
+        present = totals > 0
+        per_class[present] = totals.sum() / (n_classes * totals[present])
+        return per_class
+
+    def _score_outputs(self, outputs, T, sample_weight) -> float:
+        if outputs.shape[1] > 1 and self.out_activation_ == "softmax":
+            predicted, true = outputs.argmax(axis=1), T.argmax(axis=1)
+        else:
+            predicted, true = outputs > 0.5, T > 0.5
             if predicted.shape[1] == 1:
                 predicted, true = predicted.ravel(), true.ravel()
         return float(accuracy_score(true, predicted, sample_weight=sample_weight))
@@ -207,7 +285,7 @@ class ScratchMLPClassifier(ClassifierMixin, BaseScratchMLP):
         """
         return self._fit(X, y, sample_weight=sample_weight, incremental=False)
 
-    @stochastic_solver_only
+    @incremental_only
     def partial_fit(self, X, y, sample_weight=None, classes=None):
         """One epoch of the stochastic solver over the given data.
 

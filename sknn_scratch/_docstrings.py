@@ -99,6 +99,15 @@ n_iter_no_change : int or np.inf, default=10
 max_fun : int, default=15000
     Maximum number of loss evaluations of 'lbfgs'."""
 
+DROPOUT_PARAMETER = """\
+dropout : float or sequence of float, default=0.0
+    Probability of dropping each hidden unit during training, for all hidden
+    layers (a float) or one per hidden layer (a sequence), each in [0, 1).
+    Kept units are scaled by ``1 / (1 - rate)`` ("inverted dropout"), so
+    prediction uses the whole network unchanged and is deterministic. Needs
+    'sgd' or 'adam'. The default 0.0 gives exactly the results of a network
+    without the feature. (Not in scikit-learn's MLP.)"""
+
 COMMON_ATTRIBUTES = """\
 loss_ : float
     Loss at the end of training: the data loss averaged over samples plus
@@ -114,6 +123,11 @@ loss_curve_ : list of float
 validation_scores_ : list of float or None
     {score} on the validation split after each epoch, under early stopping;
     None otherwise.
+
+validation_loss_curve_ : list of float or None
+    Loss on the validation split after each epoch, under early stopping
+    ('sgd' and 'adam'): the same loss and L2 penalty as ``loss_curve_``,
+    without dropout. None otherwise. (Not in scikit-learn's MLP.)
 
 best_validation_score_ : float or None
     Best of ``validation_scores_``; None without early stopping.

@@ -118,6 +118,41 @@ def normalize_hidden_layer_sizes(value) -> tuple[int, ...] | None:
     return tuple(int(size) for size in sizes)
 
 
+class _DropoutRates(_Constraint):
+    """A rate in [0, 1), or a sequence of them (one per hidden layer)."""
+
+    def is_satisfied_by(self, value) -> bool:
+        rates = [value] if not hasattr(value, "__iter__") else list(value)
+        if isinstance(value, str):
+            return False
+        rate_ok = _Number(0, 1, closed="left")
+        return all(rate_ok.is_satisfied_by(rate) for rate in rates)
+
+    def describe(self) -> str:
+        return "a float in [0, 1) or a sequence of such floats, one per hidden layer"
+
+
+def normalize_dropout(value, n_hidden: int) -> tuple[float, ...] | None:
+    """Dropout rates, one per hidden layer, or None if the count is wrong."""
+    if not hasattr(value, "__iter__"):
+        return (float(value),) * n_hidden
+    rates = tuple(float(rate) for rate in value)
+    return rates if len(rates) == n_hidden else None
+
+
+class _ClassWeight(_Constraint):
+    def is_satisfied_by(self, value) -> bool:
+        if value is None or (isinstance(value, str) and value == "balanced"):
+            return True
+        if not isinstance(value, dict):
+            return False
+        weight_ok = _Number(0, None, closed="left")
+        return all(weight_ok.is_satisfied_by(w) for w in value.values())
+
+    def describe(self) -> str:
+        return "None, 'balanced' or a dict {label: non-negative weight}"
+
+
 def _unit_interval(closed: str) -> _Number:
     return _Number(0, 1, closed=closed)
 
@@ -158,6 +193,12 @@ COMMON_CONSTRAINTS: dict[str, list[_Constraint]] = {
     "epsilon": [_positive()],
     "n_iter_no_change": [_positive_int(), _Infinity()],
     "max_fun": [_positive_int()],
+    "dropout": [_DropoutRates()],
+}
+
+CLASSIFIER_CONSTRAINTS: dict[str, list[_Constraint]] = {
+    **COMMON_CONSTRAINTS,
+    "class_weight": [_ClassWeight()],
 }
 
 REGRESSOR_CONSTRAINTS: dict[str, list[_Constraint]] = {

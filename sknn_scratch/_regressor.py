@@ -5,8 +5,8 @@ from sklearn.base import RegressorMixin
 from sklearn.metrics import r2_score
 from sklearn.utils.validation import column_or_1d
 
-from ._base import BaseScratchMLP, stochastic_solver_only
-from ._docstrings import COMMON_ATTRIBUTES, COMMON_PARAMETERS
+from ._base import BaseScratchMLP, incremental_only
+from ._docstrings import COMMON_ATTRIBUTES, COMMON_PARAMETERS, DROPOUT_PARAMETER
 from ._params import REGRESSOR_CONSTRAINTS
 
 _DOC = """Multi-layer perceptron regressor trained by sknn_scratch's own engine.
@@ -24,6 +24,8 @@ loss : {{'squared_error', 'poisson'}}, default='squared_error'
     through an exponential output; it needs ``y >= 0``.
 
 {parameters}
+
+{dropout}
 
 Attributes
 ----------
@@ -44,6 +46,7 @@ Examples
 """.format(
     parameters=COMMON_PARAMETERS.replace("{split}", "a random split"),
     attributes=COMMON_ATTRIBUTES.replace("{score}", "R²"),
+    dropout=DROPOUT_PARAMETER,
 )
 
 
@@ -78,6 +81,7 @@ class ScratchMLPRegressor(RegressorMixin, BaseScratchMLP):
         epsilon=1e-8,
         n_iter_no_change=10,
         max_fun=15000,
+        dropout=0.0,
     ):
         self.loss = loss
         super().__init__(
@@ -104,6 +108,7 @@ class ScratchMLPRegressor(RegressorMixin, BaseScratchMLP):
             epsilon=epsilon,
             n_iter_no_change=n_iter_no_change,
             max_fun=max_fun,
+            dropout=dropout,
         )
 
     # -- targets ----------------------------------------------------------------
@@ -130,11 +135,8 @@ class ScratchMLPRegressor(RegressorMixin, BaseScratchMLP):
     def _loss_name(self) -> str:
         return self.loss
 
-    def _validation_score(self, network, X, T, sample_weight) -> float:
-        predicted = network.predict(X)
-        if not np.isfinite(predicted).all():
-            return np.nan
-        return float(r2_score(T, predicted, sample_weight=sample_weight))
+    def _score_outputs(self, outputs, T, sample_weight) -> float:
+        return float(r2_score(T, outputs, sample_weight=sample_weight))
 
     # -- public API --------------------------------------------------------------
     def fit(self, X, y, sample_weight=None):
@@ -156,7 +158,7 @@ class ScratchMLPRegressor(RegressorMixin, BaseScratchMLP):
         """
         return self._fit(X, y, sample_weight=sample_weight, incremental=False)
 
-    @stochastic_solver_only
+    @incremental_only
     def partial_fit(self, X, y, sample_weight=None):
         """One epoch of the stochastic solver over the given data.
 
