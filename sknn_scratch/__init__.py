@@ -3,12 +3,22 @@
 ``ScratchMLPClassifier`` and ``ScratchMLPRegressor`` take the parameters of
 scikit-learn's ``MLPClassifier`` and ``MLPRegressor`` and can replace them in
 any pipeline or search; the forward pass, backpropagation and optimisers are
-this package's own code.
+this package's own code. ``check_gradients`` compares an estimator's
+backpropagated gradient with finite differences, and ``LossCurveDisplay`` draws
+its training and validation curves.
 """
 
 from ._classifier import ScratchMLPClassifier
+from ._display import LossCurveDisplay
+from ._gradient_check import check_gradients
 from ._regressor import ScratchMLPRegressor
 
 __version__ = "0.1.0"
 
-__all__ = ["ScratchMLPClassifier", "ScratchMLPRegressor", "__version__"]
+__all__ = [
+    "LossCurveDisplay",
+    "ScratchMLPClassifier",
+    "ScratchMLPRegressor",
+    "__version__",
+    "check_gradients",
+]
