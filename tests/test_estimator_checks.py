@@ -22,7 +22,15 @@ def _check_name(check) -> str:
     return check.__name__
 
 
-@parametrize_with_checks([ScratchMLPClassifier(), ScratchMLPRegressor()])
+ESTIMATORS = [
+    ScratchMLPClassifier(),
+    ScratchMLPRegressor(),
+    # class weights (an addition of ours) must not break scikit-learn's contract
+    ScratchMLPClassifier(class_weight="balanced"),
+]
+
+
+@parametrize_with_checks(ESTIMATORS)
 def test_sklearn_compatible_estimator(estimator, check):
     try:
         check(estimator)
