@@ -26,6 +26,8 @@ NAMES = [
     "digits_grid_search",
     "regression_grid_search",
     "iris_classification",
+    "class_weight_imbalanced",
+    "dropout_digits",
 ]
 HAVE_MATPLOTLIB = importlib.util.find_spec("matplotlib") is not None
 NUMBER = r"([-+]?\d+(?:\.\d*)?(?:[eE][-+]?\d+)?)"
@@ -78,7 +80,10 @@ def find(pattern: str, text: str) -> tuple[str, ...]:
 
 
 def test_every_example_is_tested():
-    scripts = {p.stem for p in EXAMPLES.glob("*.py")} - {"quickstart"}
+    # quickstart runs in its own test below; the Dask examples need the
+    # `distributed` extra and are run by the distributed tests
+    elsewhere = {"quickstart", "distributed_grid_search", "out_of_core"}
+    scripts = {p.stem for p in EXAMPLES.glob("*.py")} - elsewhere
     assert scripts == set(NAMES)
 
 
@@ -189,6 +194,33 @@ def test_iris_confusion_matrix(example):
     assert len(rows) >= 3
     for row in rows:
         assert sum(map(float, row)) == pytest.approx(1, abs=2e-3)
+
+
+def test_class_weight_example_lifts_the_rare_class(example):
+    out = example("class_weight_imbalanced").stdout
+    assert "synthetic data" in out
+    row = rf"^{{name}}\s+{NUMBER}\s+{NUMBER}\s+{NUMBER}\s+{NUMBER}$"
+    plain = [float(v) for v in find(row.format(name="no class_weight"), out)]
+    balanced = [float(v) for v in find(row.format(name="balanced"), out)]
+    # columns: accuracy, balanced accuracy, recall of class 0, recall of class 1
+    assert balanced[3] > plain[3] + 0.1  # the rare class is found more often
+    assert balanced[1] > plain[1]  # and balanced accuracy improves
+    (gain,) = find(rf"gained by class_weight='balanced': {NUMBER}", out)
+    assert float(gain) == pytest.approx(balanced[1] - plain[1], abs=2e-3)
+
+
+def test_dropout_example_reports_both_networks(example):
+    out = example("dropout_digits").stdout
+    for name in ("no dropout", "dropout 0.4"):
+        epochs, best_loss, val_accuracy, test = find(
+            rf"^{name}\s+(\d+)\s+{NUMBER}\s+{NUMBER}\s+{NUMBER}$", out
+        )
+        assert int(epochs) > 10
+        assert 0 < float(best_loss) < 1.0
+        assert float(val_accuracy) > 0.8 and float(test) > 0.8
+        lowest, last = find(rf"{name}\s+lowest {NUMBER}, last {NUMBER}", out)
+        assert float(lowest) == pytest.approx(float(best_loss), abs=1e-3)
+        assert float(last) >= float(lowest)
 
 
 @pytest.mark.parametrize("name", NAMES)
