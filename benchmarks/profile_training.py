@@ -1,0 +1,411 @@
+"""Where the time of our mini-batch loop goes, per batch.
+
+Profiles ``ScratchMLPClassifier.fit`` (Adam) on cases of ``bench_training.py``
+and writes a summary text::
+
+    python benchmarks/profile_training.py                       # profile_before.txt
+    python benchmarks/profile_training.py --output benchmarks/profile_after.txt
+    python benchmarks/profile_training.py --runs small:float32 wide:float64
+
+For each case it reports, per batch:
+
+* the unprofiled cost of ours, of scikit-learn and of the floor (the matrix
+  products alone, see ``bench_training``): the minimum over ``--repeats``
+  rounds in which every measurement (the profiled fits too) runs once, in a
+  rotating order, so that load from other processes falls on all alike;
+* a check of the two BLAS libraries in play: our weight gradients go through
+  SciPy's ``gemm`` (SciPy's own OpenBLAS), every other product through NumPy's
+  ``matmul`` (NumPy's OpenBLAS): the floor is timed both ways;
+* a line-level breakdown, from the fastest of the line-profiled fits, by
+  ``line_profiler`` (when installed) of
+  ``MiniBatchTrainer.epoch``, ``Network.loss_and_gradient``,
+  ``Network._forward_backward`` and ``Adam.step``, grouped into matmul,
+  activation, loss, bias, optimizer, gather and Python overhead. Each line's
+  time is inclusive of what it calls; lines that call one of the other profiled
+  functions count only for their own overhead. The profiler itself adds time
+  to every line executed, so the breakdown's total exceeds the unprofiled
+  cost; the difference is printed;
+* ``cProfile``'s top functions by own time, with calls per batch.
+
+The raw ``line_profiler`` listings follow the summaries.
+"""
+
+import argparse
+import ast
+import cProfile
+import inspect
+import io
+import pstats
+import re
+import sys
+import textwrap
+import time
+import warnings
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from itertools import pairwise
+from pathlib import Path
+
+import numpy as np
+from bench_training import (
+    FULL,
+    MLPClassifier,
+    ScratchMLPClassifier,
+    TrainCase,
+    adam_params,
+    batch_rows,
+    classification_data,
+    environment,
+    layer_sizes,
+)
+from scipy.linalg import blas
+from sklearn.exceptions import ConvergenceWarning
+
+from sknn_scratch._network import Network
+from sknn_scratch._optimizers import Adam
+from sknn_scratch._training import MiniBatchTrainer
+
+try:
+    from line_profiler import LineProfiler
+except ImportError:
+    LineProfiler = None
+
+DEFAULT_RUNS = ("small:float64", "small:float32", "wide:float64")
+EPOCHS = {"small": 5, "wide": 1}
+# Network methods that never run inside the batch loop.
+NOT_IN_LOOP = {"__init__", "initialize", "predict", "loss", "set_dropout_rng"}
+
+
+def profiled_functions() -> dict[str, Callable]:
+    """The batch loop's functions, found by name so that refactors are followed.
+
+    ``MiniBatchTrainer.epoch`` (the root), every method of ``Network`` that can
+    run inside it, and ``Adam.step``.
+    """
+    functions = {"epoch": MiniBatchTrainer.epoch, "Adam.step": Adam.step}
+    for name, member in vars(Network).items():
+        if inspect.isfunction(member) and name not in NOT_IN_LOOP:
+            functions[f"Network.{name}"] = member
+    return functions
+
+
+# Categories of statements, first match wins; a statement that calls another
+# profiled function counts only for its own (call) overhead; anything else is
+# Python overhead. Adam.step's statements are optimizer work.
+CATEGORIES = [
+    ("gather (np.take of X, T rows)", r"\btake\(|\[index\]"),
+    ("matmul: forward a@W", r"matmul\(a_prev|a_prev @|matmul\(a, "),
+    ("matmul: weight grad aᵀδ (scipy gemm)", r"_gemm\(|a_in\.T @|matmul\(a_in\.T"),
+    ("matmul: input grad δWᵀ", r"matmul\(delta"),
+    ("activation forward (relu)", r"_hidden\.forward\("),
+    ("activation derivative", r"_hidden\.derivative\("),
+    ("loss: softmax, log-loss, output δ", r"self\._loss\(|per_sample"),
+    ("bias add + bias grad (sum)", r"intercepts\[|intercept_grads|z \+= b\b"),
+    ("δ_L scaling by 1/S", r"deltas\[-1\] \*=|row_scale"),
+    ("L2 penalty (‖W‖², αW)", r"penalty|alpha \* scale|\(alpha|np\.dot\(weights"),
+    ("dropout", r"_dropout_rng|\*= mask|greater_equal\(mask|a_below \*="),
+    ("matmul: other", r"matmul\(|gemm\(| @ "),
+]
+ADAM_CATEGORIES = [
+    (
+        "optimizer: Adam update √v+ε, m/·, p -=",
+        r"np\.sqrt\(self|divide\(|params -=|epsilon|scratch \*= self\.learning_rate",
+    ),
+    (
+        "optimizer: Adam moments m, v",
+        r"self\.[mv] |np\.multiply\(grad|scratch \*= 1\.0",
+    ),
+]
+OVERHEAD = "Python overhead (loop, views, calls)"
+OPTIMIZER_OTHER = "optimizer: Adam bookkeeping"
+
+
+# -- unprofiled timings ---------------------------------------------------------------
+def fit_timer(
+    factory: Callable[..., object], params: dict, X, y
+) -> Callable[[], float]:
+    """A function that fits a fresh estimator and returns the wall time."""
+
+    def run() -> float:
+        start = time.perf_counter()
+        factory(**params).fit(X, y)
+        return time.perf_counter() - start
+
+    return run
+
+
+def floor_timer(
+    sizes: tuple[int, ...],
+    n_samples: int,
+    batch_size: int,
+    dtype: np.dtype,
+    weight_grad: str,
+    epochs: int,
+) -> Callable[[], float]:
+    """A function that times ``epochs`` epochs of backprop's products.
+
+    ``weight_grad`` is "numpy" (``np.matmul(a.T, δ, out=G)``, the benchmark's
+    floor) or "scipy" (``gemm(1, δᵀ, aᵀ, c=Gᵀ, trans_b=True)``, as our engine
+    calls it); the other products always use ``np.matmul``.
+    """
+    rng = np.random.default_rng(0)
+    weights = [
+        (rng.standard_normal((i, o)) / np.sqrt(i)).astype(dtype)
+        for i, o in pairwise(sizes)
+    ]
+    grads = [np.empty_like(w) for w in weights]
+    gemm = blas.get_blas_funcs("gemm", dtype=dtype)
+    buffers = {}
+    for rows in set(batch_rows(n_samples, batch_size)):
+        acts = [rng.standard_normal((rows, n)).astype(dtype) for n in sizes]
+        deltas = [rng.standard_normal((rows, n)).astype(dtype) for n in sizes[1:]]
+        in_grads = [np.empty((rows, n), dtype) for n in sizes[1:-1]]
+        buffers[rows] = (acts, deltas, in_grads)
+    schedule = [buffers[rows] for rows in batch_rows(n_samples, batch_size)] * epochs
+    n_layers = len(weights)
+
+    def run() -> float:
+        start = time.perf_counter()
+        for acts, deltas, in_grads in schedule:
+            for layer in range(n_layers):
+                np.matmul(acts[layer], weights[layer], out=acts[layer + 1])
+            for layer in range(n_layers - 1, -1, -1):
+                if weight_grad == "numpy":
+                    np.matmul(acts[layer].T, deltas[layer], out=grads[layer])
+                else:
+                    gemm(
+                        1.0, deltas[layer].T, acts[layer].T, beta=0.0,
+                        c=grads[layer].T, trans_b=True, overwrite_c=True,
+                    )  # fmt: skip
+                if layer > 0:
+                    np.matmul(deltas[layer], weights[layer].T, out=in_grads[layer - 1])
+        return time.perf_counter() - start
+
+    return run
+
+
+def interleaved_minima(timers: dict[str, Callable[[], float]], runs: int) -> dict:
+    """Minimum time of each timer over ``runs`` rounds, the order rotating."""
+    names = list(timers)
+    for name in names:
+        timers[name]()  # warm up
+    best = dict.fromkeys(names, np.inf)
+    for round_ in range(runs):
+        shift = round_ % len(names)
+        for name in names[shift:] + names[:shift]:
+            best[name] = min(best[name], timers[name]())
+    return best
+
+
+# -- line_profiler breakdown ------------------------------------------------------------
+def statement_texts(function: Callable) -> dict[int, str]:
+    """Source text of the statement on each line of ``function`` (absolute line numbers).
+
+    A compound statement (``for``, ``if``...) contributes its header only.
+    """
+    lines, first = inspect.getsourcelines(function)
+    source = textwrap.dedent("".join(lines))
+    tree = ast.parse(source)
+    texts: dict[int, str] = {}
+    source_lines = source.splitlines()
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.stmt) or isinstance(node, ast.FunctionDef):
+            continue
+        end = node.end_lineno
+        body = getattr(node, "body", None)
+        if isinstance(body, list) and body:
+            end = body[0].lineno - 1
+        text = " ".join(s.strip() for s in source_lines[node.lineno - 1 : end])
+        for line in range(node.lineno, end + 1):
+            texts[line + first - 1] = text
+    return texts
+
+
+def breakdown(profiler, n_batches: int) -> tuple[dict[str, float], float]:
+    """µs per batch by category, and the profiled epoch total per batch."""
+    functions = profiled_functions()
+    by_code = {(f.__code__.co_firstlineno, f.__name__): k for k, f in functions.items()}
+    stats = profiler.get_stats()
+    per_function: dict[str, dict[int, float]] = {}
+    for (_, first_line, name), timings in stats.timings.items():
+        key = by_code.get((first_line, name.split(".")[-1]))
+        if key is not None and timings:
+            per_function[key] = {line: t * stats.unit * 1e6 for line, _, t in timings}
+    totals = {key: sum(lines.values()) for key, lines in per_function.items()}
+    callees = [key.split(".")[-1] for key in per_function if key != "epoch"]
+    calls_one = re.compile(r"\.(" + "|".join(map(re.escape, callees)) + r")\(")
+    result: dict[str, float] = defaultdict(float)
+    for key, lines in per_function.items():
+        texts = statement_texts(functions[key])
+        rules = ADAM_CATEGORIES if key == "Adam.step" else CATEGORIES
+        default = OPTIMIZER_OTHER if key == "Adam.step" else OVERHEAD
+        for line, micros in lines.items():
+            text = texts.get(line, "")
+            if callees and calls_one.search(text):
+                result[OVERHEAD] += micros  # inclusive: callees subtracted below
+                continue
+            category = next((c for c, rx in rules if re.search(rx, text)), default)
+            result[category] += micros
+    # Container lines were counted whole; take their callees' own time back out.
+    result[OVERHEAD] -= sum(v for k, v in totals.items() if k != "epoch")
+    per_batch = {k: v / n_batches for k, v in result.items()}
+    return per_batch, totals.get("epoch", 0.0) / n_batches
+
+
+def raw_listing(profiler) -> str:
+    """line_profiler's own listing, in microseconds."""
+    stream = io.StringIO()
+    profiler.print_stats(stream=stream, output_unit=1e-6, stripzeros=True)
+    return stream.getvalue()
+
+
+# -- one case ---------------------------------------------------------------------------------
+def profile_case(
+    case: TrainCase, dtype: np.dtype, epochs: int, runs: int
+) -> tuple[str, str]:
+    """Summary and raw listing of one case."""
+    X, y = classification_data(case, dtype)
+    sizes = layer_sizes(X.shape[1], case.hidden)
+    n_batches = epochs * len(batch_rows(case.n_samples, case.batch_size))
+    params = adam_params(case, epochs)
+    out = io.StringIO()
+
+    def say(text: str = "") -> None:
+        print(text, file=out)
+        print(text, flush=True)
+
+    say(
+        f"== {case.name} {dtype.name}: {case.n_samples}×{case.n_features}, layers "
+        f"{' → '.join(map(str, sizes))}, batch {case.batch_size}; {epochs} epoch(s) = "
+        f"{n_batches} batches"
+    )
+    rows = (case.n_samples, case.batch_size, dtype)
+    timers = {
+        "ours": fit_timer(ScratchMLPClassifier, params, X, y),
+        "scikit-learn": fit_timer(MLPClassifier, params, X, y),
+        "floor": floor_timer(sizes, *rows, "numpy", epochs),
+        "floor, scipy gemm": floor_timer(sizes, *rows, "scipy", epochs),
+    }
+    # Line-profiled fits run in the same rounds; the fastest one is reported,
+    # being the least disturbed by other load on the machine.
+    fastest: dict[str, object] = {"total": np.inf}
+
+    def profiled_fit() -> float:
+        profiler = LineProfiler(*profiled_functions().values())
+        start = time.perf_counter()
+        profiler.runcall(ScratchMLPClassifier(**params).fit, X, y)
+        elapsed = time.perf_counter() - start
+        lines, epoch_total = breakdown(profiler, n_batches)
+        if epoch_total < fastest["total"]:
+            fastest.update(total=epoch_total, lines=lines, profiler=profiler)
+        return elapsed
+
+    if LineProfiler is not None:
+        timers["ours, line-profiled"] = profiled_fit
+    best = interleaved_minima(timers, runs)
+    per_batch = {name: t / n_batches * 1e6 for name, t in best.items()}
+    ours, floor_np = per_batch["ours"], per_batch["floor"]
+    say(f"unprofiled, µs per batch (min of {runs} interleaved runs):")
+    for name, label in (("ours", "ours"), ("scikit-learn", "scikit-learn")):
+        say(
+            f"  {label:<21}{per_batch[name]:10.1f}   ({per_batch[name] / floor_np:.1f}× floor)"
+        )
+    say(f"  floor (numpy matmul) {floor_np:10.1f}")
+    floor_sp = per_batch["floor, scipy gemm"]
+    say(
+        f"  floor, weight grads via scipy gemm as ours does {floor_sp:10.1f}   "
+        f"({floor_sp / floor_np:.2f}× the numpy-only floor)"
+    )
+
+    raw = ""
+    if LineProfiler is not None:
+        total, lines = fastest["total"], fastest["lines"]
+        say(
+            f"line_profiler, µs per batch (fastest of {runs + 1} profiled fits: "
+            f"epoch total {total:.1f}, vs {ours:.1f} unprofiled):"
+        )
+        for category, micros in sorted(lines.items(), key=lambda kv: -kv[1]):
+            say(f"  {category:<42} {micros:9.1f}  {100 * micros / total:5.1f}%")
+        matmul = sum(v for k, v in lines.items() if k.startswith("matmul"))
+        say(
+            f"  {'= all matmuls':<42} {matmul:9.1f}  {100 * matmul / total:5.1f}%   "
+            f"(floor {floor_np:.1f})"
+        )
+        raw = f"== {case.name} {dtype.name}\n" + raw_listing(fastest["profiler"])
+    else:
+        say("line_profiler not installed: no line breakdown")
+
+    profile = cProfile.Profile()
+    profile.runcall(ScratchMLPClassifier(**params).fit, X, y)
+    stream = io.StringIO()
+    stats = pstats.Stats(profile, stream=stream).sort_stats("tottime")
+    stats.print_stats(12)
+    calls = sum(v[1] for v in stats.stats.values())  # primitive + recursive calls
+    say(
+        f"cProfile: {calls / n_batches:.0f} Python-visible function calls per batch; "
+        "top own times (whole fit):"
+    )
+    listing = stream.getvalue()
+    table = listing[listing.find("   ncalls") :].rstrip()
+    say(textwrap.indent(table, "  "))
+    say()
+    return out.getvalue(), raw
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Profile the chosen runs and write the summary file."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--runs",
+        nargs="+",
+        default=list(DEFAULT_RUNS),
+        help="case:dtype pairs (cases: small, wide)",
+    )
+    parser.add_argument(
+        "--repeats",
+        type=int,
+        default=5,
+        help="interleaved rounds per case (unprofiled fits, floors, profiled fits)",
+    )
+    parser.add_argument(
+        "--output",
+        type=Path,
+        default=Path(__file__).resolve().parent / "profile_before.txt",
+    )
+    parser.add_argument(
+        "--note", default="", help="a line for the header (e.g. the engine's commit)"
+    )
+    args = parser.parse_args(argv)
+    warnings.filterwarnings("ignore", category=ConvergenceWarning)
+    summaries, listings = [], []
+    for run in args.runs:
+        name, dtype = run.split(":")
+        case = FULL[name]
+        summary, raw = profile_case(case, np.dtype(dtype), EPOCHS[name], args.repeats)
+        summaries.append(summary)
+        listings.append(raw)
+    explanation = textwrap.fill(
+        "Time per batch; matmul = BLAS products inside our loop; floor = the same "
+        "products alone (bench_training.py). line_profiler adds a fixed cost to "
+        "every line executed, so its 'Python overhead' is an upper bound: compare "
+        "its total with the unprofiled figure.",
+        88,
+    )
+    header = (
+        "Profile of ScratchMLPClassifier's mini-batch loop (Adam), made by "
+        f"benchmarks/profile_training.py\n{args.note + chr(10) if args.note else ''}"
+        f"{environment()}\n{explanation}\n\n"
+    )
+    text = (
+        header
+        + "\n".join(summaries)
+        + "\n\nRaw line_profiler listings\n\n"
+        + "\n".join(listings)
+    )
+    args.output.write_text(text)
+    print(f"written to {args.output}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

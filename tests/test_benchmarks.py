@@ -1,0 +1,26 @@
+"""Smoke test of the training benchmark: its quick mode runs and prints its table.
+
+No timing is asserted: CI machines are shared and noisy. This only guards the
+script against rotting as the engine changes.
+"""
+
+import subprocess
+import sys
+from pathlib import Path
+
+SCRIPT = Path(__file__).resolve().parent.parent / "benchmarks" / "bench_training.py"
+
+
+def test_quick_benchmark_runs_and_prints_the_table() -> None:
+    completed = subprocess.run(
+        [sys.executable, str(SCRIPT), "--quick"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert completed.returncode == 0, completed.stdout + completed.stderr
+    out = completed.stdout
+    assert "| case | dtype | unit | floor | ours | scikit-learn | PyTorch |" in out
+    for case in ("small", "wide", "lbfgs", "predict"):
+        assert f"\n| {case} |" in out, f"no table row for the {case} case"
