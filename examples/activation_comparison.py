@@ -18,8 +18,6 @@ Run it with::
     python examples/activation_comparison.py --plot     # also save the loss curves
 """
 
-import argparse
-import importlib.util
 import sys
 import warnings
 from pathlib import Path
@@ -30,10 +28,10 @@ from sklearn.exceptions import ConvergenceWarning
 
 from sknn_scratch import ScratchMLPClassifier
 
-NO_MATPLOTLIB = (
-    '--plot needs matplotlib: pip install "sknn-scratch[examples]" '
-    "(or pip install matplotlib)"
-)
+# make the helper modules beside this file importable, also under runpy
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import example_parser, parse_args, pyplot, save_figure
+
 ACTIVATIONS = ("relu", "logistic", "tanh")
 TARGET_LOSS = 0.15
 
@@ -64,10 +62,7 @@ def train(
 
 def plot(models: dict[str, ScratchMLPClassifier], path: str) -> None:
     """Save the three loss curves on one figure."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     fig, ax = plt.subplots(figsize=(5, 3.5))
     for name, model in models.items():
@@ -80,24 +75,16 @@ def plot(models: dict[str, ScratchMLPClassifier], path: str) -> None:
         title="Two moons, 16 hidden units, Adam",
     )
     ax.legend(title="hidden activation")
-    fig.tight_layout()
-    fig.savefig(path, dpi=80)
-    plt.close(fig)
+    save_figure(fig, path)
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description="Compare hidden activations.")
-    parser.add_argument("--quick", action="store_true", help="fewer epochs")
-    parser.add_argument(
-        "--plot",
-        nargs="?",
-        const=f"{Path(__file__).stem}.png",
-        metavar="PATH",
-        help="save a PNG of the loss curves (default: %(const)s)",
+    parser = example_parser(
+        "Compare hidden activations.",
+        quick_help="fewer epochs",
+        plot_help="save a PNG of the loss curves",
     )
-    args = parser.parse_args()
-    if args.plot and importlib.util.find_spec("matplotlib") is None:
-        sys.exit(NO_MATPLOTLIB)
+    args = parse_args(parser)  # exits at once if --plot lacks matplotlib
 
     X, y = make_moons(300, noise=0.2, random_state=0)
     epochs = 300 if args.quick else 800
@@ -115,7 +102,6 @@ def main() -> None:
 
     if args.plot:
         plot(models, args.plot)
-        print(f"plot saved to {args.plot}")
 
 
 if __name__ == "__main__":

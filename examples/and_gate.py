@@ -16,8 +16,6 @@ Run it with::
     python examples/and_gate.py --plot     # also save and_gate.png
 """
 
-import argparse
-import importlib.util
 import sys
 from pathlib import Path
 
@@ -25,10 +23,9 @@ import numpy as np
 
 from sknn_scratch import ScratchMLPClassifier
 
-NO_MATPLOTLIB = (
-    '--plot needs matplotlib: pip install "sknn-scratch[examples]" '
-    "(or pip install matplotlib)"
-)
+# make the helper modules beside this file importable, also under runpy
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import example_parser, parse_args, pyplot, save_figure
 
 X = np.array([[0, 0], [0, 1], [1, 0], [1, 1]], dtype=float)
 y = np.array([0, 0, 0, 1])
@@ -68,10 +65,7 @@ def train(n_epochs: int) -> tuple[ScratchMLPClassifier, np.ndarray]:
 
 def plot(history: np.ndarray, path: str) -> None:
     """Save the trajectory of w1, w2 and b over the epochs."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     epochs = np.arange(1, len(history) + 1)
     fig, ax = plt.subplots(figsize=(5, 3.5))
@@ -84,24 +78,16 @@ def plot(history: np.ndarray, path: str) -> None:
     ax.set_xscale("log")  # most of the movement happens in the first epochs
     ax.set(xlabel="epoch", ylabel="value", title="AND gate: weights during training")
     ax.legend()
-    fig.tight_layout()
-    fig.savefig(path, dpi=80)
-    plt.close(fig)
+    save_figure(fig, path)
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description="Learn logical AND with one unit.")
-    parser.add_argument("--quick", action="store_true", help="train fewer epochs")
-    parser.add_argument(
-        "--plot",
-        nargs="?",
-        const=f"{Path(__file__).stem}.png",
-        metavar="PATH",
-        help="save a PNG of the weight trajectory (default: %(const)s)",
+    parser = example_parser(
+        "Learn logical AND with one unit.",
+        quick_help="train fewer epochs",
+        plot_help="save a PNG of the weight trajectory",
     )
-    args = parser.parse_args()
-    if args.plot and importlib.util.find_spec("matplotlib") is None:
-        sys.exit(NO_MATPLOTLIB)
+    args = parse_args(parser)  # exits at once if --plot lacks matplotlib
 
     model, history = train(n_epochs=300 if args.quick else 1000)
     predicted = model.predict(X)
@@ -117,7 +103,6 @@ def main() -> None:
 
     if args.plot:
         plot(history, args.plot)
-        print(f"plot saved to {args.plot}")
 
 
 if __name__ == "__main__":

@@ -14,8 +14,6 @@ Run it with::
     python examples/class_weight_imbalanced.py --plot     # also save the recalls
 """
 
-import argparse
-import importlib.util
 import sys
 from pathlib import Path
 
@@ -27,19 +25,16 @@ from sklearn.preprocessing import StandardScaler
 
 from sknn_scratch import ScratchMLPClassifier
 
-NO_MATPLOTLIB = (
-    '--plot needs matplotlib: pip install "sknn-scratch[examples]" '
-    "(or pip install matplotlib)"
-)
+# make the helper modules beside this file importable, also under runpy
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import example_parser, parse_args, pyplot, save_figure
 
 
 def plot(results: dict[str, dict[str, float]], path: str) -> None:
     """Bar chart of each class's recall, without and with class weights."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
     import numpy as np
+
+    plt = pyplot()
 
     metrics = ["recall, common class", "recall, rare class", "balanced accuracy"]
     positions = np.arange(len(metrics))
@@ -52,24 +47,16 @@ def plot(results: dict[str, dict[str, float]], path: str) -> None:
     ax.set_ylim(0, 1.1)
     ax.set_title("Imbalanced classes (1 in 20 is rare)")
     ax.legend(fontsize=8, loc="lower left")
-    fig.tight_layout()
-    fig.savefig(path, dpi=80)
-    plt.close(fig)
+    save_figure(fig, path)
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description="class_weight on imbalanced data.")
-    parser.add_argument("--quick", action="store_true", help="smaller data set")
-    parser.add_argument(
-        "--plot",
-        nargs="?",
-        const=f"{Path(__file__).stem}.png",
-        metavar="PATH",
-        help="save a PNG of the per-class recalls (default: %(const)s)",
+    parser = example_parser(
+        "class_weight on imbalanced data.",
+        quick_help="smaller data set",
+        plot_help="save a PNG of the per-class recalls",
     )
-    args = parser.parse_args()
-    if args.plot and importlib.util.find_spec("matplotlib") is None:
-        sys.exit(NO_MATPLOTLIB)
+    args = parse_args(parser)  # exits at once if --plot lacks matplotlib
 
     n_samples = 2000 if args.quick else 6000
     # flip_y puts label noise in both classes, so that the classes overlap and
@@ -121,7 +108,6 @@ def main() -> None:
 
     if args.plot:
         plot(results, args.plot)
-        print(f"plot saved to {args.plot}")
 
 
 if __name__ == "__main__":

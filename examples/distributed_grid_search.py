@@ -32,11 +32,11 @@ Run it with::
     python examples/distributed_grid_search.py --scheduler tcp://HOST:8786
 """
 
-import argparse
 import importlib
 import logging
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 from joblib import parallel_config
@@ -46,6 +46,10 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
 from sknn_scratch import ScratchMLPClassifier
+
+# make the helper modules beside this file importable, also under runpy
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import example_parser
 
 NO_DASK = (
     "this example needs dask.distributed: "
@@ -115,11 +119,9 @@ def connect(scheduler: str | None, n_workers: int):
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(
-        description="GridSearchCV on a Dask cluster through joblib's Dask backend."
-    )
-    parser.add_argument(
-        "--quick", action="store_true", help="a smaller grid on fewer digits"
+    parser = example_parser(
+        "GridSearchCV on a Dask cluster through joblib's Dask backend.",
+        quick_help="a smaller grid on fewer digits",
     )
     parser.add_argument(
         "--scheduler",

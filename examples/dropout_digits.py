@@ -17,8 +17,6 @@ Run it with::
     python examples/dropout_digits.py --plot     # also save the loss curves
 """
 
-import argparse
-import importlib.util
 import sys
 from pathlib import Path
 
@@ -28,18 +26,14 @@ from sklearn.preprocessing import StandardScaler
 
 from sknn_scratch import LossCurveDisplay, ScratchMLPClassifier
 
-NO_MATPLOTLIB = (
-    '--plot needs matplotlib: pip install "sknn-scratch[examples]" '
-    "(or pip install matplotlib)"
-)
+# make the helper modules beside this file importable, also under runpy
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import example_parser, parse_args, pyplot, save_figure
 
 
 def plot(models: dict[str, ScratchMLPClassifier], path: str) -> None:
     """The two networks' curves side by side, on the same loss scale."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     fig, axes = plt.subplots(1, 2, figsize=(8, 3.4), sharey=True)
     for ax, (name, model) in zip(axes, models.items(), strict=True):
@@ -48,24 +42,16 @@ def plot(models: dict[str, ScratchMLPClassifier], path: str) -> None:
             text.set_fontsize(7)
         display.score_ax_.set_ylim(0.8, 1.0)
     axes[0].set_ylim(0, 1.0)
-    fig.tight_layout()
-    fig.savefig(path, dpi=80)
-    plt.close(fig)
+    save_figure(fig, path)
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description="Dropout against overfitting.")
-    parser.add_argument("--quick", action="store_true", help="fewer epochs")
-    parser.add_argument(
-        "--plot",
-        nargs="?",
-        const=f"{Path(__file__).stem}.png",
-        metavar="PATH",
-        help="save a PNG of the loss curves (default: %(const)s)",
+    parser = example_parser(
+        "Dropout against overfitting.",
+        quick_help="fewer epochs",
+        plot_help="save a PNG of the loss curves",
     )
-    args = parser.parse_args()
-    if args.plot and importlib.util.find_spec("matplotlib") is None:
-        sys.exit(NO_MATPLOTLIB)
+    args = parse_args(parser)  # exits at once if --plot lacks matplotlib
 
     X, y = load_digits(return_X_y=True)
     # A small training set makes the wide network overfit quickly.
@@ -103,7 +89,6 @@ def main() -> None:
 
     if args.plot:
         plot(models, args.plot)
-        print(f"plot saved to {args.plot}")
 
 
 if __name__ == "__main__":

@@ -15,8 +15,6 @@ Run it with::
     python examples/iris_classification.py --plot     # also save the confusion matrix
 """
 
-import argparse
-import importlib.util
 import sys
 from pathlib import Path
 
@@ -29,43 +27,32 @@ from sklearn.preprocessing import StandardScaler
 
 from sknn_scratch import ScratchMLPClassifier
 
-NO_MATPLOTLIB = (
-    '--plot needs matplotlib: pip install "sknn-scratch[examples]" '
-    "(or pip install matplotlib)"
-)
+# make the helper modules beside this file importable, also under runpy
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import example_parser, parse_args, pyplot, save_figure
 
 
 def plot(matrix: np.ndarray, names: list[str], path: str) -> None:
     """Save the confusion matrix as an annotated image."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
     from sklearn.metrics import ConfusionMatrixDisplay
+
+    plt = pyplot()
 
     fig, ax = plt.subplots(figsize=(4.5, 3.8))
     ConfusionMatrixDisplay(matrix, display_labels=names).plot(
         ax=ax, cmap="Blues", colorbar=False
     )
     ax.set_title("Iris: held-out confusion matrix")
-    fig.tight_layout()
-    fig.savefig(path, dpi=80)
-    plt.close(fig)
+    save_figure(fig, path)
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description="Classify irises with an MLP.")
-    parser.add_argument("--quick", action="store_true", help="fewer iterations")
-    parser.add_argument(
-        "--plot",
-        nargs="?",
-        const=f"{Path(__file__).stem}.png",
-        metavar="PATH",
-        help="save a PNG of the confusion matrix (default: %(const)s)",
+    parser = example_parser(
+        "Classify irises with an MLP.",
+        quick_help="fewer iterations",
+        plot_help="save a PNG of the confusion matrix",
     )
-    args = parser.parse_args()
-    if args.plot and importlib.util.find_spec("matplotlib") is None:
-        sys.exit(NO_MATPLOTLIB)
+    args = parse_args(parser)  # exits at once if --plot lacks matplotlib
 
     iris = load_iris()
     names = list(iris.target_names)
@@ -118,7 +105,6 @@ def main() -> None:
 
     if args.plot:
         plot(matrix, names, args.plot)
-        print(f"plot saved to {args.plot}")
 
 
 if __name__ == "__main__":

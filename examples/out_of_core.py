@@ -40,7 +40,6 @@ Run it with::
     python examples/out_of_core.py --scheduler tcp://HOST:8786 --data-dir /shared/dir
 """
 
-import argparse
 import itertools
 import logging
 import shutil
@@ -53,6 +52,10 @@ from pathlib import Path
 import numpy as np
 
 from sknn_scratch import ScratchMLPClassifier
+
+# make the helper modules beside this file importable, also under runpy
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import example_parser
 
 NO_DASK = (
     "the second part of this example needs dask.distributed and dask-ml: "
@@ -261,10 +264,10 @@ def file_mb(*paths: Path) -> float:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(
-        description="partial_fit over a memmapped data set larger than a memory budget."
+    parser = example_parser(
+        "partial_fit over a memmapped data set larger than a memory budget.",
+        quick_help="a smaller data set",
     )
-    parser.add_argument("--quick", action="store_true", help="a smaller data set")
     parser.add_argument("--rows", type=int, help="rows of data (default 250000)")
     parser.add_argument("--features", type=int, help="features (default 60)")
     parser.add_argument(

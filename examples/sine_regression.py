@@ -16,8 +16,6 @@ Run it with::
     python examples/sine_regression.py --plot     # also save sine_regression.png
 """
 
-import argparse
-import importlib.util
 import sys
 from pathlib import Path
 
@@ -26,10 +24,9 @@ from sklearn.metrics import r2_score
 
 from sknn_scratch import ScratchMLPRegressor
 
-NO_MATPLOTLIB = (
-    '--plot needs matplotlib: pip install "sknn-scratch[examples]" '
-    "(or pip install matplotlib)"
-)
+# make the helper modules beside this file importable, also under runpy
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import example_parser, parse_args, pyplot, save_figure
 
 
 def curve(x: np.ndarray) -> np.ndarray:
@@ -46,10 +43,7 @@ def make_data(n_samples: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
 
 def plot(model: ScratchMLPRegressor, X: np.ndarray, t: np.ndarray, path: str) -> None:
     """Save the data, the true curve and the network's fit."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     x = np.linspace(0, 1, 200)
     fig, ax = plt.subplots(figsize=(5, 3.5))
@@ -58,24 +52,16 @@ def plot(model: ScratchMLPRegressor, X: np.ndarray, t: np.ndarray, path: str) ->
     ax.plot(x, model.predict(x.reshape(-1, 1)), c="C3", lw=2, label="network")
     ax.set(xlabel="x", ylabel="y", title="1-6-1 tanh network, L-BFGS")
     ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=80)
-    plt.close(fig)
+    save_figure(fig, path)
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description="Fit x + 0.3 sin(2πx) with an MLP.")
-    parser.add_argument("--quick", action="store_true", help="fewer iterations")
-    parser.add_argument(
-        "--plot",
-        nargs="?",
-        const=f"{Path(__file__).stem}.png",
-        metavar="PATH",
-        help="save a PNG of the fit (default: %(const)s)",
+    parser = example_parser(
+        "Fit x + 0.3 sin(2πx) with an MLP.",
+        quick_help="fewer iterations",
+        plot_help="save a PNG of the fit",
     )
-    args = parser.parse_args()
-    if args.plot and importlib.util.find_spec("matplotlib") is None:
-        sys.exit(NO_MATPLOTLIB)
+    args = parse_args(parser)  # exits at once if --plot lacks matplotlib
 
     X, t = make_data(100)
     model = ScratchMLPRegressor(
@@ -98,7 +84,6 @@ def main() -> None:
 
     if args.plot:
         plot(model, X, t, args.plot)
-        print(f"plot saved to {args.plot}")
 
 
 if __name__ == "__main__":

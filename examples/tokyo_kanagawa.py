@@ -20,8 +20,6 @@ Run it with::
     python examples/tokyo_kanagawa.py --plot     # also save tokyo_kanagawa.png
 """
 
-import argparse
-import importlib.util
 import sys
 from pathlib import Path
 
@@ -31,10 +29,9 @@ from sklearn.preprocessing import StandardScaler
 
 from sknn_scratch import ScratchMLPClassifier
 
-NO_MATPLOTLIB = (
-    '--plot needs matplotlib: pip install "sknn-scratch[examples]" '
-    "(or pip install matplotlib)"
-)
+# make the helper modules beside this file importable, also under runpy
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import example_parser, parse_args, pyplot, save_figure
 
 # (latitude, longitude) of the points to classify after training.
 QUERY_POINTS = np.array(
@@ -110,10 +107,7 @@ def make_model() -> Pipeline:
 
 def plot(model: Pipeline, X: np.ndarray, y: np.ndarray, path: str) -> None:
     """Save the decision regions with the training and query points."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     lat, lon = np.meshgrid(np.linspace(*LATITUDES, 200), np.linspace(*LONGITUDES, 200))
     grid = np.column_stack([lat.ravel(), lon.ravel()])
@@ -144,26 +138,16 @@ def plot(model: Pipeline, X: np.ndarray, y: np.ndarray, path: str) -> None:
         title="2-2-1 logistic network (synthetic data)",
     )
     ax.legend(fontsize=7, loc="lower left", framealpha=0.9)
-    fig.tight_layout()
-    fig.savefig(path, dpi=80)
-    plt.close(fig)
+    save_figure(fig, path)
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(
-        description="Classify points as Tokyo or Kanagawa (synthetic data)."
+    parser = example_parser(
+        "Classify points as Tokyo or Kanagawa (synthetic data).",
+        quick_help="fewer training points",
+        plot_help="save a PNG of the decision regions",
     )
-    parser.add_argument("--quick", action="store_true", help="fewer training points")
-    parser.add_argument(
-        "--plot",
-        nargs="?",
-        const=f"{Path(__file__).stem}.png",
-        metavar="PATH",
-        help="save a PNG of the decision regions (default: %(const)s)",
-    )
-    args = parser.parse_args()
-    if args.plot and importlib.util.find_spec("matplotlib") is None:
-        sys.exit(NO_MATPLOTLIB)
+    args = parse_args(parser)  # exits at once if --plot lacks matplotlib
 
     X, y = make_training_set(100 if args.quick else 200)
     model = make_model().fit(X, y)
@@ -186,7 +170,6 @@ def main() -> None:
 
     if args.plot:
         plot(model, X, y, args.plot)
-        print(f"plot saved to {args.plot}")
 
 
 if __name__ == "__main__":

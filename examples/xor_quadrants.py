@@ -20,8 +20,6 @@ Run it with::
     python examples/xor_quadrants.py --plot     # also save xor_quadrants.png
 """
 
-import argparse
-import importlib.util
 import sys
 from pathlib import Path
 
@@ -30,10 +28,10 @@ import numpy as np
 from sknn_scratch import ScratchMLPClassifier
 from sknn_scratch._network import Network
 
-NO_MATPLOTLIB = (
-    '--plot needs matplotlib: pip install "sknn-scratch[examples]" '
-    "(or pip install matplotlib)"
-)
+# make the helper modules beside this file importable, also under runpy
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import example_parser, parse_args, pyplot, save_figure
+
 HIDDEN = 4
 ALPHA = 1e-4  # the classifier's default L2 penalty, included in the check
 
@@ -89,10 +87,7 @@ def gradient_check(
 
 def plot(model: ScratchMLPClassifier, X: np.ndarray, y: np.ndarray, path: str) -> None:
     """Save the probability surface as filled contours, with the points."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     x1, x2 = np.meshgrid(np.linspace(-1, 1, 150), np.linspace(-1, 1, 150))
     p = model.predict_proba(np.column_stack([x1.ravel(), x2.ravel()]))[:, 1]
@@ -112,24 +107,16 @@ def plot(model: ScratchMLPClassifier, X: np.ndarray, y: np.ndarray, path: str) -
         title="Quadrant XOR, 4 tanh hidden units",
         aspect="equal",
     )
-    fig.tight_layout()
-    fig.savefig(path, dpi=80)
-    plt.close(fig)
+    save_figure(fig, path)
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description="Quadrant XOR with a tanh network.")
-    parser.add_argument("--quick", action="store_true", help="fewer points")
-    parser.add_argument(
-        "--plot",
-        nargs="?",
-        const=f"{Path(__file__).stem}.png",
-        metavar="PATH",
-        help="save a PNG of the probability surface (default: %(const)s)",
+    parser = example_parser(
+        "Quadrant XOR with a tanh network.",
+        quick_help="fewer points",
+        plot_help="save a PNG of the probability surface",
     )
-    args = parser.parse_args()
-    if args.plot and importlib.util.find_spec("matplotlib") is None:
-        sys.exit(NO_MATPLOTLIB)
+    args = parse_args(parser)  # exits at once if --plot lacks matplotlib
 
     n_samples = 400 if args.quick else 1000
     X, y = make_data(n_samples, seed=0)
@@ -159,7 +146,6 @@ def main() -> None:
 
     if args.plot:
         plot(model, X, y, args.plot)
-        print(f"plot saved to {args.plot}")
 
 
 if __name__ == "__main__":
