@@ -1,7 +1,47 @@
-"""Test configuration shared by the whole suite."""
+"""Test configuration and fixtures shared by the whole suite."""
 
 import os
 
 # scikit-learn's estimator checks skip their array-API check unless SciPy's
 # array-API mode is on; it must be set before SciPy is first imported.
 os.environ.setdefault("SCIPY_ARRAY_API", "1")
+
+import pytest
+from sklearn.datasets import load_iris
+from sklearn.preprocessing import StandardScaler
+
+
+@pytest.fixture(scope="session")
+def iris():
+    """Standardised iris features and species (read-only: tests share them)."""
+    X, y = load_iris(return_X_y=True)
+    X = StandardScaler().fit_transform(X)
+    X.setflags(write=False)
+    y.setflags(write=False)
+    return X, y
+
+
+@pytest.fixture(scope="session")
+def local_cluster():
+    """A Dask LocalCluster of 2 single-threaded worker processes on 127.0.0.1.
+
+    Skips the test when the ``distributed`` extra is not installed.
+    """
+    distributed = pytest.importorskip(
+        "distributed",
+        reason='needs the distributed extra: pip install ".[distributed]"',
+    )
+    import logging
+
+    cluster = distributed.LocalCluster(
+        n_workers=2,
+        threads_per_worker=1,
+        processes=True,
+        host="127.0.0.1",
+        dashboard_address=None,
+        silence_logs=logging.ERROR,
+    )
+    try:
+        yield cluster
+    finally:
+        cluster.close()

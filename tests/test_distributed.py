@@ -13,14 +13,13 @@
 The whole module is skipped unless the ``distributed`` extra is installed.
 """
 
-import logging
 import re
-import tracemalloc
 from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers import traced_peak
 from joblib import parallel_config
 from sklearn.datasets import make_classification, make_regression
 from sklearn.metrics import mean_squared_error, r2_score
@@ -41,22 +40,13 @@ MB = 1e6
 
 
 @pytest.fixture(scope="module")
-def client() -> Iterator["distributed.Client"]:
-    """A Client on a LocalCluster of 2 single-threaded worker processes."""
-    cluster = distributed.LocalCluster(
-        n_workers=2,
-        threads_per_worker=1,
-        processes=True,
-        host="127.0.0.1",
-        dashboard_address=None,
-        silence_logs=logging.ERROR,
-    )
-    client = distributed.Client(cluster)
+def client(local_cluster) -> Iterator["distributed.Client"]:
+    """A Client on the session's LocalCluster of 2 worker processes."""
+    client = distributed.Client(local_cluster)
     try:
         yield client
     finally:
         client.close()
-        cluster.close()
 
 
 # -- GridSearchCV through joblib's Dask backend -----------------------------------
@@ -283,16 +273,6 @@ def stream(model, X: np.ndarray, y: np.ndarray, classifier: bool):
         stop = start + CHUNK_ROWS
         model.partial_fit(X[start:stop], y[start:stop], **kwargs)
     return model
-
-
-def traced_peak(function, *args):
-    """function(*args) and the peak of the memory traced while it ran."""
-    tracemalloc.start()
-    try:
-        result = function(*args)
-        return result, tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
 
 
 @pytest.mark.parametrize("estimator_class", [ScratchMLPClassifier, ScratchMLPRegressor])

@@ -9,7 +9,6 @@ status 1; that is checked whether or not dask is installed, by shadowing
 """
 
 import importlib.util
-import logging
 import os
 import re
 import subprocess
@@ -58,22 +57,9 @@ def find(pattern: str, text: str) -> tuple[str, ...]:
 
 
 @pytest.fixture(scope="module")
-def scheduler_address():
-    """The address of a LocalCluster of 2 worker processes on the loopback."""
-    from distributed import LocalCluster
-
-    cluster = LocalCluster(
-        n_workers=2,
-        threads_per_worker=1,
-        processes=True,
-        host="127.0.0.1",
-        dashboard_address=None,
-        silence_logs=logging.ERROR,
-    )
-    try:
-        yield cluster.scheduler_address
-    finally:
-        cluster.close()
+def scheduler_address(local_cluster):
+    """The address of the session's LocalCluster of 2 worker processes."""
+    return local_cluster.scheduler_address
 
 
 @needs_dask

@@ -6,7 +6,15 @@ import itertools
 
 import numpy as np
 import pytest
-from sklearn.datasets import load_iris, make_classification
+from helpers import (
+    CLASSIFICATION_KINDS,
+    REGRESSION_KINDS,
+    assert_same_weights,
+    make_estimator,
+    targets_for,
+    weights_of,
+)
+from sklearn.datasets import make_classification
 from sklearn.exceptions import ConvergenceWarning, NotFittedError
 from sklearn.metrics import balanced_accuracy_score, log_loss
 from sklearn.model_selection import train_test_split
@@ -22,21 +30,6 @@ from sknn_scratch._activations import HIDDEN_ACTIVATIONS, Activation
 from sknn_scratch._network import Network
 
 pytestmark = pytest.mark.filterwarnings("ignore", category=ConvergenceWarning)
-
-
-@pytest.fixture(scope="module")
-def iris():
-    X, y = load_iris(return_X_y=True)
-    return StandardScaler().fit_transform(X), y
-
-
-def weights_of(estimator):
-    return [w.copy() for w in estimator.coefs_ + estimator.intercepts_]
-
-
-def assert_same_weights(a, b):
-    for wa, wb in zip(weights_of(a), weights_of(b), strict=True):
-        np.testing.assert_allclose(wa, wb, rtol=1e-12, atol=1e-14)
 
 
 # -- class_weight -------------------------------------------------------------
@@ -250,29 +243,11 @@ def test_dropout_errors(iris):
 
 
 # -- check_gradients ----------------------------------------
-def estimator_for(kind, hidden, activation):
-    params = dict(hidden_layer_sizes=hidden, activation=activation, random_state=0)
-    if kind in ("multiclass", "binary", "multilabel"):
-        return ScratchMLPClassifier(alpha=0.3, **params)
-    loss = "poisson" if kind == "poisson" else "squared_error"
-    return ScratchMLPRegressor(loss=loss, **params)
-
-
-def targets_for(kind, X, y):
-    return {
-        "multiclass": y,
-        "binary": y == 1,
-        "multilabel": np.c_[y == 1, y == 2, y > 0],
-        "regression": X[:, :2],
-        "poisson": np.abs(X[:, 0]),
-    }[kind]
-
-
 @pytest.mark.parametrize(
     ("kind", "hidden", "activation"),
     list(
         itertools.product(
-            ["multiclass", "binary", "multilabel", "regression", "poisson"],
+            CLASSIFICATION_KINDS + REGRESSION_KINDS,
             [(), (5,), (5, 4)],
             ["identity", "logistic", "tanh", "relu"],
         )
@@ -281,7 +256,9 @@ def targets_for(kind, X, y):
 def test_check_gradients_passes_for_every_configuration(iris, kind, hidden, activation):
     X, y = iris
     X, y = X[::10], y[::10]
-    estimator = estimator_for(kind, hidden, activation)
+    estimator = make_estimator(
+        kind, hidden_layer_sizes=hidden, activation=activation, alpha=0.3
+    )
     error = check_gradients(estimator, X, targets_for(kind, X, y), max_params=None)
     assert error < 1e-6
     assert not hasattr(estimator, "coefs_")  # the estimator was left alone

@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import scipy.sparse as sp
-from sklearn.datasets import load_iris, make_multilabel_classification, make_regression
+from sklearn.datasets import make_multilabel_classification, make_regression
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.preprocessing import StandardScaler
 
@@ -13,12 +13,6 @@ from sknn_scratch import ScratchMLPClassifier, ScratchMLPRegressor
 pytestmark = pytest.mark.filterwarnings("ignore", category=ConvergenceWarning)
 
 SOLVERS = ["adam", "sgd", "lbfgs"]
-
-
-@pytest.fixture(scope="module")
-def iris():
-    X, y = load_iris(return_X_y=True)
-    return StandardScaler().fit_transform(X), y
 
 
 @pytest.mark.parametrize("solver", SOLVERS)

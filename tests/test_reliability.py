@@ -4,7 +4,6 @@ concurrency, and bounded memory."""
 import functools
 import io
 import pickle
-import tracemalloc
 import warnings
 
 import joblib
@@ -12,10 +11,16 @@ import numpy as np
 import pandas as pd
 import pytest
 import scipy.sparse as sp
-from sklearn.datasets import load_iris
+from helpers import (
+    CLASSIFICATION_KINDS,
+    REGRESSION_KINDS,
+    MiB,
+    make_estimator,
+    targets_for,
+    traced_peak,
+)
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import GridSearchCV
-from sklearn.preprocessing import StandardScaler
 
 from sknn_scratch import ScratchMLPClassifier, ScratchMLPRegressor
 
@@ -23,39 +28,19 @@ SOLVERS = ["adam", "sgd", "lbfgs"]
 ACTIVATIONS = ["identity", "logistic", "tanh", "relu"]
 
 
-@pytest.fixture(scope="module")
-def iris():
-    X, y = load_iris(return_X_y=True)
-    return StandardScaler().fit_transform(X), y
-
-
-def make_estimator(kind, **params):
-    if kind == "multiclass" or kind == "binary":
-        return ScratchMLPClassifier(**params)
-    loss = "poisson" if kind == "poisson" else "squared_error"
-    return ScratchMLPRegressor(loss=loss, **params)
-
-
-def target(kind, X, y):
-    return {
-        "multiclass": y,
-        "binary": y == 1,
-        "regression": X[:, 0] * 3.0,
-        "poisson": np.abs(X[:, 0]),
-    }[kind]
-
-
 def outputs(estimator, X):
     if isinstance(estimator, ScratchMLPClassifier):
         proba = estimator.predict_proba(X)
-        np.testing.assert_allclose(proba.sum(axis=1), 1.0, rtol=1e-6)
+        assert ((proba >= 0) & (proba <= 1)).all()
+        if estimator.out_activation_ == "softmax" or estimator.n_outputs_ == 1:
+            np.testing.assert_allclose(proba.sum(axis=1), 1.0, rtol=1e-6)
         assert np.isfinite(estimator.predict_log_proba(X)).all()
         estimator.predict(X)
         return proba
     return estimator.predict(X)
 
 
-KINDS = ["multiclass", "binary", "regression", "poisson"]
+KINDS = CLASSIFICATION_KINDS + REGRESSION_KINDS
 
 
 @pytest.mark.parametrize("kind", KINDS)
@@ -76,7 +61,7 @@ def test_extreme_inputs_give_finite_outputs_or_a_value_error(iris, kind, solver,
             try:
                 estimator.fit(
                     X * scale,
-                    target(kind, X, y) * (scale if kind == "regression" else 1),
+                    targets_for(kind, X, y) * (scale if kind == "regression" else 1),
                 )
                 predicted = outputs(estimator, X * scale)
             except ValueError:
@@ -94,7 +79,7 @@ def test_predicting_far_outside_the_training_range(iris, kind, activation):
     )  # fmt: skip
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
-        estimator.fit(X, target(kind, X, y))
+        estimator.fit(X, targets_for(kind, X, y))
     for scale in [1e8, 1e100, 1e300, -1e300]:
         with warnings.catch_warnings():
             warnings.simplefilter("error")
@@ -260,23 +245,6 @@ def test_grid_search_threads_processes_and_sequential_agree(
     np.testing.assert_array_equal(scores["loky"], scores["sequential"])
 
 
-def traced_peak(function) -> int:
-    """Peak bytes allocated (through NumPy and Python) while function runs."""
-    tracemalloc.start()
-    tracemalloc.reset_peak()
-    baseline = tracemalloc.get_traced_memory()[0]
-    try:
-        result = function()
-        peak = tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
-    del result
-    return peak - baseline
-
-
-MiB = 2**20
-
-
 def test_prediction_memory_does_not_grow_with_rows():
     """100,000 rows through hidden layers (1024, 1024): computed in one pass,
     each hidden layer alone would take 100,000 × 1024 × 4 B = 391 MiB."""
@@ -284,7 +252,7 @@ def test_prediction_memory_does_not_grow_with_rows():
     X = rng.normal(size=(100_000, 20)).astype(np.float32)
     clf = ScratchMLPClassifier(hidden_layer_sizes=(1024, 1024), random_state=0)
     clf.partial_fit(X[:20], np.arange(20) % 10, classes=range(10))
-    extra = traced_peak(lambda: clf.predict_proba(X)) - X.shape[0] * 10 * 4
+    extra = traced_peak(lambda: clf.predict_proba(X))[1] - X.shape[0] * 10 * 4
     assert extra < 100 * MiB, extra / MiB
 
 
@@ -304,7 +272,7 @@ def test_every_prediction_method_works_in_chunks():
         ("regressor score", lambda: reg.score(X, y), X.shape[0] * 8),
     ]:
         # one pass at once would hold 100,000 × 256 × 8 B = 195 MiB per layer
-        extra = traced_peak(call) - output_bytes
+        extra = traced_peak(call)[1] - output_bytes
         assert extra < 60 * MiB, (name, extra / MiB)
 
 
@@ -320,7 +288,7 @@ def test_training_keeps_at_most_one_copy_of_X(estimator_class, solver):
         clf = estimator_class(hidden_layer_sizes=(16,), solver=solver, max_iter=2)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)
-            peak = traced_peak(functools.partial(clf.fit, X_in, y))
+            peak = traced_peak(functools.partial(clf.fit, X_in, y))[1]
         assert peak < copies_allowed * X.nbytes + allowance, peak / MiB
 
 
@@ -333,5 +301,5 @@ def test_early_stopping_split_is_the_only_copy_of_X():
     )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
-        peak = traced_peak(lambda: clf.fit(X, y))
+        peak = traced_peak(lambda: clf.fit(X, y))[1]
     assert peak < X.nbytes + 64 * MiB, peak / MiB

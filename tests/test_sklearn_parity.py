@@ -11,7 +11,8 @@ import inspect
 import numpy as np
 import pytest
 import scipy.sparse as sp
-from sklearn.datasets import load_iris, make_multilabel_classification, make_regression
+from helpers import assert_same_weights
+from sklearn.datasets import make_multilabel_classification, make_regression
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.neural_network import MLPClassifier, MLPRegressor
 from sklearn.preprocessing import StandardScaler
@@ -47,11 +48,6 @@ def public_fitted_attributes(estimator) -> set[str]:
     return {k for k in vars(estimator) if k.endswith("_") and not k.startswith("_")}
 
 
-def iris():
-    X, y = load_iris(return_X_y=True)
-    return StandardScaler().fit_transform(X), y
-
-
 def regression(n_targets=1):
     X, y = make_regression(200, 5, n_targets=n_targets, noise=1.0, random_state=0)
     return StandardScaler().fit_transform(X), y / 100
@@ -60,8 +56,8 @@ def regression(n_targets=1):
 @pytest.mark.parametrize(("ours", "theirs"), PAIRS)
 @pytest.mark.parametrize("solver", ["adam", "sgd", "lbfgs"])
 @pytest.mark.parametrize("early_stopping", [False, True])
-def test_same_fitted_attributes(ours, theirs, solver, early_stopping):
-    X, y = iris()
+def test_same_fitted_attributes(iris, ours, theirs, solver, early_stopping):
+    X, y = iris
     if ours is ScratchMLPRegressor:
         y = y.astype(float)
     params = dict(solver=solver, early_stopping=early_stopping, max_iter=5)
@@ -77,13 +73,8 @@ def test_same_fitted_attributes(ours, theirs, solver, early_stopping):
             assert (getattr(a, name) is None) == (getattr(b, name) is None), name
 
 
-def assert_same_weights(a, b, rtol=1e-7, atol=1e-10):
-    assert len(a.coefs_) == len(b.coefs_)
-    for ours, theirs in zip(
-        a.coefs_ + a.intercepts_, b.coefs_ + b.intercepts_, strict=True
-    ):
-        assert ours.dtype == theirs.dtype
-        np.testing.assert_allclose(ours, theirs, rtol=rtol, atol=atol)
+# How close ours and scikit-learn's weights are: equal up to rounding.
+PARITY = dict(rtol=1e-7, atol=1e-10)
 
 
 STOCHASTIC_SETTINGS = [
@@ -98,14 +89,14 @@ STOCHASTIC_SETTINGS = [
 
 
 @pytest.mark.parametrize("settings", STOCHASTIC_SETTINGS, ids=str)
-def test_classifier_weights_match_scikit_learn(settings):
-    X, y = iris()
+def test_classifier_weights_match_scikit_learn(iris, settings):
+    X, y = iris
     for target in [y, y == 1]:  # multiclass (softmax) and binary (logistic)
         a = ScratchMLPClassifier(random_state=1, max_iter=30, **settings).fit(X, target)
         b = MLPClassifier(random_state=1, max_iter=30, **settings).fit(X, target)
         assert a.n_iter_ == b.n_iter_
         assert a.loss_curve_ == pytest.approx(b.loss_curve_, rel=1e-9)
-        assert_same_weights(a, b)
+        assert_same_weights(a, b, **PARITY)
         np.testing.assert_array_equal(a.predict(X), b.predict(X))
         np.testing.assert_allclose(a.predict_proba(X), b.predict_proba(X), atol=1e-10)
 
@@ -117,7 +108,7 @@ def test_regressor_weights_match_scikit_learn(settings):
     b = MLPRegressor(random_state=1, max_iter=30, **settings).fit(X, y)
     assert a.n_iter_ == b.n_iter_
     assert a.loss_curve_ == pytest.approx(b.loss_curve_, rel=1e-9)
-    assert_same_weights(a, b)
+    assert_same_weights(a, b, **PARITY)
     np.testing.assert_allclose(a.predict(X), b.predict(X), rtol=1e-8, atol=1e-10)
 
 
@@ -125,25 +116,25 @@ def test_multilabel_and_poisson_match_scikit_learn():
     X, Y = make_multilabel_classification(150, 6, n_classes=4, random_state=0)
     a = ScratchMLPClassifier(random_state=0, max_iter=20).fit(X, Y)
     b = MLPClassifier(random_state=0, max_iter=20).fit(X, Y)
-    assert_same_weights(a, b)
+    assert_same_weights(a, b, **PARITY)
     assert a.out_activation_ == b.out_activation_ == "logistic"
 
     X, y = regression()
     counts = np.abs(y)
     a = ScratchMLPRegressor(loss="poisson", random_state=0, max_iter=20).fit(X, counts)
     b = MLPRegressor(loss="poisson", random_state=0, max_iter=20).fit(X, counts)
-    assert_same_weights(a, b)
+    assert_same_weights(a, b, **PARITY)
     assert a.out_activation_ == b.out_activation_ == "exp"
 
 
-def test_sample_weight_float32_and_sparse_match_scikit_learn():
-    X, y = iris()
+def test_sample_weight_float32_and_sparse_match_scikit_learn(iris):
+    X, y = iris
     weights = np.random.RandomState(0).uniform(0, 2, len(y))
     a = ScratchMLPClassifier(random_state=0, max_iter=20).fit(
         X, y, sample_weight=weights
     )
     b = MLPClassifier(random_state=0, max_iter=20).fit(X, y, sample_weight=weights)
-    assert_same_weights(a, b)
+    assert_same_weights(a, b, **PARITY)
 
     X32 = X.astype(np.float32)
     a = ScratchMLPClassifier(random_state=0, max_iter=20).fit(X32, y)
@@ -152,36 +143,36 @@ def test_sample_weight_float32_and_sparse_match_scikit_learn():
 
     a = ScratchMLPClassifier(random_state=0, max_iter=20).fit(sp.csr_matrix(X), y)
     b = MLPClassifier(random_state=0, max_iter=20).fit(sp.csr_matrix(X), y)
-    assert_same_weights(a, b)
+    assert_same_weights(a, b, **PARITY)
 
 
-def test_early_stopping_matches_scikit_learn_for_binary_targets():
+def test_early_stopping_matches_scikit_learn_for_binary_targets(iris):
     # scikit-learn stratifies the validation split for binary targets only; we
     # stratify every single-output classification, so compare on binary ones.
-    X, y = iris()
+    X, y = iris
     params = dict(early_stopping=True, random_state=3, max_iter=100)
     a = ScratchMLPClassifier(**params).fit(X, y == 2)
     b = MLPClassifier(**params).fit(X, y == 2)
     assert a.validation_scores_ == pytest.approx(b.validation_scores_)
     assert a.best_validation_score_ == pytest.approx(b.best_validation_score_)
-    assert_same_weights(a, b)
+    assert_same_weights(a, b, **PARITY)
 
     X, y = regression()
     a = ScratchMLPRegressor(**params).fit(X, y)
     b = MLPRegressor(**params).fit(X, y)
     assert a.validation_scores_ == pytest.approx(b.validation_scores_)
-    assert_same_weights(a, b)
+    assert_same_weights(a, b, **PARITY)
 
 
-def test_warm_start_and_partial_fit_match_scikit_learn():
-    X, y = iris()
+def test_warm_start_and_partial_fit_match_scikit_learn(iris):
+    X, y = iris
     a = ScratchMLPClassifier(random_state=0, max_iter=10, warm_start=True)
     b = MLPClassifier(random_state=0, max_iter=10, warm_start=True)
     for _ in range(3):
         a.fit(X, y)
         b.fit(X, y)
     assert a.loss_curve_ == pytest.approx(b.loss_curve_, rel=1e-9)
-    assert_same_weights(a, b)
+    assert_same_weights(a, b, **PARITY)
 
     a = ScratchMLPRegressor(random_state=0, solver="sgd")
     b = MLPRegressor(random_state=0, solver="sgd")
@@ -190,14 +181,14 @@ def test_warm_start_and_partial_fit_match_scikit_learn():
         a.partial_fit(Xr[start : start + 50], yr[start : start + 50])
         b.partial_fit(Xr[start : start + 50], yr[start : start + 50])
     assert a.t_ == b.t_ == 200
-    assert_same_weights(a, b)
+    assert_same_weights(a, b, **PARITY)
 
 
 @pytest.mark.parametrize("activation", ["relu", "tanh", "logistic"])
-def test_lbfgs_follows_scikit_learns_path(activation):
+def test_lbfgs_follows_scikit_learns_path(iris, activation):
     """Early iterates agree closely; L-BFGS on a non-convex loss then amplifies
     rounding differences, so long runs are compared by the quality reached."""
-    X, y = iris()
+    X, y = iris
     params = dict(hidden_layer_sizes=(8,), activation=activation, solver="lbfgs")
     a = ScratchMLPClassifier(**params, max_iter=10, random_state=0).fit(X, y)
     b = MLPClassifier(**params, max_iter=10, random_state=0).fit(X, y)
@@ -221,7 +212,7 @@ def test_multi_output_regression_loss_is_summed_over_outputs():
     X, Y = regression(n_targets=3)
     a = ScratchMLPRegressor(random_state=0, max_iter=15, tol=0).fit(X, Y)
     b = MLPRegressor(random_state=0, max_iter=15, tol=0).fit(X, Y)
-    assert_same_weights(a, b)
+    assert_same_weights(a, b, **PARITY)
     penalty = 0.5 * 1e-4 * sum((c**2).sum() for c in a.coefs_) / len(X)
     residual = Y - a.predict(X)
     # the last epoch's loss is the average of batch losses over the epoch; at

@@ -5,22 +5,11 @@ import warnings
 
 import numpy as np
 import pytest
-from sklearn.datasets import load_iris
+from helpers import weights_of
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
-from sklearn.preprocessing import StandardScaler
 
 from sknn_scratch import ScratchMLPClassifier, ScratchMLPRegressor
-
-
-@pytest.fixture(scope="module")
-def iris():
-    X, y = load_iris(return_X_y=True)
-    return StandardScaler().fit_transform(X), y
-
-
-def weights_of(estimator):
-    return [w.copy() for w in estimator.coefs_ + estimator.intercepts_]
 
 
 @pytest.mark.parametrize("solver", ["adam", "sgd"])
