@@ -7,23 +7,26 @@ respect to ``z`` is
     δ = ∂ℓ/∂z = a - t,
 
 so the output delta is the same expression for all four, and the activation's
-own derivative is never needed. Losses are summed over outputs; averaging over
-samples (with optional sample weights) is done by the network.
+own derivative is never needed. Losses are summed over outputs k:
 
 ==============  ==========  ==========================================
-loss            g(z)        ℓ(z, t), summed over outputs k
+loss            g(z)        ℓ(z, t)
 ==============  ==========  ==========================================
-squared_error   z           ½ (z - t)²
-binary_log      logistic    log(1 + e^z) - t z
-softmax_log     softmax     logsumexp(z) Σ t - Σ t z
-poisson         exp         e^z - t z + t log t - t      (half deviance)
+squared_error   z           ½ Σ_k (z_k - t_k)²
+binary_log      logistic    Σ_k log(1 + e^z_k) - t_k z_k
+log_loss        softmax     logsumexp(z) - Σ_k t_k z_k     (t one-hot)
+poisson         exp         Σ_k e^z_k - t_k z_k + t_k log t_k - t_k
 ==============  ==========  ==========================================
+
+(the Poisson loss is half the Poisson deviance, zero at a perfect fit).
 
 Each loss is written from the logits ``z`` rather than from ``a``: that is exact
 where ``log(a)`` would underflow, and needs no clipping of probabilities.
 
-``forward(z, t, delta)`` overwrites ``z`` with ``a = g(z)``, writes ``a - t``
-into ``delta`` and returns the per-sample loss (a vector of length n).
+``forward(z, t, delta, sample_weight)`` overwrites ``z`` with ``a = g(z)``,
+writes ``a - t`` into ``delta`` and returns Σ_i s_i ℓ_i, the sample-weighted sum
+of the per-sample losses (s_i = 1 without weights). The work is done in a few
+whole-array NumPy calls: this runs once per mini-batch.
 """
 
 from collections.abc import Callable
@@ -35,51 +38,87 @@ from scipy.special import expit, xlogy
 from ._activations import exp
 
 
-def _rowwise_dot(u: np.ndarray, v: np.ndarray) -> np.ndarray:
-    """Σ_k u_ik v_ik for every row i, without a temporary the size of u."""
-    return np.einsum("ij,ij->i", u, v)
+def _weighted_total(values: np.ndarray, sample_weight: np.ndarray | None) -> float:
+    """Σ_i s_i Σ_k values_ik."""
+    if sample_weight is None:
+        return float(values.sum(dtype=np.float64))
+    return float(np.dot(sample_weight, values).sum(dtype=np.float64))
 
 
-def _squared_error(z: np.ndarray, t: np.ndarray, delta: np.ndarray) -> np.ndarray:
+def _weighted_inner(t: np.ndarray, z: np.ndarray, sample_weight) -> float:
+    """Σ_i s_i Σ_k t_ik z_ik."""
+    if sample_weight is None:
+        return float(np.vdot(t, z))
+    return float(np.einsum("i,ij,ij->", sample_weight, t, z))
+
+
+def _squared_error(z, t, delta, sample_weight) -> float:
     # a = z, so δ = z - t and ℓ = ½ Σ_k δ_k².
     np.subtract(z, t, out=delta)
-    return 0.5 * _rowwise_dot(delta, delta)
+    if sample_weight is None:
+        return 0.5 * float(np.vdot(delta, delta))
+    return 0.5 * _weighted_inner(delta, delta, sample_weight)
 
 
-def _binary_log_loss(z: np.ndarray, t: np.ndarray, delta: np.ndarray) -> np.ndarray:
-    # ℓ = Σ_k log(1 + e^z) - t z; logaddexp(0, z) never overflows.
-    per_sample = np.logaddexp(0.0, z).sum(axis=1) - _rowwise_dot(t, z)
+def softplus(z: np.ndarray) -> np.ndarray:
+    """log(1 + e^z), as max(z, 0) + log(1 + e^-|z|): no overflow for any z."""
+    tail = np.abs(z)
+    np.negative(tail, out=tail)
+    np.exp(tail, out=tail)
+    np.log1p(tail, out=tail)
+    tail += np.maximum(z, 0.0)
+    return tail
+
+
+def _binary_log_loss(z, t, delta, sample_weight) -> float:
+    # ℓ = Σ_k log(1 + e^z) - t z
+    total = _weighted_total(softplus(z), sample_weight)
+    total -= _weighted_inner(t, z, sample_weight)
     expit(z, out=z)
     np.subtract(z, t, out=delta)
-    return per_sample
+    return total
 
 
-def _softmax_log_loss(z: np.ndarray, t: np.ndarray, delta: np.ndarray) -> np.ndarray:
-    # Shift each row by its maximum (this changes neither softmax nor ℓ), then
-    # ℓ = log Σ_k e^z_k · Σ_k t_k - Σ_k t_k z_k.
-    z -= z.max(axis=1, keepdims=True)
-    t_dot_z = _rowwise_dot(t, z)
+def _softmax_log_loss(z, t, delta, sample_weight) -> float:
+    # Softmax and ℓ do not change when a constant is subtracted from a row of
+    # z. Shifting the whole batch by its largest logit (one cheap reduction)
+    # puts every exponent at or below 0, so nothing overflows; a row whose
+    # logits all lie far below that maximum could underflow to a zero sum,
+    # and only then is each row shifted by its own maximum.
+    z -= z.max()
+    t_dot_z = _weighted_inner(t, z, sample_weight)
+    np.copyto(delta, z)  # the shifted logits, in case a row needs its own shift
     np.exp(z, out=z)
     normaliser = z.sum(axis=1)
+    if normaliser.min() < np.finfo(z.dtype).tiny / np.finfo(z.dtype).eps:
+        np.subtract(delta, delta.max(axis=1, keepdims=True), out=z)
+        t_dot_z = _weighted_inner(t, z, sample_weight)
+        np.exp(z, out=z)
+        normaliser = z.sum(axis=1)
     z /= normaliser[:, None]
     np.subtract(z, t, out=delta)
-    return np.log(normaliser) * t.sum(axis=1) - t_dot_z
+    # ℓ_i = log Σ_k e^z_ik - Σ_k t_ik z_ik, t one-hot
+    log_normaliser = np.log(normaliser)
+    if sample_weight is None:
+        return float(log_normaliser.sum(dtype=np.float64)) - t_dot_z
+    return float(np.dot(sample_weight, log_normaliser)) - t_dot_z
 
 
-def _poisson_loss(z: np.ndarray, t: np.ndarray, delta: np.ndarray) -> np.ndarray:
+def _poisson_loss(z, t, delta, sample_weight) -> float:
     # ℓ = Σ_k e^z - t z + t log t - t; the last two terms do not depend on the
     # parameters but make ℓ the half Poisson deviance, zero at a perfect fit.
-    t_dot_z = _rowwise_dot(t, z)
+    total = -_weighted_inner(t, z, sample_weight)
+    total += _weighted_total(xlogy(t, t) - t, sample_weight)
     exp(z)
     np.subtract(z, t, out=delta)
-    return z.sum(axis=1) - t_dot_z + (xlogy(t, t) - t).sum(axis=1)
+    return total + _weighted_total(z, sample_weight)
 
 
 class Loss(NamedTuple):
     """A loss and the output activation it is canonically paired with."""
 
     output_activation: str
-    forward: Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray]
+    forward: Callable[[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None], float]
 
 
 LOSSES: dict[str, Loss] = {
@@ -101,4 +140,5 @@ def log_probabilities(logits: np.ndarray, output_activation: str) -> np.ndarray:
         logits -= np.log(np.exp(logits).sum(axis=1, keepdims=True))
         return logits
     # logistic: one column per output, p = expit(z); log p = -log(1 + e^-z)
-    return -np.logaddexp(0.0, -logits)
+    negated = np.negative(logits)
+    return np.negative(softplus(negated), out=negated)

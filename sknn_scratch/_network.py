@@ -37,7 +37,6 @@ from itertools import pairwise
 
 import numpy as np
 import scipy.sparse as sp
-from scipy.linalg import blas
 
 from ._activations import HIDDEN_ACTIVATIONS, OUTPUT_ACTIVATIONS
 from ._losses import LOSSES
@@ -190,7 +189,7 @@ class Network:
         self.grad = np.zeros(n_params, dtype=self.dtype)
         self.coefs, self.intercepts = layer_views(self.params, self.layer_sizes)
         self.coef_grads, self.intercept_grads = layer_views(self.grad, self.layer_sizes)
-        self._gemm = blas.get_blas_funcs("gemm", dtype=self.dtype)
+        self._work = None
         self._capacity = 0
         self._views: dict[int, tuple] = {}
 
@@ -215,6 +214,7 @@ class Network:
                 for w, rate in zip(widths, self.dropout, strict=False)
             ]
             self._weight_store = np.empty(rows, self.dtype)
+            self._ones_store = np.ones(rows, self.dtype)
             self._views.clear()
         if len(self._views) >= 4:  # a full batch, a last batch, and chunks
             self._views.clear()
@@ -222,7 +222,14 @@ class Network:
         deltas = [buf[:rows] for buf in self._delta_store]
         scratch = [self._scratch_store[: rows * w].reshape(rows, w) for w in widths]
         masks = [None if buf is None else buf[:rows] for buf in self._mask_store]
-        views = (activations, deltas, scratch, masks, self._weight_store[:rows])
+        views = (
+            activations,
+            deltas,
+            scratch,
+            masks,
+            self._weight_store[:rows],
+            self._ones_store[:rows],
+        )
         self._views[rows] = views
         return views
 
@@ -238,61 +245,55 @@ class Network:
         """
         buffers = self._buffers(X.shape[0])
         activations, masks = buffers[0], buffers[3]
-        last = len(self.coefs) - 1
-        a_prev = X
-        for layer, (W, b) in enumerate(zip(self.coefs, self.intercepts, strict=True)):
+        coefs, intercepts = self.coefs, self.intercepts
+        last = len(coefs) - 1
+        if sp.issparse(X):
+            activations[0][...] = X @ coefs[0]
+        else:
+            np.matmul(X, coefs[0], out=activations[0])
+        for layer in range(last + 1):
             z = activations[layer]
-            if sp.issparse(a_prev):
-                z[...] = a_prev @ W
-            else:
-                np.matmul(a_prev, W, out=z)
-            z += b
-            if layer < last:
-                self._hidden.forward(z)
-                rate = self.dropout[layer]
-                if training and rate:
-                    mask = masks[layer]
-                    self._dropout_rng.random(out=mask, dtype=self.dtype)
-                    np.greater_equal(mask, rate, out=mask)
-                    mask *= 1.0 / (1.0 - rate)
-                    z *= mask
-            a_prev = z
+            if layer:
+                np.matmul(activations[layer - 1], coefs[layer], out=z)
+            z += intercepts[layer]
+            if layer == last:
+                break
+            self._hidden.forward(z)
+            rate = self.dropout[layer]
+            if training and rate:
+                mask = masks[layer]
+                self._dropout_rng.random(out=mask, dtype=self.dtype)
+                np.greater_equal(mask, rate, out=mask)
+                mask *= 1.0 / (1.0 - rate)
+                z *= mask
         return buffers
 
-    def _backward(self, X, buffers, accumulate: bool) -> None:
-        """Gradients from δ_L (already in the buffers) down to the first layer."""
-        activations, deltas, scratch, masks, _ = buffers
-        beta = 1.0 if accumulate else 0.0
-        for layer in range(len(self.coefs) - 1, -1, -1):
+    def _backward(self, X, buffers, coef_grads, intercept_grads) -> None:
+        """Gradients from δ_L (already in the buffers) down to the first layer,
+        written into the given per-layer views (of ``grad`` or of a work vector).
+        """
+        activations, deltas, scratch, masks, _, ones = buffers
+        coefs = self.coefs
+        for layer in range(len(coefs) - 1, -1, -1):
             delta = deltas[layer]
-            a_in = X if layer == 0 else activations[layer - 1]
-            # ∂E/∂W_l = a_{l-1}ᵀ δ_l ; in column-major terms the transpose of the
-            # C-ordered gradient is δᵀ a, which BLAS writes in place.
-            grad_W = self.coef_grads[layer]
-            if sp.issparse(a_in):
-                product = a_in.T @ delta
-                if accumulate:
-                    grad_W += product
-                else:
-                    grad_W[...] = product
+            # ∂E/∂W_l = a_{l-1}ᵀ δ_l
+            if layer:
+                np.matmul(activations[layer - 1].T, delta, out=coef_grads[layer])
+            elif sp.issparse(X):
+                coef_grads[0][...] = X.T @ delta
             else:
-                self._gemm(
-                    1.0, delta.T, a_in.T, beta=beta, c=grad_W.T,
-                    trans_b=True, overwrite_c=True,
-                )  # fmt: skip
-            # ∂E/∂b_l = Σ_rows δ_l
-            if accumulate:
-                self.intercept_grads[layer] += delta.sum(axis=0)
-            else:
-                delta.sum(axis=0, out=self.intercept_grads[layer])
+                np.matmul(X.T, delta, out=coef_grads[0])
+            # ∂E/∂b_l = Σ_rows δ_l, as a product with a vector of ones (BLAS
+            # sums the columns faster than a reduction does)
+            np.matmul(ones, delta, out=intercept_grads[layer])
             if layer == 0:
                 break
             # δ_{l-1} = (δ_l W_lᵀ) ⊙ f'(z_{l-1})  [⊙ m_{l-1} under dropout]
             below = deltas[layer - 1]
-            np.matmul(delta, self.coefs[layer].T, out=below)
+            np.matmul(delta, coefs[layer].T, out=below)
             a_below = activations[layer - 1]
             rate = self.dropout[layer - 1]
-            if masks[layer - 1] is not None and rate:
+            if rate and masks[layer - 1] is not None:
                 below *= masks[layer - 1]
                 # undo the 1/(1-p) scaling so f' sees the unit's own output
                 a_below *= 1.0 - rate
@@ -300,26 +301,44 @@ class Network:
 
     def _data_loss(self, buffers, T, sample_weight, scale: float) -> float:
         """Output activation, Σ_i s_i ℓ_i, and δ_L = (a_L - t) ⊙ s / S."""
-        activations, deltas, _, _, row_scale = buffers
-        per_sample = self._loss(activations[-1], T, deltas[-1])
+        activations, deltas, _, _, row_scale, _ = buffers
+        total = self._loss(activations[-1], T, deltas[-1], sample_weight)
         if sample_weight is None:
             deltas[-1] *= scale
-            return float(per_sample.sum(dtype=np.float64))
-        np.multiply(sample_weight, scale, out=row_scale)
-        deltas[-1] *= row_scale[:, None]
-        return float(np.dot(per_sample, sample_weight))
+        else:
+            np.multiply(sample_weight, scale, out=row_scale)
+            deltas[-1] *= row_scale[:, None]
+        return total
+
+    def _work_vector(self) -> np.ndarray:
+        """A parameter-sized scratch vector (chunk gradients, the penalty)."""
+        if self._work is None:
+            self._work = np.empty_like(self.params)
+        return self._work
 
     def _penalty(self, alpha: float, scale: float, gradient: bool) -> float:
         """½ α ‖W‖² / S over the leading weight block, and α W / S into grad."""
+        if not alpha:
+            return 0.0
         weights = self.params[: self.n_weights]
-        if gradient and alpha:
-            self.grad[: self.n_weights] += (alpha * scale) * weights
+        if gradient:
+            work = self._work_vector()[: self.n_weights]
+            np.multiply(weights, alpha * scale, out=work)
+            self.grad[: self.n_weights] += work
         return 0.5 * alpha * float(np.dot(weights, weights)) * scale
+
+    def chunk_rows(self, n_rows: int) -> int:
+        """Rows per chunk when n_rows are evaluated at once (L-BFGS, scoring)."""
+        widest = max(self.layer_sizes[1:])
+        return _chunk_rows(n_rows, widest, self.dtype.itemsize)
+
+    def largest_product(self, rows: int) -> int:
+        """Multiply-adds of the largest matrix product for a batch of rows."""
+        return max(rows * i * o for i, o in pairwise(self.layer_sizes))
 
     def _chunks(self, n_rows: int, max_rows: int | None):
         if max_rows is None:
-            widest = max(self.layer_sizes[1:])
-            max_rows = _chunk_rows(n_rows, widest, self.dtype.itemsize)
+            max_rows = self.chunk_rows(n_rows)
         for start in range(0, n_rows, max_rows):
             yield slice(start, min(start + max_rows, n_rows))
 
@@ -361,7 +380,12 @@ class Network:
             buffers = self._forward(X_rows, training=True)
             weights = None if sample_weight is None else sample_weight[rows]
             data_loss += self._data_loss(buffers, T[rows], weights, scale)
-            self._backward(X_rows, buffers, accumulate=rows.start > 0)
+            if rows.start == 0:
+                self._backward(X_rows, buffers, self.coef_grads, self.intercept_grads)
+            else:  # later chunks: into a work vector, then summed
+                work = self._work_vector()
+                self._backward(X_rows, buffers, *layer_views(work, self.layer_sizes))
+                self.grad += work
         return data_loss * scale + self._penalty(alpha, scale, gradient=True)
 
     def loss(

@@ -150,28 +150,37 @@ class Adam(_StochasticOptimizer):
         self.v = np.zeros(n_params, dtype=dtype)
 
     def step(self, params: np.ndarray, grad: np.ndarray) -> None:
-        """One update of ``params`` in place."""
-        scratch = self._scratch_vector()
+        """One update of ``params`` in place.
+
+        The moments are kept scaled, m̃ = m / (1 - β₁) and ṽ = v / (1 - β₂), so
+        that their updates need no multiplication of g:
+
+            m̃ ← β₁ m̃ + g,    ṽ ← β₂ ṽ + g²,
+            p ← p - c m̃ / (√ṽ + ε'),
+
+        with c = η_k (1 - β₁) / √(1 - β₂) and ε' = ε / √(1 - β₂), which is the
+        update of the class docstring term for term.
+        """
         self.t += 1
-        # m ← β₁ m + (1 - β₁) g
-        self.m *= self.beta_1
-        np.multiply(grad, 1.0 - self.beta_1, out=scratch)
-        self.m += scratch
-        # v ← β₂ v + (1 - β₂) g²
-        self.v *= self.beta_2
-        np.multiply(grad, grad, out=scratch)
-        scratch *= 1.0 - self.beta_2
-        self.v += scratch
-        # p ← p - η_k m / (√v + ε), η_k = η₀ √(1 - β₂ᵏ) / (1 - β₁ᵏ)
+        beta_1, beta_2 = self.beta_1, self.beta_2
+        # η_k = η₀ √(1 - β₂ᵏ) / (1 - β₁ᵏ), scikit-learn's learning_rate
         self.learning_rate = (
             self.learning_rate_init
-            * np.sqrt(1.0 - self.beta_2**self.t)
-            / (1.0 - self.beta_1**self.t)
+            * np.sqrt(1.0 - beta_2**self.t)
+            / (1.0 - beta_1**self.t)
         )
-        np.sqrt(self.v, out=scratch)
-        scratch += self.epsilon
-        np.divide(self.m, scratch, out=scratch)
-        scratch *= self.learning_rate
+        step_size = self.learning_rate * (1.0 - beta_1) / np.sqrt(1.0 - beta_2)
+        epsilon = self.epsilon / np.sqrt(1.0 - beta_2)
+        m, v, scratch = self.m, self.v, self._scratch_vector()
+        m *= beta_1
+        m += grad
+        np.multiply(grad, grad, out=scratch)
+        v *= beta_2
+        v += scratch
+        np.sqrt(v, out=scratch)
+        scratch += epsilon
+        np.divide(m, scratch, out=scratch)
+        scratch *= step_size
         params -= scratch
 
 

@@ -81,13 +81,17 @@ def test_losses_agree_with_textbook_formulas_and_give_a_minus_t(name):
         "poisson": rng.poisson(1.5, (6, 3)).astype(float),
     }[name]
     loss = LOSSES[name]
-    a, delta = z.copy(), np.empty_like(z)
-    per_sample = loss.forward(a, t, delta)
-    np.testing.assert_allclose(per_sample, naive_loss(name, z, t), rtol=1e-12)
     expected_a = z.copy()
     OUTPUT_ACTIVATIONS[loss.output_activation](expected_a)
-    np.testing.assert_allclose(a, expected_a, rtol=1e-12)
-    np.testing.assert_allclose(delta, expected_a - t, rtol=1e-12, atol=1e-15)
+    weights = rng.uniform(0.2, 2.0, 6)
+    for sample_weight in [None, weights]:
+        a, delta = z.copy(), np.empty_like(z)
+        total = loss.forward(a, t, delta, sample_weight)
+        per_sample = naive_loss(name, z, t)
+        expected = per_sample.sum() if sample_weight is None else per_sample @ weights
+        assert total == pytest.approx(expected, rel=1e-12)
+        np.testing.assert_allclose(a, expected_a, rtol=1e-12)
+        np.testing.assert_allclose(delta, expected_a - t, rtol=1e-12, atol=1e-15)
 
 
 @pytest.mark.parametrize("name", ["binary_log_loss", "log_loss"])
@@ -96,11 +100,17 @@ def test_log_losses_are_exact_for_extreme_logits(name):
     t = np.array([[0.0, 1.0, 0.0], [1.0, 0.0, 0.0]])
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # no overflow or divide warnings
-        per_sample = LOSSES[name].forward(z.copy(), t, np.empty_like(z))
+        probabilities = z.copy()
+        total = LOSSES[name].forward(probabilities, t, np.empty_like(z), None)
         log_p = log_probabilities(z.copy(), LOSSES[name].output_activation)
-    assert np.isfinite(per_sample).all() and np.isfinite(log_p).all()
+    assert np.isfinite(total) and np.isfinite(log_p).all()
+    assert np.isfinite(probabilities).all()
     # the true losses grow linearly with the logits, they are not clipped
-    assert per_sample[0] > 1e8 and per_sample[1] > 800
+    assert total > 1e8 + 800
+    # each row's probabilities still sum to one (logistic: one per output)
+    if name == "log_loss":
+        np.testing.assert_allclose(probabilities.sum(axis=1), 1.0)
+        np.testing.assert_allclose(probabilities[1], [0.0, 1.0, 0.0], atol=1e-300)
 
 
 def test_forward_in_chunks_equals_one_pass(monkeypatch):
