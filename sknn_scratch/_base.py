@@ -24,6 +24,7 @@ from ._activations import OUTPUT_ACTIVATIONS
 from ._network import Network, forward
 from ._optimizers import SGD, Adam, minimize_lbfgs
 from ._params import normalize_dropout, normalize_hidden_layer_sizes, validate_params
+from ._threads import training_threads
 from ._training import MiniBatchTrainer
 
 STOCHASTIC_SOLVERS = ("sgd", "adam")
@@ -276,8 +277,17 @@ class BaseScratchMLP(BaseEstimator):
         network = problem.network
         # Keep the weights we started from, to restore them if training diverges.
         start_params = None if problem.first_pass else network.params.copy()
+        n_samples = problem.X.shape[0]
+        if self.solver in STOCHASTIC_SOLVERS:
+            batch = 200 if self.batch_size == "auto" else self.batch_size
+            rows = min(n_samples, batch)
+        else:
+            rows = network.chunk_rows(n_samples)
+        threads = training_threads(
+            network.largest_product(rows), lbfgs=self.solver == "lbfgs"
+        )
         try:
-            with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            with threads, np.errstate(over="ignore", invalid="ignore", divide="ignore"):
                 if self.solver in STOCHASTIC_SOLVERS:
                     self._fit_stochastic(problem, incremental)
                 else:

@@ -1,0 +1,94 @@
+"""How many threads the BLAS libraries get while a network trains.
+
+NumPy and SciPy wheels each bring their own OpenBLAS, each with a pool of
+worker threads that keep spinning for a while after a call. Two things follow,
+measured on 2 cores (see benchmarks/profile_before.txt):
+
+- a matrix product below about 10⁷ multiply-adds is no faster on two threads
+  than on one, while the spinning workers slow down the element-wise work
+  between products, badly so on a busy machine;
+- L-BFGS alternates SciPy's BLAS (inside scipy's L-BFGS-B) with NumPy's (in
+  the loss and gradient), and the two spinning pools fight over the cores:
+  the whole fit was 4× slower than with SciPy's pool on one thread.
+
+So, for the duration of a fit, NumPy's pool gets one thread when the largest
+product of a mini-batch is small, and the other BLAS pools (SciPy's) get one
+thread under L-BFGS. Limits are reference-counted across threads, so that
+concurrent fits (a threaded grid search) agree on them and the original
+settings come back when the last fit ends.
+"""
+
+import contextlib
+import threading
+from pathlib import Path
+
+from threadpoolctl import ThreadpoolController
+
+# Multiply-adds of a matrix product below which a second thread does not pay.
+SMALL_PRODUCT = 10_000_000
+
+_lock = threading.Lock()
+_pools = None  # (numpy's BLAS pools, the other BLAS pools), found once
+_requests: list[tuple[bool, bool]] = []  # one per running fit
+_original: dict = {}
+
+
+def _blas_pools():
+    """NumPy's BLAS pool(s), and every other BLAS pool loaded in the process."""
+    global _pools
+    if _pools is None:
+        blas = [
+            pool
+            for pool in ThreadpoolController().lib_controllers
+            if pool.user_api == "blas"
+        ]
+        # A pip-installed NumPy keeps its BLAS in numpy.libs; when there is a
+        # single BLAS (conda), NumPy and SciPy share it.
+        numpy_pools = [
+            pool for pool in blas if Path(pool.filepath).parent.name.startswith("numpy")
+        ]
+        if not numpy_pools and len(blas) == 1:
+            numpy_pools = blas
+        others = [pool for pool in blas if pool not in numpy_pools]
+        _pools = (numpy_pools, others)
+    return _pools
+
+
+def _apply() -> None:
+    """Set every pool to its original count, or 1 if a running fit asks so."""
+    numpy_pools, others = _blas_pools()
+    single_numpy = any(request[0] for request in _requests)
+    single_others = any(request[1] for request in _requests)
+    for pools, single in ((numpy_pools, single_numpy), (others, single_others)):
+        for pool in pools:
+            wanted = 1 if single else _original.get(id(pool), pool.num_threads)
+            if pool.num_threads != wanted:
+                pool.set_num_threads(wanted)
+
+
+@contextlib.contextmanager
+def training_threads(largest_product: int, lbfgs: bool):
+    """BLAS thread limits for one fit (see the module docstring).
+
+    Parameters
+    ----------
+    largest_product : int
+        Multiply-adds of the largest matrix product of one mini-batch (or
+        L-BFGS chunk): rows × fan-in × fan-out.
+    lbfgs : bool
+        Whether SciPy's L-BFGS-B drives the fit.
+    """
+    request = (largest_product < SMALL_PRODUCT, lbfgs)
+    with _lock:
+        if not _requests:
+            numpy_pools, others = _blas_pools()
+            _original.clear()
+            _original.update({id(p): p.num_threads for p in numpy_pools + others})
+        _requests.append(request)
+        _apply()
+    try:
+        yield
+    finally:
+        with _lock:
+            _requests.remove(request)
+            _apply()
