@@ -111,7 +111,7 @@ def connect(scheduler: str | None, n_workers: int):
         threads_per_worker=1,
         processes=True,
         host="127.0.0.1",  # loopback only: nothing outside this machine can join
-        dashboard_address=None,  # no web dashboard, so no port to clash over
+        dashboard_address="127.0.0.1:0",  # any free loopback port: no clashes
         silence_logs=logging.ERROR,  # the workers' start/stop chatter
     )
     client = Client(cluster)

@@ -170,7 +170,7 @@ def start_cluster(scheduler: str | None):
         threads_per_worker=1,
         processes=True,
         host="127.0.0.1",  # loopback only
-        dashboard_address=None,  # no dashboard, no port to clash over
+        dashboard_address="127.0.0.1:0",  # any free loopback port: no clashes
         silence_logs=logging.ERROR,
     )
     return Client(cluster), cluster

@@ -38,7 +38,7 @@ def local_cluster():
         threads_per_worker=1,
         processes=True,
         host="127.0.0.1",
-        dashboard_address=None,
+        dashboard_address="127.0.0.1:0",  # any free loopback port: no clashes
         silence_logs=logging.ERROR,
     )
     try:
