@@ -40,6 +40,7 @@ import scipy.sparse as sp
 
 from ._activations import HIDDEN_ACTIVATIONS, OUTPUT_ACTIVATIONS
 from ._losses import LOSSES
+from ._parallel import in_halves
 
 # Bound on the temporary memory of one forward pass over many rows (predict,
 # validation scores, full-batch gradients): rows are processed in chunks whose
@@ -320,12 +321,19 @@ class Network:
         """½ α ‖W‖² / S over the leading weight block, and α W / S into grad."""
         if not alpha:
             return 0.0
-        weights = self.params[: self.n_weights]
-        if gradient:
-            work = self._work_vector()[: self.n_weights]
-            np.multiply(weights, alpha * scale, out=work)
-            self.grad[: self.n_weights] += work
-        return 0.5 * alpha * float(np.dot(weights, weights)) * scale
+        weights, grad = self.params[: self.n_weights], self.grad[: self.n_weights]
+        work = self._work_vector()[: self.n_weights]
+        squares = [0.0, 0.0]
+
+        def penalise(part: slice) -> None:
+            w = weights[part]
+            squares[part.start > 0] = float(np.dot(w, w))
+            if gradient:
+                np.multiply(w, alpha * scale, out=work[part])
+                grad[part] += work[part]
+
+        in_halves(penalise, self.n_weights)
+        return 0.5 * alpha * (squares[0] + squares[1]) * scale
 
     def chunk_rows(self, n_rows: int) -> int:
         """Rows per chunk when n_rows are evaluated at once (L-BFGS, scoring)."""

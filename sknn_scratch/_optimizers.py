@@ -23,6 +23,8 @@ L-BFGS is scipy's L-BFGS-B run directly on the network's parameter vector.
 import numpy as np
 import scipy.optimize
 
+from ._parallel import in_halves
+
 
 class _StochasticOptimizer:
     """Learning-rate bookkeeping shared by SGD and Adam."""
@@ -88,16 +90,22 @@ class SGD(_StochasticOptimizer):
 
     def step(self, params: np.ndarray, grad: np.ndarray) -> None:
         """One update of ``params`` in place."""
-        step = self._scratch_vector()
-        np.multiply(grad, self.learning_rate, out=step)  # η g
-        self.velocity *= self.momentum
-        self.velocity -= step  # v = μ v - η g
-        if self.nesterov:
-            params -= step
-            np.multiply(self.velocity, self.momentum, out=step)
-            params += step  # p += μ v - η g
-        else:
-            params += self.velocity
+        scratch = self._scratch_vector()
+        momentum, learning_rate = self.momentum, self.learning_rate
+
+        def update(part: slice) -> None:
+            v, step, p = self.velocity[part], scratch[part], params[part]
+            np.multiply(grad[part], learning_rate, out=step)  # η g
+            v *= momentum
+            v -= step  # v = μ v - η g
+            if self.nesterov:
+                p -= step
+                np.multiply(v, momentum, out=step)
+                p += step  # p += μ v - η g
+            else:
+                p += v
+
+        in_halves(update, self.n_params)
 
     def iteration_ends(self, time_step: int) -> None:
         if self.schedule == "invscaling":
@@ -171,17 +179,22 @@ class Adam(_StochasticOptimizer):
         )
         step_size = self.learning_rate * (1.0 - beta_1) / np.sqrt(1.0 - beta_2)
         epsilon = self.epsilon / np.sqrt(1.0 - beta_2)
-        m, v, scratch = self.m, self.v, self._scratch_vector()
-        m *= beta_1
-        m += grad
-        np.multiply(grad, grad, out=scratch)
-        v *= beta_2
-        v += scratch
-        np.sqrt(v, out=scratch)
-        scratch += epsilon
-        np.divide(m, scratch, out=scratch)
-        scratch *= step_size
-        params -= scratch
+        scratch = self._scratch_vector()
+
+        def update(part: slice) -> None:
+            m, v, g, s = self.m[part], self.v[part], grad[part], scratch[part]
+            m *= beta_1
+            m += g
+            np.multiply(g, g, out=s)
+            v *= beta_2
+            v += s
+            np.sqrt(v, out=s)
+            s += epsilon
+            np.divide(m, s, out=s)
+            s *= step_size
+            params[part] -= s
+
+        in_halves(update, self.n_params)
 
 
 def minimize_lbfgs(
