@@ -31,11 +31,12 @@ STOCHASTIC_SOLVERS = ("sgd", "adam")
 
 
 class NotIncrementalError(AttributeError, ValueError):
-    """``partial_fit`` was asked of an estimator whose solver is not stochastic.
+    """``partial_fit`` was asked of an estimator whose parameters rule it out
+    (the lbfgs solver, or balanced class weights).
 
-    An ``AttributeError``, so that ``hasattr(est, "partial_fit")`` is False for
-    the lbfgs solver as in scikit-learn, and a ``ValueError`` because it is a
-    wrong parameter value.
+    An ``AttributeError``, so that ``hasattr(est, "partial_fit")`` is False as
+    for scikit-learn's lbfgs MLP, and a ``ValueError`` because it comes from a
+    parameter value.
     """
 
 

@@ -41,8 +41,8 @@ from ._activations import exp
 def _weighted_total(values: np.ndarray, sample_weight: np.ndarray | None) -> float:
     """Σ_i s_i Σ_k values_ik."""
     if sample_weight is None:
-        return float(values.sum(dtype=np.float64))
-    return float(np.dot(sample_weight, values).sum(dtype=np.float64))
+        return float(values.sum())
+    return float(np.dot(sample_weight, values).sum())
 
 
 def _weighted_inner(t: np.ndarray, z: np.ndarray, sample_weight) -> float:
@@ -79,6 +79,13 @@ def _binary_log_loss(z, t, delta, sample_weight) -> float:
     return total
 
 
+# A row sum of exponentials below this has lost precision to underflow.
+_SMALLEST_SAFE_SUM = {
+    np.dtype(t).char: np.finfo(t).tiny / np.finfo(t).eps
+    for t in (np.float32, np.float64)
+}
+
+
 def _softmax_log_loss(z, t, delta, sample_weight) -> float:
     # Softmax and ℓ do not change when a constant is subtracted from a row of
     # z. Shifting the whole batch by its largest logit (one cheap reduction)
@@ -90,7 +97,7 @@ def _softmax_log_loss(z, t, delta, sample_weight) -> float:
     np.copyto(delta, z)  # the shifted logits, in case a row needs its own shift
     np.exp(z, out=z)
     normaliser = z.sum(axis=1)
-    if normaliser.min() < np.finfo(z.dtype).tiny / np.finfo(z.dtype).eps:
+    if normaliser.min() < _SMALLEST_SAFE_SUM[z.dtype.char]:
         np.subtract(delta, delta.max(axis=1, keepdims=True), out=z)
         t_dot_z = _weighted_inner(t, z, sample_weight)
         np.exp(z, out=z)
@@ -100,7 +107,7 @@ def _softmax_log_loss(z, t, delta, sample_weight) -> float:
     # ℓ_i = log Σ_k e^z_ik - Σ_k t_ik z_ik, t one-hot
     log_normaliser = np.log(normaliser)
     if sample_weight is None:
-        return float(log_normaliser.sum(dtype=np.float64)) - t_dot_z
+        return float(log_normaliser.sum()) - t_dot_z
     return float(np.dot(sample_weight, log_normaliser)) - t_dot_z
 
 

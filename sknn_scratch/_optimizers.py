@@ -20,6 +20,8 @@ Adam with β₁, β₂, ε and step count k:
 L-BFGS is scipy's L-BFGS-B run directly on the network's parameter vector.
 """
 
+import math
+
 import numpy as np
 import scipy.optimize
 
@@ -172,13 +174,15 @@ class Adam(_StochasticOptimizer):
         self.t += 1
         beta_1, beta_2 = self.beta_1, self.beta_2
         # η_k = η₀ √(1 - β₂ᵏ) / (1 - β₁ᵏ), scikit-learn's learning_rate
+        # Python floats, not NumPy float64 scalars: those would promote a
+        # float32 step to float64 and take NumPy's slow casting path.
         self.learning_rate = (
             self.learning_rate_init
-            * np.sqrt(1.0 - beta_2**self.t)
+            * math.sqrt(1.0 - beta_2**self.t)
             / (1.0 - beta_1**self.t)
         )
-        step_size = self.learning_rate * (1.0 - beta_1) / np.sqrt(1.0 - beta_2)
-        epsilon = self.epsilon / np.sqrt(1.0 - beta_2)
+        step_size = self.learning_rate * (1.0 - beta_1) / math.sqrt(1.0 - beta_2)
+        epsilon = self.epsilon / math.sqrt(1.0 - beta_2)
         scratch = self._scratch_vector()
 
         def update(part: slice) -> None:
