@@ -88,15 +88,41 @@ HIDDEN_ACTIVATIONS: dict[str, Activation] = {
 
 
 # Output-only activations. Their derivatives are folded into the loss delta.
-def softmax(z: np.ndarray) -> None:
-    """Overwrite each row of ``z`` with ``exp(z - max z) / sum exp(z - max z)``.
+# How far below 0 a row's largest shifted logit may lie before exp() of it
+# loses precision: e^-40 and e^-600 are far above float32's and float64's
+# smallest normal numbers (e^-87 and e^-708).
+_SAFE_SHIFT = {np.dtype(np.float32).char: 40.0, np.dtype(np.float64).char: 600.0}
 
-    Subtracting the row maximum first keeps every exponent at most 0, so no
-    value overflows whatever the magnitude of ``z``.
+
+def shift_rows(z: np.ndarray) -> None:
+    """Subtract from each row of ``z`` a constant that puts its largest entry in
+    [-limit, 0] (limit: ``_SAFE_SHIFT``), so that exp() neither overflows nor
+    underflows there. Softmax and log-softmax do not change.
+
+    Subtracting each row's own maximum would do, but reducing along short rows
+    is slow in NumPy; the array's overall maximum is one fast reduction, and
+    only rows whose mean (a lower bound of their maximum, got by one matrix
+    product) lies more than the limit below it need their own maximum.
     """
-    z -= z.max(axis=1, keepdims=True)
+    z -= z.max()
+    limit = _SAFE_SHIFT.get(z.dtype.char, 600.0)
+    row_mean = z @ np.full(z.shape[1], 1.0 / z.shape[1], dtype=z.dtype)
+    far_below = np.flatnonzero(row_mean < -limit)
+    if far_below.size:
+        rows = z[far_below]
+        z[far_below] = rows - rows.max(axis=1, keepdims=True)
+
+
+def softmax(z: np.ndarray) -> None:
+    """Overwrite each row of ``z`` with ``exp(z) / Σ exp(z)``.
+
+    The rows are shifted first (``shift_rows``), so no exponent overflows
+    whatever the magnitude of ``z``; row sums are taken as a matrix product
+    with a vector of ones, which is faster than a reduction over short rows.
+    """
+    shift_rows(z)
     np.exp(z, out=z)
-    z /= z.sum(axis=1, keepdims=True)
+    z /= (z @ np.ones(z.shape[1], dtype=z.dtype))[:, None]
 
 
 def exp(z: np.ndarray) -> None:

@@ -20,7 +20,6 @@ from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state, shuffle
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from ._activations import OUTPUT_ACTIVATIONS
 from ._network import Network, forward
 from ._optimizers import SGD, Adam, minimize_lbfgs
 from ._params import normalize_dropout, normalize_hidden_layer_sizes, validate_params
@@ -621,14 +620,12 @@ class BaseScratchMLP(BaseEstimator):
                 dtype=(np.float64, np.float32),
                 reset=False,
             )
+        activation = "identity" if logits else self.out_activation_
         with np.errstate(all="ignore"):
             output = forward(
-                X, self.coefs_, self.intercepts_, self.activation, "identity"
+                X, self.coefs_, self.intercepts_, self.activation, activation
             )
-            _check_finite_output(output, "logits")
-            if not logits:
-                OUTPUT_ACTIVATIONS[self.out_activation_](output)
-                _check_finite_output(output, f"{self.out_activation_} outputs")
+        _check_finite_output(output, "logits" if logits else f"{activation} outputs")
         return output
 
     def __sklearn_tags__(self):

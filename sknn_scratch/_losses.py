@@ -35,7 +35,7 @@ from typing import NamedTuple
 import numpy as np
 from scipy.special import expit, xlogy
 
-from ._activations import exp
+from ._activations import exp, shift_rows
 
 
 def _weighted_total(values: np.ndarray, sample_weight: np.ndarray | None) -> float:
@@ -79,29 +79,14 @@ def _binary_log_loss(z, t, delta, sample_weight) -> float:
     return total
 
 
-# A row sum of exponentials below this has lost precision to underflow.
-_SMALLEST_SAFE_SUM = {
-    np.dtype(t).char: np.finfo(t).tiny / np.finfo(t).eps
-    for t in (np.float32, np.float64)
-}
-
-
 def _softmax_log_loss(z, t, delta, sample_weight) -> float:
     # Softmax and ℓ do not change when a constant is subtracted from a row of
-    # z. Shifting the whole batch by its largest logit (one cheap reduction)
-    # puts every exponent at or below 0, so nothing overflows; a row whose
-    # logits all lie far below that maximum could underflow to a zero sum,
-    # and only then is each row shifted by its own maximum.
-    z -= z.max()
+    # z; after shift_rows every row's largest entry lies in [-limit, 0], so
+    # exp() neither overflows nor loses its row to underflow.
+    shift_rows(z)
     t_dot_z = _weighted_inner(t, z, sample_weight)
-    np.copyto(delta, z)  # the shifted logits, in case a row needs its own shift
     np.exp(z, out=z)
-    normaliser = z.sum(axis=1)
-    if normaliser.min() < _SMALLEST_SAFE_SUM[z.dtype.char]:
-        np.subtract(delta, delta.max(axis=1, keepdims=True), out=z)
-        t_dot_z = _weighted_inner(t, z, sample_weight)
-        np.exp(z, out=z)
-        normaliser = z.sum(axis=1)
+    normaliser = z @ np.ones(z.shape[1], dtype=z.dtype)  # row sums
     z /= normaliser[:, None]
     np.subtract(z, t, out=delta)
     # ℓ_i = log Σ_k e^z_ik - Σ_k t_ik z_ik, t one-hot
@@ -143,8 +128,9 @@ def log_probabilities(logits: np.ndarray, output_activation: str) -> np.ndarray:
     stay finite where ``log(probability)`` would give ``-inf``.
     """
     if output_activation == "softmax":
-        logits -= logits.max(axis=1, keepdims=True)
-        logits -= np.log(np.exp(logits).sum(axis=1, keepdims=True))
+        shift_rows(logits)
+        row_sums = np.exp(logits) @ np.ones(logits.shape[1], dtype=logits.dtype)
+        logits -= np.log(row_sums)[:, None]
         return logits
     # logistic: one column per output, p = expit(z); log p = -log(1 + e^-z)
     negated = np.negative(logits)

@@ -122,6 +122,7 @@ def forward(
     if n_rows == 0:
         return out
     hidden = HIDDEN_ACTIVATIONS[activation].forward
+    output = OUTPUT_ACTIVATIONS[output_activation]
     chunk = _chunk_rows(n_rows, max(widths), dtype.itemsize)
     # Two ping-pong buffers for the hidden layers of one chunk.
     hidden_widest = max(widths[:-1], default=0)
@@ -144,7 +145,8 @@ def forward(
             if layer != last:
                 hidden(z)
             a = z
-    OUTPUT_ACTIVATIONS[output_activation](out)
+        # while the chunk's outputs are still in cache
+        output(out[start:stop])
     return out
 
 
