@@ -6,7 +6,9 @@ engine (``_network``, ``_optimizers``, ``_training``). It holds no calculus.
 """
 
 import contextlib
+import copy
 import functools
+import itertools
 import types
 import warnings
 from abc import abstractmethod
@@ -20,13 +22,20 @@ from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state, shuffle
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from ._network import Network, forward
+from ._network import Network, forward, layer_views
 from ._optimizers import SGD, Adam, minimize_lbfgs
 from ._params import normalize_dropout, normalize_hidden_layer_sizes, validate_params
 from ._threads import training_threads
 from ._training import MiniBatchTrainer
 
 STOCHASTIC_SOLVERS = ("sgd", "adam")
+
+# Fitted attributes that only the stochastic solvers set.
+_TRACKING = (
+    "best_loss_",
+    "best_validation_score_",
+    "_no_improvement_count",
+)
 
 
 class NotIncrementalError(AttributeError, ValueError):
@@ -71,13 +80,13 @@ class InvalidInputError(ValueError, TypeError):
 
 
 @contextlib.contextmanager
-def _numeric_input():
+def _numeric_input(what: str = "X and y"):
     """Validation of user data: no NumPy warnings, and no bare TypeError."""
     try:
         with np.errstate(all="ignore"):
             yield
     except TypeError as error:
-        raise InvalidInputError(f"X and y must hold numbers: {error}") from None
+        raise InvalidInputError(f"{what} must hold numbers: {error}") from None
 
 
 def _check_finite_output(output: np.ndarray, what: str) -> None:
@@ -96,7 +105,8 @@ class TrainingDivergedError(ValueError):
     def __init__(self, what: str) -> None:
         super().__init__(
             f"Training diverged: {what}. Scale the inputs (for example with "
-            "sklearn.preprocessing.StandardScaler) or lower learning_rate_init."
+            "sklearn.preprocessing.StandardScaler), and the targets of a "
+            "regression, or lower learning_rate_init ('sgd' and 'adam')."
         )
 
 
@@ -251,9 +261,17 @@ class BaseScratchMLP(BaseEstimator):
         first_pass = not hasattr(self, "coefs_") or (
             not self.warm_start and not incremental
         )
+        if self.early_stopping and incremental and self.solver in STOCHASTIC_SOLVERS:
+            raise ValueError(
+                "partial_fit does not support early_stopping=True: a validation "
+                "split of each call's data makes no sense. Set early_stopping=False."
+            )
         X, T, stratify = self._validate_input(
             X, y, incremental, reset=first_pass, classes=classes
         )
+        if not first_pass and X.dtype != self._params.dtype:
+            # Training continues in the precision it started in.
+            X, T = X.astype(self._params.dtype), T.astype(self._params.dtype)
         sample_weight = self._validate_sample_weight(sample_weight, X)
         sample_weight = self._apply_class_weight(sample_weight, T)
         if sp.issparse(X) and X.format != "csr":
@@ -261,23 +279,31 @@ class BaseScratchMLP(BaseEstimator):
 
         layer_sizes = (X.shape[1], *hidden_layer_sizes, T.shape[1])
         random_state = check_random_state(self.random_state)
-        network = Network(
-            layer_sizes, self.activation, self._loss_name(), X.dtype, dropout
-        )
         if first_pass:
+            network = Network(
+                layer_sizes, self.activation, self._loss_name(), X.dtype, dropout
+            )
             self._initialize(network, random_state)
         else:
-            self._load_weights(network)
+            network = self._continue_network(layer_sizes, dropout)
         return _TrainingProblem(
             network, X, T, sample_weight, stratify, random_state, first_pass
         )
 
     def _fit(self, X, y, sample_weight=None, incremental=False, classes=None):
-        problem = self._prepare_training(X, y, sample_weight, incremental, classes)
-        network = problem.network
-        # Keep the weights we started from, to restore them if training diverges.
-        start_params = None if problem.first_pass else network.params.copy()
-        n_samples = problem.X.shape[0]
+        # A call that fails leaves the estimator as it found it: no half-set
+        # attributes after bad input, no diverged weights after a bad run.
+        saved = self._snapshot()
+        try:
+            problem = self._prepare_training(X, y, sample_weight, incremental, classes)
+            self._train(problem, incremental)
+        except BaseException:
+            self._restore(saved)
+            raise
+        return self
+
+    def _train(self, problem: "_TrainingProblem", incremental: bool) -> None:
+        network, n_samples = problem.network, problem.X.shape[0]
         if self.solver in STOCHASTIC_SOLVERS:
             batch = 200 if self.batch_size == "auto" else self.batch_size
             rows = min(n_samples, batch)
@@ -286,20 +312,44 @@ class BaseScratchMLP(BaseEstimator):
         threads = training_threads(
             network.largest_product(rows), lbfgs=self.solver == "lbfgs"
         )
-        try:
-            with threads, np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-                if self.solver in STOCHASTIC_SOLVERS:
-                    self._fit_stochastic(problem, incremental)
-                else:
-                    self._fit_lbfgs(
-                        network, problem.X, problem.T, problem.sample_weight
-                    )
-            if not np.isfinite(network.params).all():
-                raise TrainingDivergedError("the weights became non-finite")
-        except TrainingDivergedError:
-            self._discard_diverged(network, start_params)
-            raise
-        return self
+        with threads, np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            if self.solver in STOCHASTIC_SOLVERS:
+                self._fit_stochastic(problem, incremental)
+            else:
+                self._fit_lbfgs(network, problem.X, problem.T, problem.sample_weight)
+        if not np.isfinite(network.params).all():
+            raise TrainingDivergedError("the weights became non-finite")
+
+    # State that training changes in place; everything else it replaces.
+    _MUTABLE_STATE = (
+        "loss_curve_",
+        "validation_scores_",
+        "validation_loss_curve_",
+        "_optimizer",
+        "_best_params",
+        "_dropout_rng",
+    )
+
+    def _snapshot(self) -> dict:
+        """What ``_restore`` needs to undo a failed call to fit or partial_fit."""
+        state = dict(vars(self))
+        for name in self._MUTABLE_STATE:
+            if name in state:
+                state[name] = copy.deepcopy(state[name])
+        if "_params" in state:  # trained in place: keep its values
+            state["_params_values"] = state["_params"].copy()
+        return state
+
+    def _restore(self, state: dict) -> None:
+        state = dict(state)
+        values = state.pop("_params_values", None)
+        if values is not None:
+            state["_params"][...] = values
+        self.__dict__.clear()
+        self.__dict__.update(state)
+
+    def __sklearn_is_fitted__(self) -> bool:
+        return hasattr(self, "coefs_")
 
     def _dropout_rates(self, n_hidden: int) -> tuple[float, ...]:
         """``dropout`` as one rate per hidden layer."""
@@ -319,8 +369,12 @@ class BaseScratchMLP(BaseEstimator):
         return rates
 
     def _why_not_incremental(self) -> str | None:
-        """Why partial_fit is unavailable with these parameters, or None."""
-        if self.solver not in STOCHASTIC_SOLVERS:
+        """Why partial_fit is unavailable with these parameters, or None.
+
+        (Any other invalid solver is left to the parameter validation of the
+        call itself, whose message lists the allowed values.)
+        """
+        if self.solver == "lbfgs":
             return (
                 "needs a stochastic solver ('sgd' or 'adam'); "
                 f"solver={self.solver!r} trains on the whole data at once. Use "
@@ -340,20 +394,31 @@ class BaseScratchMLP(BaseEstimator):
         self.n_layers_ = len(network.layer_sizes)
         self.out_activation_ = network.output_activation
         network.initialize(random_state)
+        self._params = network.params
         self.coefs_, self.intercepts_ = network.coefs, network.intercepts
-        for stale in ("_optimizer", "_best_params", "_dropout_rng"):
+        # scikit-learn's lbfgs leaves the stochastic solvers' curves unset
+        for stale in (*self._MUTABLE_STATE, *_TRACKING):
             if hasattr(self, stale):
                 delattr(self, stale)
         if self.solver in STOCHASTIC_SOLVERS:
+            self._start_tracking(network)
+
+    def _start_tracking(self, network: Network) -> None:
+        """The curves and counters of the stochastic solvers, from scratch or
+        when continuing a fit made with other settings (lbfgs, early stopping
+        switched on or off)."""
+        if not hasattr(self, "loss_curve_"):
             self.loss_curve_ = []
             self._no_improvement_count = 0
-            if self.early_stopping:
+        if self.early_stopping:
+            if getattr(self, "validation_scores_", None) is None:
                 self._start_validation_tracking(network)
-            else:
+        else:
+            if getattr(self, "best_loss_", None) is None:
                 self.best_loss_ = np.inf
-                self.validation_scores_ = None
-                self.validation_loss_curve_ = None
-                self.best_validation_score_ = None
+            self.validation_scores_ = None
+            self.validation_loss_curve_ = None
+            self.best_validation_score_ = None
 
     def _start_validation_tracking(self, network: Network) -> None:
         self.validation_scores_ = []
@@ -362,34 +427,49 @@ class BaseScratchMLP(BaseEstimator):
         self.best_loss_ = None
         self._best_params = network.params.copy()
 
-    def _load_weights(self, network: Network) -> None:
-        """Continue from the fitted weights (warm start, partial_fit)."""
-        shapes = [c.shape for c in network.coefs]
+    def _continue_network(self, layer_sizes, dropout) -> Network:
+        """A network on the fitted weights (warm start, partial_fit).
+
+        It trains the fitted parameter vector in place, so that arrays taken
+        from ``coefs_`` see the new values, as in scikit-learn; when ``coefs_``
+        or ``intercepts_`` were replaced (or unpickled), their values are
+        copied into a new vector first.
+        """
         fitted = [np.shape(c) for c in self.coefs_]
-        if shapes != fitted:
+        expected = list(itertools.pairwise(layer_sizes))
+        if fitted != expected:
             raise ValueError(
                 "warm_start and partial_fit continue from the fitted weights, whose "
-                f"layer shapes {fitted} differ from the shapes {shapes} implied by "
-                "the data and hidden_layer_sizes. Refit from scratch instead."
+                f"layer shapes {fitted} differ from the shapes {expected} implied "
+                "by the data and hidden_layer_sizes. Refit from scratch instead."
             )
-        for target, source in zip(network.coefs, self.coefs_, strict=True):
-            target[...] = source
-        for target, source in zip(network.intercepts, self.intercepts_, strict=True):
-            target[...] = source
-        self.coefs_, self.intercepts_ = network.coefs, network.intercepts
+        params = self._params
+        coefs, intercepts = layer_views(params, layer_sizes)
+        intact = all(
+            a.__array_interface__ == b.__array_interface__
+            for a, b in zip(
+                coefs + intercepts, self.coefs_ + self.intercepts_, strict=True
+            )
+        )
+        network = Network(
+            layer_sizes,
+            self.activation,
+            self._loss_name(),
+            params.dtype,
+            dropout,
+            params=params if intact else None,
+        )
+        if not intact:
+            for target, source in zip(network.coefs, self.coefs_, strict=True):
+                target[...] = source
+            for target, source in zip(
+                network.intercepts, self.intercepts_, strict=True
+            ):
+                target[...] = source
+            self._params = network.params
+            self.coefs_, self.intercepts_ = network.coefs, network.intercepts
         self.out_activation_ = network.output_activation
-
-    def _discard_diverged(self, network: Network, start_params) -> None:
-        """Never leave non-finite weights behind a failed fit."""
-        if start_params is None:
-            # A first fit failed: back to unfitted, without any stale state.
-            parameters = self.get_params(deep=False)
-            for name in [n for n in vars(self) if n not in parameters]:
-                delattr(self, name)
-        else:
-            network.params[...] = start_params
-            if hasattr(self, "_optimizer"):
-                del self._optimizer
+        return network
 
     def _make_optimizer(self, network: Network):
         n_params, dtype = network.params.shape[0], network.dtype
@@ -416,19 +496,12 @@ class BaseScratchMLP(BaseEstimator):
         network, X, T = problem.network, problem.X, problem.T
         sample_weight, random_state = problem.sample_weight, problem.random_state
         optimizer = getattr(self, "_optimizer", None)
-        if not incremental or optimizer is None or optimizer.dtype != network.dtype:
+        if not incremental or optimizer is None:
             optimizer = self._make_optimizer(network)
         self._optimizer = optimizer
+        self._start_tracking(network)
 
-        if self.early_stopping and incremental:
-            raise ValueError(
-                "partial_fit does not support early_stopping=True: a validation "
-                "split of each call's data makes no sense. Set early_stopping=False."
-            )
         if self.early_stopping:
-            if getattr(self, "validation_scores_", None) is None:
-                # warm start from a fit made without early stopping
-                self._start_validation_tracking(network)
             n_validation = int(np.ceil(self.validation_fraction * X.shape[0]))
             if n_validation < 2:
                 raise ValueError(
@@ -454,11 +527,13 @@ class BaseScratchMLP(BaseEstimator):
                 ) from None
             X_train, X_val, T_train, T_val = split[:4]
             w_train, w_val = (None, None) if sample_weight is None else split[4:]
-            if w_train is not None and not w_train.any():
-                raise ValueError(
-                    "Every training sample left after the validation split has "
-                    "zero sample_weight."
-                )
+            for part, weights in (("training", w_train), ("validation", w_val)):
+                if weights is not None and not weights.any():
+                    raise ValueError(
+                        f"Every sample of the {part} set split off for early "
+                        "stopping has zero weight; increase validation_fraction "
+                        "or give more samples a weight."
+                    )
         else:
             X_train, T_train, w_train = X, T, sample_weight
             X_val = T_val = w_val = None
@@ -612,7 +687,7 @@ class BaseScratchMLP(BaseEstimator):
         training data can produce.
         """
         check_is_fitted(self)
-        with _numeric_input():
+        with _numeric_input("X"):
             X = validate_data(
                 self,
                 X,

@@ -13,6 +13,7 @@ import scipy.sparse as sp
 from sklearn.utils import check_random_state
 
 from ._base import BaseScratchMLP
+from ._network import layer_views
 
 
 def _as_float64(X):
@@ -99,6 +100,12 @@ def check_gradients(
     probe = copy.deepcopy(estimator)
     if hasattr(probe, "coefs_"):
         probe.set_params(warm_start=True)  # continue from the fitted weights
+        # in float64, whatever precision the estimator was trained in
+        layer_sizes = (probe.coefs_[0].shape[0], *(b.size for b in probe.intercepts_))
+        probe._params = np.concatenate(
+            [np.ravel(w) for w in probe.coefs_ + probe.intercepts_]
+        ).astype(np.float64)
+        probe.coefs_, probe.intercepts_ = layer_views(probe._params, layer_sizes)
     problem = probe._prepare_training(
         _as_float64(X), y, sample_weight, incremental=False
     )
@@ -106,16 +113,17 @@ def check_gradients(
     rng = check_random_state(random_state)
     dropout_seed = rng.randint(np.iinfo(np.int32).max)
 
-    def loss_and_gradient() -> float:
+    def loss(gradient: bool = False) -> float:
         # Reseeding before every evaluation draws the same dropout masks, so
         # that the loss is one deterministic function of the parameters.
         network.set_dropout_rng(np.random.default_rng(dropout_seed))
-        return network.loss_and_gradient(
-            problem.X, problem.T, problem.sample_weight, alpha
-        )
+        data = (problem.X, problem.T, problem.sample_weight, alpha)
+        if gradient:
+            return network.loss_and_gradient(*data)
+        return network.loss(*data, training=True)
 
     with np.errstate(all="ignore"):
-        loss_and_gradient()
+        loss(gradient=True)
         backprop = network.grad.copy()
         n_params = network.params.size
         if max_params is None or max_params >= n_params:
@@ -127,9 +135,9 @@ def check_gradients(
         for k, i in enumerate(checked):
             saved = params[i]
             params[i] = saved + epsilon
-            loss_plus = loss_and_gradient()
+            loss_plus = loss()
             params[i] = saved - epsilon
-            loss_minus = loss_and_gradient()
+            loss_minus = loss()
             params[i] = saved
             differences[k] = (loss_plus - loss_minus) / (2 * epsilon)
 

@@ -163,6 +163,11 @@ class Network:
         Loss; it fixes the output activation.
     dtype : numpy dtype
         float32 or float64; parameters, gradients and buffers all use it.
+    dropout : sequence of float, default=None
+        Dropout rate of each hidden layer during training (None: no dropout).
+    params : ndarray of shape (n_params,), default=None
+        A parameter vector to train in place (of this network's size and
+        dtype); a new zero vector if None.
 
     Attributes
     ----------
@@ -173,12 +178,11 @@ class Network:
     """
 
     def __init__(
-        self, layer_sizes, activation: str, loss: str, dtype, dropout=None
+        self, layer_sizes, activation: str, loss: str, dtype, dropout=None, params=None
     ) -> None:
         self.layer_sizes = tuple(int(n) for n in layer_sizes)
         self.dtype = np.dtype(dtype)
         self.activation = activation
-        self.loss_name = loss
         self.output_activation = LOSSES[loss].output_activation
         self._hidden = HIDDEN_ACTIVATIONS[activation]
         self._loss = LOSSES[loss].forward
@@ -188,7 +192,11 @@ class Network:
             raise ValueError("one dropout rate per hidden layer is needed")
         self._dropout_rng = np.random.default_rng(0)
         self.n_weights, n_params = n_parameters(self.layer_sizes)
-        self.params = np.zeros(n_params, dtype=self.dtype)
+        if params is None:
+            params = np.zeros(n_params, dtype=self.dtype)
+        elif params.shape != (n_params,) or params.dtype != self.dtype:
+            raise ValueError("params must be a flat vector of the network's size")
+        self.params = params
         self.grad = np.zeros(n_params, dtype=self.dtype)
         self.coefs, self.intercepts = layer_views(self.params, self.layer_sizes)
         self.coef_grads, self.intercept_grads = layer_views(self.grad, self.layer_sizes)
@@ -323,19 +331,18 @@ class Network:
         """½ α ‖W‖² / S over the leading weight block, and α W / S into grad."""
         if not alpha:
             return 0.0
+        alpha = float(alpha)  # a NumPy float64 would promote float32 work
         weights, grad = self.params[: self.n_weights], self.grad[: self.n_weights]
         work = self._work_vector()[: self.n_weights]
-        squares = [0.0, 0.0]
 
-        def penalise(part: slice) -> None:
+        def penalise(part: slice) -> float:
             w = weights[part]
-            squares[part.start > 0] = float(np.dot(w, w))
             if gradient:
                 np.multiply(w, alpha * scale, out=work[part])
                 grad[part] += work[part]
+            return float(np.dot(w, w))
 
-        in_halves(penalise, self.n_weights)
-        return 0.5 * alpha * (squares[0] + squares[1]) * scale
+        return 0.5 * alpha * sum(in_halves(penalise, self.n_weights)) * scale
 
     def chunk_rows(self, n_rows: int) -> int:
         """Rows per chunk when n_rows are evaluated at once (L-BFGS, scoring)."""
@@ -405,8 +412,9 @@ class Network:
         sample_weight: np.ndarray | None = None,
         alpha: float = 0.0,
         outputs: np.ndarray | None = None,
+        training: bool = False,
     ) -> float:
-        """Loss E without gradient or dropout, as on held-out data.
+        """Loss E without its gradient: a forward pass only.
 
         Parameters
         ----------
@@ -414,6 +422,8 @@ class Network:
             As for ``loss_and_gradient``.
         outputs : ndarray of shape (n_samples, n_outputs), default=None
             If given, receives the network's outputs a_L for X.
+        training : bool, default=False
+            Apply dropout, as training does (held-out data is scored without).
 
         Returns
         -------
@@ -423,21 +433,17 @@ class Network:
         scale = 1.0 / float(total_weight)
         data_loss = 0.0
         for rows in self._chunks(X.shape[0], None):
-            buffers = self._forward(X[rows], training=False)
+            buffers = self._forward(X[rows], training=training)
             weights = None if sample_weight is None else sample_weight[rows]
             data_loss += self._data_loss(buffers, T[rows], weights, scale)
             if outputs is not None:
                 outputs[rows] = buffers[0][-1]
         return data_loss * scale + self._penalty(alpha, scale, gradient=False)
 
-    def predict(self, X, output_activation: str | None = None) -> np.ndarray:
+    def predict(self, X) -> np.ndarray:
         """Network output for X with the current parameters (see ``forward``)."""
         return forward(
-            X,
-            self.coefs,
-            self.intercepts,
-            self.activation,
-            self.output_activation if output_activation is None else output_activation,
+            X, self.coefs, self.intercepts, self.activation, self.output_activation
         )
 
     def initialize(self, random_state: np.random.RandomState) -> None:

@@ -299,17 +299,19 @@ def test_check_gradients_on_fitted_weights_dropout_and_weights(iris):
 def test_check_gradients_samples_parameters_of_large_networks(iris, monkeypatch):
     X, y = iris
     clf = ScratchMLPClassifier((300, 300), random_state=0)
-    calls = []
-    original = Network.loss_and_gradient
+    calls = {"loss": 0, "loss_and_gradient": 0}
+    for name in calls:
+        original = getattr(Network, name)
 
-    def counting(self, *args, **kwargs):
-        calls.append(1)
-        return original(self, *args, **kwargs)
+        def counting(self, *args, _original=original, _name=name, **kwargs):
+            calls[_name] += 1
+            return _original(self, *args, **kwargs)
 
-    monkeypatch.setattr(Network, "loss_and_gradient", counting)
+        monkeypatch.setattr(Network, name, counting)
     X, y = X[::7], y[::7]
     assert check_gradients(clf, X, y, max_params=50, random_state=0) < 1e-6
-    assert len(calls) == 1 + 2 * 50
+    # one backward pass, then two forward passes per checked parameter
+    assert calls == {"loss": 2 * 50, "loss_and_gradient": 1}
 
 
 def test_check_gradients_rejects_bad_arguments(iris):
