@@ -19,10 +19,14 @@ settings come back when the last fit ends.
 """
 
 import contextlib
+import os
 import threading
 from pathlib import Path
 
-from threadpoolctl import ThreadpoolController
+try:  # a dependency of scikit-learn, so always there in practice
+    from threadpoolctl import ThreadpoolController
+except ImportError:  # pragma: no cover
+    ThreadpoolController = None
 
 # Multiply-adds of a matrix product below which a second thread does not pay.
 SMALL_PRODUCT = 10_000_000
@@ -33,20 +37,47 @@ _requests: list[tuple[bool, bool]] = []  # one per running fit
 _original: dict = {}
 
 
+def _forget_after_fork() -> None:
+    """A forked child inherits no running fit (and no held lock)."""
+    global _lock, _pools
+    _lock = threading.Lock()
+    _pools = None
+    _requests.clear()
+    _original.clear()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_after_fork)
+
+
+def _is_numpys(library: Path) -> bool:
+    folder = library.parent
+    return folder.name.startswith("numpy") or (
+        folder.name == ".dylibs" and folder.parent.name == "numpy"
+    )
+
+
 def _blas_pools():
-    """NumPy's BLAS pool(s), and every other BLAS pool loaded in the process."""
+    """NumPy's BLAS pool(s), and every other BLAS pool loaded in the process.
+
+    Only pools whose thread count is one setting for the whole process
+    (OpenBLAS built on pthreads, as in NumPy's and SciPy's wheels) are managed:
+    for OpenMP and MKL builds a setting holds for the calling thread alone,
+    which reference counting across threads cannot undo cleanly.
+    """
     global _pools
     if _pools is None:
-        blas = [
-            pool
-            for pool in ThreadpoolController().lib_controllers
-            if pool.user_api == "blas"
-        ]
-        # A pip-installed NumPy keeps its BLAS in numpy.libs; when there is a
-        # single BLAS (conda), NumPy and SciPy share it.
-        numpy_pools = [
-            pool for pool in blas if Path(pool.filepath).parent.name.startswith("numpy")
-        ]
+        blas = []
+        if ThreadpoolController is not None:
+            blas = [
+                pool
+                for pool in ThreadpoolController().lib_controllers
+                if pool.user_api == "blas"
+                and getattr(pool, "threading_layer", None) == "pthreads"
+            ]
+        # A pip-installed NumPy keeps its BLAS in numpy.libs (numpy/.dylibs on
+        # macOS); when there is a single BLAS (conda), NumPy and SciPy share it.
+        numpy_pools = [pool for pool in blas if _is_numpys(Path(pool.filepath))]
         if not numpy_pools and len(blas) == 1:
             numpy_pools = blas
         others = [pool for pool in blas if pool not in numpy_pools]

@@ -1,0 +1,122 @@
+"""Threads: BLAS thread limits during fits, and work split over two threads."""
+
+import threading
+import warnings
+
+import numpy as np
+import pytest
+from sklearn.exceptions import ConvergenceWarning
+from threadpoolctl import threadpool_info
+
+from sknn_scratch import ScratchMLPClassifier, _base, _parallel, _threads
+from sknn_scratch._optimizers import Adam
+
+pytestmark = pytest.mark.filterwarnings("ignore", category=ConvergenceWarning)
+
+
+def blas_threads() -> dict[str, int]:
+    return {
+        info["filepath"]: info["num_threads"]
+        for info in threadpool_info()
+        if info["user_api"] == "blas"
+    }
+
+
+def pool_threads(pools) -> list[int]:
+    return [pool.num_threads for pool in pools]
+
+
+@pytest.fixture
+def managed_pools():
+    numpy_pools, others = _threads._blas_pools()
+    if not numpy_pools:
+        pytest.skip("no pthreads OpenBLAS of NumPy's to manage in this install")
+    return numpy_pools, others
+
+
+def test_small_products_train_on_one_blas_thread(iris, monkeypatch, managed_pools):
+    X, y = iris
+    numpy_pools, _ = managed_pools
+    seen = []
+    original = _base.MiniBatchTrainer.epoch
+
+    def recording(self, order=None):
+        seen.append(pool_threads(numpy_pools))
+        return original(self, order)
+
+    monkeypatch.setattr(_base.MiniBatchTrainer, "epoch", recording)
+    before = blas_threads()
+    ScratchMLPClassifier((8,), max_iter=3, random_state=0).fit(X, y)
+    assert seen and all(threads == [1] * len(numpy_pools) for threads in seen)
+    assert blas_threads() == before  # and the settings come back afterwards
+
+
+def test_lbfgs_runs_scipys_blas_on_one_thread(iris, monkeypatch, managed_pools):
+    X, y = iris
+    _, others = managed_pools
+    if not others:
+        pytest.skip("NumPy and SciPy share one BLAS here")
+    seen = []
+    original = _base.minimize_lbfgs
+
+    def recording(*args, **kwargs):
+        seen.append(pool_threads(others))
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(_base, "minimize_lbfgs", recording)
+    before = blas_threads()
+    ScratchMLPClassifier((8,), solver="lbfgs", max_iter=5).fit(X, y)
+    assert seen == [[1] * len(others)]
+    assert blas_threads() == before
+
+
+def test_concurrent_fits_restore_the_settings(iris):
+    X, y = iris
+    before = blas_threads()
+    errors = []
+
+    def fit(seed):
+        try:
+            ScratchMLPClassifier((8,), max_iter=20, random_state=seed).fit(X, y)
+        except Exception as error:  # pragma: no cover - reported below
+            errors.append(error)
+
+    workers = [threading.Thread(target=fit, args=(seed,)) for seed in range(4)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    assert not errors
+    assert blas_threads() == before
+
+
+def test_split_work_gives_the_same_results_on_one_core_or_two(monkeypatch):
+    n = 2 * _parallel.PARALLEL_MIN + 3
+    rng = np.random.RandomState(0)
+    params, grad = rng.normal(size=n), rng.normal(size=n)
+    results = []
+    for cores in (1, 2):
+        monkeypatch.setattr(_parallel.os, "cpu_count", lambda cores=cores: cores)
+        optimizer, updated = Adam(n, np.float64), params.copy()
+        optimizer.step(updated, grad)
+        results.append(updated)
+    np.testing.assert_array_equal(results[0], results[1])
+
+
+def test_the_helper_thread_keeps_the_callers_error_state():
+    n = 2 * _parallel.PARALLEL_MIN
+    optimizer = Adam(n, np.float32)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a warning from either half fails
+        with np.errstate(over="ignore"):
+            optimizer.step(np.zeros(n, np.float32), np.full(n, 1e20, np.float32))
+
+
+def test_the_helper_threads_errors_reach_the_caller():
+    def work(part):
+        if part.start > 0:
+            raise RuntimeError("from the helper")
+        return 1
+
+    with pytest.raises(RuntimeError, match="from the helper"):
+        _parallel.in_halves(work, 2 * _parallel.PARALLEL_MIN)
