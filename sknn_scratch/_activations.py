@@ -17,7 +17,8 @@ Output layers also use ``softmax`` and ``exp``; their derivatives are never
 needed on their own because each is paired with its canonical loss (see
 ``_losses``), whose output delta is simply ``a - t``.
 
-Every function works in place so that the training loop allocates nothing.
+Every function works in place, on buffers the network allocated once, so the
+training loop does not allocate arrays of the layers' size.
 ``forward(z)`` overwrites ``z`` with ``f(z)``; ``derivative(a, delta, scratch)``
 multiplies ``delta`` by ``f'(z)``, using ``scratch`` (same shape as ``a``) for the
 intermediate values.

@@ -1,7 +1,6 @@
 """ScratchMLPClassifier: binary, multiclass and multilabel classification."""
 
 import numpy as np
-from scipy.special import expit
 from sklearn.base import ClassifierMixin
 from sklearn.metrics import accuracy_score
 from sklearn.preprocessing import LabelBinarizer
@@ -14,7 +13,7 @@ from sklearn.utils.validation import check_is_fitted, column_or_1d
 
 from ._base import BaseScratchMLP, incremental_only
 from ._docstrings import COMMON_ATTRIBUTES, COMMON_PARAMETERS, DROPOUT_PARAMETER
-from ._losses import log_probabilities
+from ._losses import class_probabilities
 from ._params import CLASSIFIER_CONSTRAINTS
 
 _DOC = """Multi-layer perceptron classifier trained by sknn_scratch's own engine.
@@ -175,6 +174,12 @@ class ScratchMLPClassifier(ClassifierMixin, BaseScratchMLP):
             binarizer = LabelBinarizer()
             if type_of_target(y).startswith("multilabel"):
                 binarizer.fit(y)
+                if not np.array_equal(binarizer.classes_, unique_labels(classes)):
+                    raise ValueError(
+                        f"For a multilabel indicator y with {y.shape[1]} columns, "
+                        f"classes must be the column indices 0..{y.shape[1] - 1}; "
+                        f"got classes={classes!r}."
+                    )
             else:
                 binarizer.fit(unique_labels(classes))
             self._label_binarizer = binarizer
@@ -341,11 +346,8 @@ class ScratchMLPClassifier(ClassifierMixin, BaseScratchMLP):
             multilabel problems, where each column is a separate probability.
         """
         check_is_fitted(self)
-        if self.n_outputs_ == 1:
-            # expit(-z) rather than 1 - expit(z): exact for tiny probabilities
-            logits = self._forward(X, logits=True)
-            return expit(np.column_stack([-logits, logits]))
-        return self._forward(X)
+        logits = self._forward(X, logits=True)
+        return class_probabilities(logits, self.out_activation_)
 
     def predict_log_proba(self, X):
         """Logarithm of the probability of each class.
@@ -363,10 +365,7 @@ class ScratchMLPClassifier(ClassifierMixin, BaseScratchMLP):
         """
         check_is_fitted(self)
         logits = self._forward(X, logits=True)
-        if self.n_outputs_ == 1:
-            # log(1 - expit(z)) = log expit(-z)
-            return log_probabilities(np.column_stack([-logits, logits]), "logistic")
-        return log_probabilities(logits, self.out_activation_)
+        return class_probabilities(logits, self.out_activation_, log=True)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

@@ -35,7 +35,7 @@ from typing import NamedTuple
 import numpy as np
 from scipy.special import expit, xlogy
 
-from ._activations import exp, shift_rows
+from ._activations import exp, shift_rows, softmax
 
 
 def _weighted_total(values: np.ndarray, sample_weight: np.ndarray | None) -> float:
@@ -121,17 +121,30 @@ LOSSES: dict[str, Loss] = {
 }
 
 
-def log_probabilities(logits: np.ndarray, output_activation: str) -> np.ndarray:
-    """Logarithm of the class probabilities, computed from the logits in place.
+def class_probabilities(
+    logits: np.ndarray, output_activation: str, log: bool = False
+) -> np.ndarray:
+    """Probability of each class (or its logarithm) from the output logits.
 
-    ``log softmax(z) = z - logsumexp(z)`` and ``log expit(z) = -log(1 + e^-z)``
-    stay finite where ``log(probability)`` would give ``-inf``.
+    A single logistic output is a binary problem: its columns become the two
+    classes, with logits -z and z, so that P(class 0) = expit(-z) is exact
+    where 1 - expit(z) would round to 0. Logarithms are computed from the
+    logits, ``log softmax(z) = z - logsumexp(z)`` and ``log expit(z) =
+    -log(1 + e^-z)``, and stay finite where ``log(probability)`` would give
+    ``-inf``. ``logits`` may be overwritten.
     """
+    if output_activation == "logistic" and logits.shape[1] == 1:
+        logits = np.column_stack([-logits[:, 0], logits[:, 0]])
     if output_activation == "softmax":
+        if not log:
+            softmax(logits)
+            return logits
         shift_rows(logits)
         row_sums = np.exp(logits) @ np.ones(logits.shape[1], dtype=logits.dtype)
         logits -= np.log(row_sums)[:, None]
         return logits
-    # logistic: one column per output, p = expit(z); log p = -log(1 + e^-z)
+    # logistic: one independent probability per column
+    if not log:
+        return expit(logits, out=logits)
     negated = np.negative(logits)
     return np.negative(softplus(negated), out=negated)

@@ -39,7 +39,7 @@ class _StochasticOptimizer:
         self._scratch = None
 
     def _scratch_vector(self) -> np.ndarray:
-        if self._scratch is None or self._scratch.dtype != self.dtype:
+        if self._scratch is None:
             self._scratch = np.empty(self.n_params, dtype=self.dtype)
         return self._scratch
 
@@ -169,7 +169,8 @@ class Adam(_StochasticOptimizer):
             p ← p - c m̃ / (√ṽ + ε'),
 
         with c = η_k (1 - β₁) / √(1 - β₂) and ε' = ε / √(1 - β₂), which is the
-        update of the class docstring term for term.
+        update of the module docstring term for term. (``self.m`` and
+        ``self.v`` hold these scaled moments.)
         """
         self.t += 1
         beta_1, beta_2 = self.beta_1, self.beta_2

@@ -207,15 +207,23 @@ REGRESSOR_CONSTRAINTS: dict[str, list[_Constraint]] = {
 }
 
 
+class InvalidParameterError(ValueError, TypeError):
+    """A constructor parameter outside its allowed values.
+
+    Both a ``ValueError`` and a ``TypeError``, like scikit-learn's own, so that
+    code written against scikit-learn's MLP catches it the same way.
+    """
+
+
 def validate_params(estimator, constraints: dict[str, list[_Constraint]]) -> None:
-    """Raise ValueError for the first parameter outside its allowed values."""
+    """Raise InvalidParameterError for the first parameter outside its values."""
     params = estimator.get_params(deep=False)
     for name, allowed in constraints.items():
         value = params[name]
         if any(c.is_satisfied_by(value) for c in allowed):
             continue
         described = " or ".join(c.describe() for c in allowed)
-        raise ValueError(
+        raise InvalidParameterError(
             f"The {name!r} parameter of {type(estimator).__name__} must be "
             f"{described}. Got {value!r} instead."
         )

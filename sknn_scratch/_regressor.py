@@ -1,6 +1,7 @@
 """ScratchMLPRegressor: one or several real-valued outputs."""
 
 import numpy as np
+import scipy.sparse as sp
 from sklearn.base import RegressorMixin
 from sklearn.metrics import r2_score
 from sklearn.utils.validation import column_or_1d
@@ -40,7 +41,9 @@ Examples
 >>> import numpy as np
 >>> from sknn_scratch import ScratchMLPRegressor
 >>> X = np.linspace(0, 1, 50).reshape(-1, 1)
->>> reg = ScratchMLPRegressor((8,), "tanh", solver="lbfgs", random_state=0)
+>>> reg = ScratchMLPRegressor(
+...     hidden_layer_sizes=(8,), activation="tanh", solver="lbfgs", random_state=0
+... )
 >>> reg.fit(X, X.ravel() ** 2).predict(X[:2]).shape
 (2,)
 """.format(
@@ -114,6 +117,8 @@ class ScratchMLPRegressor(RegressorMixin, BaseScratchMLP):
     # -- targets ----------------------------------------------------------------
     def _validate_input(self, X, y, incremental, reset, classes=None):
         X, y = self._validate_X_y(X, y, reset=reset, y_numeric=True)
+        if sp.issparse(y):
+            y = y.toarray()  # targets are few columns; the engine wants them dense
         if y.ndim == 2 and y.shape[1] == 1:
             y = column_or_1d(y, warn=True)
         if self.loss == "poisson" and (y < 0).any():
