@@ -313,7 +313,7 @@ def profile_case(
     say(f"  floor (numpy matmul) {floor_np:10.1f}")
     floor_sp = per_batch["floor, scipy gemm"]
     say(
-        f"  floor, weight grads via scipy gemm as ours does {floor_sp:10.1f}   "
+        f"  floor, weight grads via scipy gemm (the engine before commit b2654b4) {floor_sp:10.1f}   "
         f"({floor_sp / floor_np:.2f}× the numpy-only floor)"
     )
 
