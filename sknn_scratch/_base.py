@@ -547,7 +547,7 @@ class BaseScratchMLP(BaseEstimator):
                     f"batch_size={self.batch_size} is larger than the number of "
                     f"training samples ({n_samples}); it is clipped to {n_samples}.",
                     UserWarning,
-                    stacklevel=4,
+                    stacklevel=5,
                 )
             batch_size = min(self.batch_size, n_samples)
 
@@ -603,10 +603,10 @@ class BaseScratchMLP(BaseEstimator):
                         f"Stochastic Optimizer: Maximum iterations ({self.max_iter}) "
                         "reached and the optimization hasn't converged yet.",
                         ConvergenceWarning,
-                        stacklevel=4,
+                        stacklevel=5,
                     )
         except KeyboardInterrupt:
-            warnings.warn("Training interrupted by user.", stacklevel=4)
+            warnings.warn("Training interrupted by user.", stacklevel=5)
 
         if self.early_stopping:
             network.params[...] = self._best_params
@@ -672,7 +672,7 @@ class BaseScratchMLP(BaseEstimator):
                 f"(now {self.max_iter}) or max_fun (now {self.max_fun}), or scale "
                 "the inputs.",
                 ConvergenceWarning,
-                stacklevel=4,
+                stacklevel=5,
             )
         self.n_iter_ = min(result.nit, self.max_iter)
         self.loss_ = float(result.fun)
