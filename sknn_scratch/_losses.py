@@ -35,7 +35,7 @@ from typing import NamedTuple
 import numpy as np
 from scipy.special import expit, xlogy
 
-from ._activations import exp, shift_rows, softmax
+from ._activations import exp, ones, shift_rows, softmax
 
 
 def _weighted_total(values: np.ndarray, sample_weight: np.ndarray | None) -> float:
@@ -60,9 +60,9 @@ def _squared_error(z, t, delta, sample_weight) -> float:
     return 0.5 * _weighted_inner(delta, delta, sample_weight)
 
 
-def softplus(z: np.ndarray) -> np.ndarray:
+def softplus(z: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
     """log(1 + e^z), as max(z, 0) + log(1 + e^-|z|): no overflow for any z."""
-    tail = np.abs(z)
+    tail = np.abs(z, out=out)
     np.negative(tail, out=tail)
     np.exp(tail, out=tail)
     np.log1p(tail, out=tail)
@@ -71,8 +71,15 @@ def softplus(z: np.ndarray) -> np.ndarray:
 
 
 def _binary_log_loss(z, t, delta, sample_weight) -> float:
-    # ℓ = Σ_k log(1 + e^z) - t z
-    total = _weighted_total(softplus(z), sample_weight)
+    # ℓ = Σ_k log(1 + e^z) - t z, with Σ max(z, 0) and Σ log(1 + e^-|z|)
+    # (the two parts of softplus) totalled apart so that no temporary is needed
+    np.maximum(z, 0.0, out=delta)
+    total = _weighted_total(delta, sample_weight)
+    np.abs(z, out=delta)
+    np.negative(delta, out=delta)
+    np.exp(delta, out=delta)
+    np.log1p(delta, out=delta)
+    total += _weighted_total(delta, sample_weight)
     total -= _weighted_inner(t, z, sample_weight)
     expit(z, out=z)
     np.subtract(z, t, out=delta)
@@ -86,7 +93,7 @@ def _softmax_log_loss(z, t, delta, sample_weight) -> float:
     shift_rows(z)
     t_dot_z = _weighted_inner(t, z, sample_weight)
     np.exp(z, out=z)
-    normaliser = z @ np.ones(z.shape[1], dtype=z.dtype)  # row sums
+    normaliser = z @ ones(z.shape[1], z.dtype)  # row sums
     z /= normaliser[:, None]
     np.subtract(z, t, out=delta)
     # ℓ_i = log Σ_k e^z_ik - Σ_k t_ik z_ik, t one-hot
@@ -100,7 +107,9 @@ def _poisson_loss(z, t, delta, sample_weight) -> float:
     # ℓ = Σ_k e^z - t z + t log t - t; the last two terms do not depend on the
     # parameters but make ℓ the half Poisson deviance, zero at a perfect fit.
     total = -_weighted_inner(t, z, sample_weight)
-    total += _weighted_total(xlogy(t, t) - t, sample_weight)
+    xlogy(t, t, out=delta)  # delta is free until the end: use it as scratch
+    delta -= t
+    total += _weighted_total(delta, sample_weight)
     exp(z)
     np.subtract(z, t, out=delta)
     return total + _weighted_total(z, sample_weight)
@@ -140,7 +149,7 @@ def class_probabilities(
             softmax(logits)
             return logits
         shift_rows(logits)
-        row_sums = np.exp(logits) @ np.ones(logits.shape[1], dtype=logits.dtype)
+        row_sums = np.exp(logits) @ ones(logits.shape[1], logits.dtype)
         logits -= np.log(row_sums)[:, None]
         return logits
     # logistic: one independent probability per column
