@@ -119,7 +119,6 @@ class _TrainingProblem(NamedTuple):
     sample_weight: np.ndarray | None
     stratify: np.ndarray | None
     random_state: np.random.RandomState
-    first_pass: bool
 
 
 class BaseScratchMLP(BaseEstimator):
@@ -286,9 +285,7 @@ class BaseScratchMLP(BaseEstimator):
             self._initialize(network, random_state)
         else:
             network = self._continue_network(layer_sizes, dropout)
-        return _TrainingProblem(
-            network, X, T, sample_weight, stratify, random_state, first_pass
-        )
+        return _TrainingProblem(network, X, T, sample_weight, stratify, random_state)
 
     def _fit(self, X, y, sample_weight=None, incremental=False, classes=None):
         # A call that fails leaves the estimator as it found it: no half-set

@@ -38,7 +38,7 @@ from itertools import pairwise
 import numpy as np
 import scipy.sparse as sp
 
-from ._activations import HIDDEN_ACTIVATIONS, OUTPUT_ACTIVATIONS
+from ._activations import HIDDEN_ACTIVATIONS, OUTPUT_ACTIVATIONS, ones
 from ._losses import LOSSES
 from ._parallel import in_halves
 
@@ -225,7 +225,6 @@ class Network:
                 for w, rate in zip(widths, self.dropout, strict=False)
             ]
             self._weight_store = np.empty(rows, self.dtype)
-            self._ones_store = np.ones(rows, self.dtype)
             self._views.clear()
         if len(self._views) >= 4:  # a full batch, a last batch, and chunks
             self._views.clear()
@@ -239,7 +238,7 @@ class Network:
             scratch,
             masks,
             self._weight_store[:rows],
-            self._ones_store[:rows],
+            ones(rows, self.dtype),
         )
         self._views[rows] = views
         return views
