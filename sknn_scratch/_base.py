@@ -309,11 +309,20 @@ class BaseScratchMLP(BaseEstimator):
         threads = training_threads(
             network.largest_product(rows), lbfgs=self.solver == "lbfgs"
         )
-        with threads, np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-            if self.solver in STOCHASTIC_SOLVERS:
-                self._fit_stochastic(problem, incremental)
-            else:
-                self._fit_lbfgs(network, problem.X, problem.T, problem.sample_weight)
+        with (
+            threads as parts,
+            np.errstate(over="ignore", invalid="ignore", divide="ignore"),
+        ):
+            network.matmul_parts = parts
+            try:
+                if self.solver in STOCHASTIC_SOLVERS:
+                    self._fit_stochastic(problem, incremental)
+                else:
+                    self._fit_lbfgs(
+                        network, problem.X, problem.T, problem.sample_weight
+                    )
+            finally:
+                network.matmul_parts = 1
         if not np.isfinite(network.params).all():
             raise TrainingDivergedError("the weights became non-finite")
 

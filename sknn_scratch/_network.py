@@ -40,7 +40,7 @@ import scipy.sparse as sp
 
 from ._activations import HIDDEN_ACTIVATIONS, OUTPUT_ACTIVATIONS, ones
 from ._losses import LOSSES
-from ._parallel import in_halves
+from ._parallel import PARALLEL_MIN, in_halves, matmul
 
 # Bound on the temporary memory of one forward pass over many rows (predict,
 # validation scores, full-batch gradients): rows are processed in chunks whose
@@ -203,6 +203,9 @@ class Network:
         self._work = None
         self._capacity = 0
         self._views: dict[int, tuple] = {}
+        # Blocks each dense product of a batch is split into, one per thread
+        # (see _parallel.matmul); a fit sets it while it runs.
+        self.matmul_parts = 1
 
     def set_dropout_rng(self, generator: np.random.Generator) -> None:
         """Random generator that draws the dropout masks during training."""
@@ -255,20 +258,20 @@ class Network:
         """
         buffers = self._buffers(X.shape[0])
         activations, masks = buffers[0], buffers[3]
-        coefs, intercepts = self.coefs, self.intercepts
+        coefs, intercepts, parts = self.coefs, self.intercepts, self.matmul_parts
         last = len(coefs) - 1
         if sp.issparse(X):
             activations[0][...] = X @ coefs[0]
         else:
-            np.matmul(X, coefs[0], out=activations[0])
+            matmul(X, coefs[0], activations[0], parts)
         for layer in range(last + 1):
             z = activations[layer]
             if layer:
-                np.matmul(activations[layer - 1], coefs[layer], out=z)
-            z += intercepts[layer]
+                matmul(activations[layer - 1], coefs[layer], z, parts)
             if layer == last:
+                z += intercepts[layer]
                 break
-            self._hidden.forward(z)
+            self._bias_and_activate(z, intercepts[layer])
             rate = self.dropout[layer]
             if training and rate:
                 mask = masks[layer]
@@ -278,21 +281,49 @@ class Network:
                 z *= mask
         return buffers
 
+    # Element-wise work on a large layer is split over two threads by rows.
+    def _bias_and_activate(self, z: np.ndarray, bias: np.ndarray) -> None:
+        """z ← f(z + b)."""
+        forward = self._hidden.forward
+        if z.size < PARALLEL_MIN:
+            z += bias
+            forward(z)
+            return
+
+        def work(rows: slice) -> None:
+            part = z[rows]
+            part += bias
+            forward(part)
+
+        in_halves(work, z.shape[0], z.shape[1])
+
+    def _activation_derivative(self, a, delta, scratch) -> None:
+        """delta ← delta ⊙ f'(z), with f'(z) written from a = f(z)."""
+        derivative = self._hidden.derivative
+        if a.size < PARALLEL_MIN:
+            derivative(a, delta, scratch)
+            return
+        in_halves(
+            lambda rows: derivative(a[rows], delta[rows], scratch[rows]),
+            a.shape[0],
+            a.shape[1],
+        )
+
     def _backward(self, X, buffers, coef_grads, intercept_grads) -> None:
         """Gradients from δ_L (already in the buffers) down to the first layer,
         written into the given per-layer views (of ``grad`` or of a work vector).
         """
         activations, deltas, scratch, masks, _, ones = buffers
-        coefs = self.coefs
+        coefs, parts = self.coefs, self.matmul_parts
         for layer in range(len(coefs) - 1, -1, -1):
             delta = deltas[layer]
             # ∂E/∂W_l = a_{l-1}ᵀ δ_l
             if layer:
-                np.matmul(activations[layer - 1].T, delta, out=coef_grads[layer])
+                matmul(activations[layer - 1].T, delta, coef_grads[layer], parts)
             elif sp.issparse(X):
                 coef_grads[0][...] = X.T @ delta
             else:
-                np.matmul(X.T, delta, out=coef_grads[0])
+                matmul(X.T, delta, coef_grads[0], parts)
             # ∂E/∂b_l = Σ_rows δ_l, as a product with a vector of ones (BLAS
             # sums the columns faster than a reduction does)
             np.matmul(ones, delta, out=intercept_grads[layer])
@@ -300,14 +331,14 @@ class Network:
                 break
             # δ_{l-1} = (δ_l W_lᵀ) ⊙ f'(z_{l-1})  [⊙ m_{l-1} under dropout]
             below = deltas[layer - 1]
-            np.matmul(delta, coefs[layer].T, out=below)
+            matmul(delta, coefs[layer].T, below, parts)
             a_below = activations[layer - 1]
             rate = self.dropout[layer - 1]
             if rate and masks[layer - 1] is not None:
                 below *= masks[layer - 1]
                 # undo the 1/(1-p) scaling so f' sees the unit's own output
                 a_below *= 1.0 - rate
-            self._hidden.derivative(a_below, below, scratch[layer - 1])
+            self._activation_derivative(a_below, below, scratch[layer - 1])
 
     def _data_loss(self, buffers, T, sample_weight, scale: float) -> float:
         """Output activation, Σ_i s_i ℓ_i, and δ_L = (a_L - t) ⊙ s / S."""

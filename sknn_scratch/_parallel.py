@@ -10,6 +10,14 @@ the hand-over costs more than it saves.
 From ``PARALLEL_MIN`` elements on, the work is always split into the same two
 halves, on one thread or two, so results (a sum over halves, say) never depend
 on the number of cores.
+
+Large matrix products can be split too (``matmul``): into blocks of rows or
+columns of the output, one per thread, each a single-threaded BLAS call. A fit does that
+instead of letting BLAS thread its own products, because OpenBLAS's workers
+keep spinning for a while after every product: on two cores they took the
+second core from the element-wise work between products, and an optimizer
+step split over two threads ran no faster than on one. With the products
+split here, the same threads do both kinds of work and nothing spins.
 """
 
 import os
@@ -21,17 +29,24 @@ import numpy as np
 
 PARALLEL_MIN = 2**18
 
+# Fewest output rows per block of a split matrix product: below this, a BLAS
+# call works on too thin a block to run at full speed.
+MIN_BLOCK_ROWS = 64
+
 _lock = threading.Lock()
 _executor: ThreadPoolExecutor | None = None
 _executor_pid: int | None = None
 
 
-def _helper_thread() -> ThreadPoolExecutor:
-    """One helper thread per process (a forked child makes its own)."""
+def _helpers() -> ThreadPoolExecutor:
+    """Helper threads, one per core but the caller's (started as they are first
+    needed); a forked child makes its own."""
     global _executor, _executor_pid
     with _lock:
         if _executor is None or _executor_pid != os.getpid():
-            _executor = ThreadPoolExecutor(1, thread_name_prefix="sknn_scratch")
+            _executor = ThreadPoolExecutor(
+                max(1, (os.cpu_count() or 1) - 1), thread_name_prefix="sknn_scratch"
+            )
             _executor_pid = os.getpid()
         return _executor
 
@@ -51,14 +66,15 @@ def _wait(future: Future):
     return result
 
 
-def in_halves(work: Callable[[slice], object], n: int) -> list:
+def in_halves(work: Callable[[slice], object], n: int, item_size: int = 1) -> list:
     """Call ``work`` on slices that cover range(n) and return its results.
 
-    One slice below ``PARALLEL_MIN``; otherwise the two halves, the second on a
+    One slice below ``PARALLEL_MIN`` elements (n × ``item_size``: an item may be
+    a row of ``item_size`` elements); otherwise the two halves, the second on a
     helper thread when the machine has more than one core. The helper runs
     under the caller's NumPy error state (``np.errstate``), which is per thread.
     """
-    if n < PARALLEL_MIN:
+    if n * item_size < PARALLEL_MIN or n < 2:
         return [work(slice(0, n))]
     first, second = slice(0, n // 2), slice(n // 2, n)
     if (os.cpu_count() or 1) < 2:
@@ -69,9 +85,52 @@ def in_halves(work: Callable[[slice], object], n: int) -> list:
         with np.errstate(**error_state):
             return work(second)
 
-    future = _helper_thread().submit(helper)
+    future = _helpers().submit(helper)
     try:
         head = work(first)
     finally:
         tail = _wait(future)
     return [head, tail]
+
+
+def matmul(a, b: np.ndarray, out: np.ndarray, parts: int) -> np.ndarray:
+    """``np.matmul(a, b, out=out)`` computed in up to ``parts`` blocks, one per
+    thread (the caller's and helpers, at most one per core).
+
+    The blocks are rows of ``out`` (rows of ``a``), or its columns (columns of
+    ``b``) when it has more of those; every block is one BLAS call. With
+    ``parts`` = 1, or too few rows and columns for two blocks of
+    ``MIN_BLOCK_ROWS``, it is a single call. Like BLAS's own threads, the split
+    can change the last bits of the result, never more.
+    """
+    n_rows, n_cols = out.shape
+    by_rows = n_rows >= n_cols
+    parts = min(parts, os.cpu_count() or 1, max(n_rows, n_cols) // MIN_BLOCK_ROWS)
+    if parts < 2:
+        return np.matmul(a, b, out=out)
+    size = n_rows if by_rows else n_cols
+    bounds = [size * k // parts for k in range(parts + 1)]
+    error_state = np.geterr()
+
+    def block(k: int) -> None:
+        part = slice(bounds[k], bounds[k + 1])
+        with np.errstate(**error_state):  # the caller's, in every thread
+            if by_rows:
+                np.matmul(a[part], b, out=out[part])
+            else:
+                np.matmul(a, b[:, part], out=out[:, part])
+
+    futures = [_helpers().submit(block, k) for k in range(1, parts)]
+    try:
+        block(0)
+    finally:
+        # Every block finishes before anything, even an error, moves on.
+        errors = []
+        for future in futures:
+            try:
+                _wait(future)
+            except Exception as error:
+                errors.append(error)
+        if errors:
+            raise errors[0]
+    return out

@@ -11,11 +11,22 @@ measured on 2 cores (see benchmarks/profile_before.txt):
   the loss and gradient), and the two spinning pools fight over the cores:
   the whole fit was 4× slower than with SciPy's pool on one thread.
 
-So, for the duration of a fit, NumPy's pool gets one thread when the largest
-product of a mini-batch is small, and the other BLAS pools (SciPy's) get one
-thread under L-BFGS. Limits are reference-counted across threads, so that
-concurrent fits (a threaded grid search) agree on them and the original
-settings come back when the last fit ends.
+- after a large product, the spinning workers take the second core from the
+  element-wise work (activations, the optimizer step), which ``_parallel``
+  splits over two threads: a step of Adam on 1.3 million parameters took as
+  long on two threads as on one.
+
+So, for the duration of a fit, NumPy's pool gets one thread, and the other
+BLAS pools (SciPy's) get one thread under L-BFGS. When the largest product of a
+mini-batch is large, the fit splits its products itself into as many blocks
+as NumPy's pool had threads (``_parallel.matmul``), so every core still works
+on them. Limits are reference-counted across threads, so that concurrent fits
+(a threaded grid search) agree on them and the original settings come back
+when the last fit ends.
+
+When the pools cannot be managed (no threadpoolctl, or BLAS built on OpenMP,
+whose setting holds for the calling thread alone), BLAS is left to thread its
+own products.
 """
 
 import contextlib
@@ -33,7 +44,7 @@ SMALL_PRODUCT = 10_000_000
 
 _lock = threading.Lock()
 _pools = None  # (numpy's BLAS pools, the other BLAS pools), found once
-_requests: list[tuple[bool, bool]] = []  # one per running fit
+_requests: list[bool] = []  # one per running fit: whether it runs L-BFGS
 _original: dict = {}
 
 
@@ -88,8 +99,8 @@ def _blas_pools():
 def _apply() -> None:
     """Set every pool to its original count, or 1 if a running fit asks so."""
     numpy_pools, others = _blas_pools()
-    single_numpy = any(request[0] for request in _requests)
-    single_others = any(request[1] for request in _requests)
+    single_numpy = bool(_requests)
+    single_others = any(lbfgs for lbfgs in _requests)
     for pools, single in ((numpy_pools, single_numpy), (others, single_others)):
         for pool in pools:
             wanted = 1 if single else _original.get(id(pool), pool.num_threads)
@@ -108,18 +119,28 @@ def training_threads(largest_product: int, lbfgs: bool):
         L-BFGS chunk): rows × fan-in × fan-out.
     lbfgs : bool
         Whether SciPy's L-BFGS-B drives the fit.
+
+    Yields
+    ------
+    int
+        Blocks to split each large matrix product into (``_parallel.matmul``):
+        1 for small products, or when BLAS threads its own products.
     """
-    request = (largest_product < SMALL_PRODUCT, lbfgs)
     with _lock:
         if not _requests:
             numpy_pools, others = _blas_pools()
             _original.clear()
             _original.update({id(p): p.num_threads for p in numpy_pools + others})
-        _requests.append(request)
+        numpy_pools, _ = _blas_pools()
+        _requests.append(lbfgs)
         _apply()
+        blas_threads = max(
+            (_original.get(id(pool), 1) for pool in numpy_pools), default=1
+        )
+    parts = 1 if largest_product < SMALL_PRODUCT else blas_threads
     try:
-        yield
+        yield parts
     finally:
         with _lock:
-            _requests.remove(request)
+            _requests.remove(lbfgs)
             _apply()

@@ -120,3 +120,51 @@ def test_the_helper_threads_errors_reach_the_caller():
 
     with pytest.raises(RuntimeError, match="from the helper"):
         _parallel.in_halves(work, 2 * _parallel.PARALLEL_MIN)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize(
+    "shape",
+    [(512, 64, 300), (300, 40, 70), (20, 50, 400), (90, 30, 100), (1, 3, 1)],
+    ids=["rows", "rows-uneven", "columns", "too-small-to-split", "tiny"],
+)
+@pytest.mark.parametrize("parts", [1, 2, 3])
+@pytest.mark.parametrize("transposed", [False, True])
+def test_split_products_equal_numpys(dtype, shape, parts, transposed):
+    rows, inner, cols = shape
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal((rows, inner)).astype(dtype)
+    if transposed:  # a weight gradient multiplies a transposed view
+        a = np.ascontiguousarray(a.T).T
+    b = rng.standard_normal((inner, cols)).astype(dtype)
+    out = np.full((rows, cols), np.nan, dtype)
+    assert _parallel.matmul(a, b, out, parts) is out
+    tol = 1e-5 if dtype == np.float32 else 1e-12
+    np.testing.assert_allclose(out, a @ b, rtol=tol, atol=tol * inner)
+
+
+def test_split_products_report_errors():
+    a, b = np.ones((300, 4)), np.ones((5, 300))  # inner sizes disagree
+    with pytest.raises(ValueError):
+        _parallel.matmul(a, b, np.empty((300, 300)), 2)
+
+
+def test_large_products_are_split_over_the_blas_threads(monkeypatch, managed_pools):
+    numpy_pools, _ = managed_pools
+    threads = max(pool_threads(numpy_pools))
+    rng = np.random.default_rng(0)
+    X, y = rng.standard_normal((300, 64)), rng.integers(0, 3, 300)
+    seen = []
+    original = _base.MiniBatchTrainer.epoch
+
+    def recording(self, order=None):
+        seen.append((self.network.matmul_parts, pool_threads(numpy_pools)))
+        return original(self, order)
+
+    monkeypatch.setattr(_base.MiniBatchTrainer, "epoch", recording)
+    # 300 rows × 64 inputs × 600 units: above SMALL_PRODUCT multiply-adds
+    assert 300 * 64 * 600 >= _threads.SMALL_PRODUCT
+    model = ScratchMLPClassifier((600,), batch_size=300, max_iter=2, random_state=0)
+    model.fit(X, y)
+    assert seen == [(threads, [1] * len(numpy_pools))] * 2
+    assert max(pool_threads(numpy_pools)) == threads  # restored afterwards
