@@ -110,13 +110,19 @@ def shift_rows(z: np.ndarray) -> None:
     [-limit, 0] (limit: ``_SAFE_SHIFT``), so that exp() neither overflows nor
     underflows there. Softmax and log-softmax do not change.
 
-    Subtracting each row's own maximum would do, but reducing along short rows
-    is slow in NumPy; the array's overall maximum is one fast reduction, and
-    only rows whose mean (a lower bound of their maximum, got by one matrix
-    product) lies more than the limit below it need their own maximum.
+    Nothing needs subtracting when every entry already lies in [-limit, limit],
+    the usual case, found by two fast reductions: e^limit times any number of
+    classes stays finite. Otherwise, subtracting each row's own maximum would
+    do, but reducing along short rows is slow in NumPy; the array's overall
+    maximum is one fast reduction, and only rows whose mean (a lower bound of
+    their maximum, got by one matrix product) lies more than the limit below it
+    need their own maximum.
     """
+    limit = _SAFE_SHIFT.get(z.dtype.char, 600.0)
+    if -limit <= z.min() and z.max() <= limit:
+        return
     z -= z.max()
-    limit = _SAFE_SHIFT.get(z.dtype.char, 600.0) * z.shape[1]
+    limit *= z.shape[1]
     row_sum = z @ ones(z.shape[1], z.dtype)
     far_below = np.flatnonzero(row_sum < -limit)  # mean below -limit
     if far_below.size:

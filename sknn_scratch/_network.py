@@ -260,10 +260,10 @@ class Network:
         activations, masks = buffers[0], buffers[3]
         coefs, intercepts, parts = self.coefs, self.intercepts, self.matmul_parts
         last = len(coefs) - 1
-        if sp.issparse(X):
-            activations[0][...] = X @ coefs[0]
-        else:
+        if isinstance(X, np.ndarray):
             matmul(X, coefs[0], activations[0], parts)
+        else:  # sparse
+            activations[0][...] = X @ coefs[0]
         for layer in range(last + 1):
             z = activations[layer]
             if layer:
@@ -320,10 +320,10 @@ class Network:
             # ∂E/∂W_l = a_{l-1}ᵀ δ_l
             if layer:
                 matmul(activations[layer - 1].T, delta, coef_grads[layer], parts)
-            elif sp.issparse(X):
-                coef_grads[0][...] = X.T @ delta
-            else:
+            elif isinstance(X, np.ndarray):
                 matmul(X.T, delta, coef_grads[0], parts)
+            else:  # sparse
+                coef_grads[0][...] = X.T @ delta
             # ∂E/∂b_l = Σ_rows δ_l, as a product with a vector of ones (BLAS
             # sums the columns faster than a reduction does)
             np.matmul(ones, delta, out=intercept_grads[layer])
@@ -419,10 +419,16 @@ class Network:
         float
             The loss E; ``self.grad`` holds ∂E/∂params.
         """
-        total_weight = X.shape[0] if sample_weight is None else sample_weight.sum()
+        n_rows = X.shape[0]
+        total_weight = n_rows if sample_weight is None else sample_weight.sum()
         scale = 1.0 / float(total_weight)
+        if max_rows is not None and max_rows >= n_rows:  # a mini-batch: one chunk
+            buffers = self._forward(X, training=True)
+            data_loss = self._data_loss(buffers, T, sample_weight, scale)
+            self._backward(X, buffers, self.coef_grads, self.intercept_grads)
+            return data_loss * scale + self._penalty(alpha, scale, gradient=True)
         data_loss = 0.0
-        for rows in self._chunks(X.shape[0], max_rows):
+        for rows in self._chunks(n_rows, max_rows):
             X_rows = X[rows]
             buffers = self._forward(X_rows, training=True)
             weights = None if sample_weight is None else sample_weight[rows]

@@ -103,6 +103,8 @@ def matmul(a, b: np.ndarray, out: np.ndarray, parts: int) -> np.ndarray:
     ``MIN_BLOCK_ROWS``, it is a single call. Like BLAS's own threads, the split
     can change the last bits of the result, never more.
     """
+    if parts < 2:
+        return np.matmul(a, b, out=out)
     n_rows, n_cols = out.shape
     by_rows = n_rows >= n_cols
     parts = min(parts, os.cpu_count() or 1, max(n_rows, n_cols) // MIN_BLOCK_ROWS)
