@@ -22,10 +22,10 @@ from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state, shuffle
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from ._network import Network, forward, layer_views
+from ._network import Network, chunk_product, forward, layer_views
 from ._optimizers import SGD, Adam, minimize_lbfgs
 from ._params import normalize_dropout, normalize_hidden_layer_sizes, validate_params
-from ._threads import training_threads
+from ._threads import SMALL_PRODUCT, blas_threads
 from ._training import MiniBatchTrainer
 
 STOCHASTIC_SOLVERS = ("sgd", "adam")
@@ -306,7 +306,7 @@ class BaseScratchMLP(BaseEstimator):
             rows = min(n_samples, batch)
         else:
             rows = network.chunk_rows(n_samples)
-        threads = training_threads(
+        threads = blas_threads(
             network.largest_product(rows), lbfgs=self.solver == "lbfgs"
         )
         with (
@@ -702,9 +702,17 @@ class BaseScratchMLP(BaseEstimator):
                 reset=False,
             )
         activation = "identity" if logits else self.out_activation_
-        with np.errstate(all="ignore"):
+        largest = chunk_product(X.shape[0], self.coefs_, X.dtype)
+        # A large prediction holds BLAS at one thread and shares rows between
+        # threads itself (see _threads); a small one leaves the pools alone.
+        threads = (
+            blas_threads(largest, lbfgs=False)
+            if largest >= SMALL_PRODUCT
+            else contextlib.nullcontext(1)
+        )
+        with threads as parts, np.errstate(all="ignore"):
             output = forward(
-                X, self.coefs_, self.intercepts_, self.activation, activation
+                X, self.coefs_, self.intercepts_, self.activation, activation, parts
             )
         _check_finite_output(output, "logits" if logits else f"{activation} outputs")
         return output

@@ -36,11 +36,10 @@ through row views.
 from itertools import pairwise
 
 import numpy as np
-import scipy.sparse as sp
 
 from ._activations import HIDDEN_ACTIVATIONS, OUTPUT_ACTIVATIONS, ones
 from ._losses import LOSSES
-from ._parallel import PARALLEL_MIN, in_halves, matmul
+from ._parallel import MIN_BLOCK_ROWS, PARALLEL_MIN, in_blocks, in_halves, matmul
 
 # Bound on the temporary memory of one forward pass over many rows (predict,
 # validation scores, full-batch gradients): rows are processed in chunks whose
@@ -89,12 +88,21 @@ def _chunk_rows(n_rows: int, widest: int, itemsize: int) -> int:
     return max(1, min(n_rows, CHUNK_BYTES // max(1, widest * itemsize)))
 
 
+def chunk_product(n_rows: int, coefs: list[np.ndarray], dtype) -> int:
+    """Multiply-adds of the largest matrix product ``forward`` makes for one
+    chunk of rows (how large a prediction's products are)."""
+    widest = max(W.shape[1] for W in coefs)
+    rows = _chunk_rows(n_rows, widest, np.dtype(dtype).itemsize)
+    return max(rows * W.shape[0] * W.shape[1] for W in coefs)
+
+
 def forward(
     X: np.ndarray,
     coefs: list[np.ndarray],
     intercepts: list[np.ndarray],
     activation: str,
     output_activation: str,
+    parts: int = 1,
 ) -> np.ndarray:
     """Output of the network for every row of X, computed in chunks of rows.
 
@@ -110,6 +118,10 @@ def forward(
         Hidden activation name.
     output_activation : str
         Output activation name; "identity" returns the logits.
+    parts : int, default=1
+        Threads to share each chunk's rows between, each taking a block of rows
+        through every layer (see ``_parallel.in_blocks``): for BLAS held at
+        one thread.
 
     Returns
     -------
@@ -128,25 +140,39 @@ def forward(
     hidden_widest = max(widths[:-1], default=0)
     buffers = [np.empty(chunk * hidden_widest, dtype=dtype) for _ in range(2)]
     last = len(coefs) - 1
-    for start in range(0, n_rows, chunk):
-        stop = min(start + chunk, n_rows)
-        rows = stop - start
-        a = X[start:stop]
+
+    def through_layers(start: int, stop: int, block: slice) -> None:
+        # rows block of the chunk X[start:stop], through every layer
+        a = X[start + block.start : start + block.stop]
         for layer, (W, b) in enumerate(zip(coefs, intercepts, strict=True)):
             if layer == last:
-                z = out[start:stop]
+                z = out[start + block.start : start + block.stop]
             else:
-                z = buffers[layer % 2][: rows * W.shape[1]].reshape(rows, W.shape[1])
-            if sp.issparse(a):
-                z[...] = a @ W
-            else:
+                flat = buffers[layer % 2][: (stop - start) * W.shape[1]]
+                z = flat.reshape(stop - start, W.shape[1])[block]
+            if isinstance(a, np.ndarray):
                 np.matmul(a, W, out=z)
+            else:  # sparse
+                z[...] = a @ W
             z += b
             if layer != last:
                 hidden(z)
             a = z
-        # while the chunk's outputs are still in cache
-        output(out[start:stop])
+        output(a)  # while the outputs are still in cache
+
+    for start in range(0, n_rows, chunk):
+        stop = min(start + chunk, n_rows)
+        blocks = min(parts, (stop - start) // MIN_BLOCK_ROWS)
+        if blocks < 2:
+            through_layers(start, stop, slice(0, stop - start))
+        else:
+            in_blocks(
+                lambda block, start=start, stop=stop: through_layers(
+                    start, stop, block
+                ),
+                stop - start,
+                blocks,
+            )
     return out
 
 

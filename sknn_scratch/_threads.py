@@ -4,7 +4,7 @@ NumPy and SciPy wheels each bring their own OpenBLAS, each with a pool of
 worker threads that keep spinning for a while after a call. Two things follow,
 measured on 2 cores (see benchmarks/profile_before.txt):
 
-- a matrix product below about 10⁷ multiply-adds is no faster on two threads
+- a matrix product below about 2·10⁷ multiply-adds is no faster on two threads
   than on one, while the spinning workers slow down the element-wise work
   between products, badly so on a busy machine;
 - L-BFGS alternates SciPy's BLAS (inside scipy's L-BFGS-B) with NumPy's (in
@@ -20,7 +20,8 @@ So, for the duration of a fit, NumPy's pool gets one thread, and the other
 BLAS pools (SciPy's) get one thread under L-BFGS. When the largest product of a
 mini-batch is large, the fit splits its products itself into as many blocks
 as NumPy's pool had threads (``_parallel.matmul``), so every core still works
-on them. Limits are reference-counted across threads, so that concurrent fits
+on them. A large prediction does the same, sharing each chunk's rows between
+threads. Limits are reference-counted across threads, so that concurrent fits
 (a threaded grid search) agree on them and the original settings come back
 when the last fit ends.
 
@@ -34,13 +35,15 @@ import os
 import threading
 from pathlib import Path
 
+from ._parallel import SPLIT_PRODUCT
+
 try:  # a dependency of scikit-learn, so always there in practice
     from threadpoolctl import ThreadpoolController
 except ImportError:  # pragma: no cover
     ThreadpoolController = None
 
-# Multiply-adds of a matrix product below which a second thread does not pay.
-SMALL_PRODUCT = 10_000_000
+# Products below this many multiply-adds gain nothing from a second thread.
+SMALL_PRODUCT = SPLIT_PRODUCT
 
 _lock = threading.Lock()
 _pools = None  # (numpy's BLAS pools, the other BLAS pools), found once
@@ -109,14 +112,15 @@ def _apply() -> None:
 
 
 @contextlib.contextmanager
-def training_threads(largest_product: int, lbfgs: bool):
-    """BLAS thread limits for one fit (see the module docstring).
+def blas_threads(largest_product: int, lbfgs: bool):
+    """BLAS thread limits for one fit or one large prediction (see the module
+    docstring).
 
     Parameters
     ----------
     largest_product : int
         Multiply-adds of the largest matrix product of one mini-batch (or
-        L-BFGS chunk): rows × fan-in × fan-out.
+        L-BFGS or prediction chunk): rows × fan-in × fan-out.
     lbfgs : bool
         Whether SciPy's L-BFGS-B drives the fit.
 

@@ -1,14 +1,16 @@
 """Threads: BLAS thread limits during fits, and work split over two threads."""
 
 import threading
+import time
 import warnings
+from itertools import pairwise
 
 import numpy as np
 import pytest
 from sklearn.exceptions import ConvergenceWarning
 from threadpoolctl import threadpool_info
 
-from sknn_scratch import ScratchMLPClassifier, _base, _parallel, _threads
+from sknn_scratch import ScratchMLPClassifier, _base, _network, _parallel, _threads
 from sknn_scratch._optimizers import Adam
 
 pytestmark = pytest.mark.filterwarnings("ignore", category=ConvergenceWarning)
@@ -130,7 +132,8 @@ def test_the_helper_threads_errors_reach_the_caller():
 )
 @pytest.mark.parametrize("parts", [1, 2, 3])
 @pytest.mark.parametrize("transposed", [False, True])
-def test_split_products_equal_numpys(dtype, shape, parts, transposed):
+def test_split_products_equal_numpys(dtype, shape, parts, transposed, monkeypatch):
+    monkeypatch.setattr(_parallel, "SPLIT_PRODUCT", 0)  # split even small ones
     rows, inner, cols = shape
     rng = np.random.default_rng(0)
     a = rng.standard_normal((rows, inner)).astype(dtype)
@@ -143,7 +146,8 @@ def test_split_products_equal_numpys(dtype, shape, parts, transposed):
     np.testing.assert_allclose(out, a @ b, rtol=tol, atol=tol * inner)
 
 
-def test_split_products_report_errors():
+def test_split_products_report_errors(monkeypatch):
+    monkeypatch.setattr(_parallel, "SPLIT_PRODUCT", 0)
     a, b = np.ones((300, 4)), np.ones((5, 300))  # inner sizes disagree
     with pytest.raises(ValueError):
         _parallel.matmul(a, b, np.empty((300, 300)), 2)
@@ -153,7 +157,7 @@ def test_large_products_are_split_over_the_blas_threads(monkeypatch, managed_poo
     numpy_pools, _ = managed_pools
     threads = max(pool_threads(numpy_pools))
     rng = np.random.default_rng(0)
-    X, y = rng.standard_normal((300, 64)), rng.integers(0, 3, 300)
+    X, y = rng.standard_normal((500, 64)), rng.integers(0, 3, 500)
     seen = []
     original = _base.MiniBatchTrainer.epoch
 
@@ -162,9 +166,72 @@ def test_large_products_are_split_over_the_blas_threads(monkeypatch, managed_poo
         return original(self, order)
 
     monkeypatch.setattr(_base.MiniBatchTrainer, "epoch", recording)
-    # 300 rows × 64 inputs × 600 units: above SMALL_PRODUCT multiply-adds
-    assert 300 * 64 * 600 >= _threads.SMALL_PRODUCT
-    model = ScratchMLPClassifier((600,), batch_size=300, max_iter=2, random_state=0)
+    # 500 rows × 64 inputs × 700 units: above SMALL_PRODUCT multiply-adds
+    assert 500 * 64 * 700 >= _threads.SMALL_PRODUCT
+    model = ScratchMLPClassifier((700,), batch_size=500, max_iter=2, random_state=0)
     model.fit(X, y)
     assert seen == [(threads, [1] * len(numpy_pools))] * 2
     assert max(pool_threads(numpy_pools)) == threads  # restored afterwards
+
+
+@pytest.mark.parametrize("parts", [1, 2, 3, 5])
+def test_blocks_cover_the_range_in_order(parts):
+    n = 101
+    results = _parallel.in_blocks(lambda part: list(range(n))[part], n, parts)
+    assert len(results) == parts
+    assert [i for block in results for i in block] == list(range(n))
+
+
+def test_every_block_finishes_before_an_error_is_raised():
+    finished = []
+
+    def work(part):
+        if part.start == 0:
+            raise RuntimeError("from the caller's block")
+        time.sleep(0.05)
+        finished.append(part.start)
+
+    with pytest.raises(RuntimeError, match="caller's block"):
+        _parallel.in_blocks(work, 30, 3)
+    assert sorted(finished) == [10, 20]
+
+
+@pytest.mark.parametrize("activation", ["relu", "tanh"])
+@pytest.mark.parametrize("output", ["softmax", "logistic", "identity"])
+def test_predictions_shared_between_threads_equal_unshared(activation, output):
+    rng = np.random.default_rng(0)
+    sizes = (7, 300, 20, 4)
+    coefs = [rng.standard_normal((i, o)) / np.sqrt(i) for i, o in pairwise(sizes)]
+    intercepts = [rng.standard_normal(o) for o in sizes[1:]]
+    X = rng.standard_normal((1000, sizes[0]))
+    alone = _network.forward(X, coefs, intercepts, activation, output)
+    for parts in (2, 3):
+        shared = _network.forward(X, coefs, intercepts, activation, output, parts)
+        np.testing.assert_allclose(shared, alone, rtol=1e-12, atol=1e-12)
+
+
+def test_large_predictions_hold_blas_at_one_thread(monkeypatch, managed_pools):
+    numpy_pools, _ = managed_pools
+    threads = max(pool_threads(numpy_pools))
+    rng = np.random.default_rng(0)
+    X, y = rng.standard_normal((400, 64)), rng.integers(0, 3, 400)
+    model = ScratchMLPClassifier((600,), max_iter=2, random_state=0).fit(X, y)
+    X_new = rng.standard_normal((2000, 64))
+    assert _network.chunk_product(2000, model.coefs_, X.dtype) >= (
+        _threads.SMALL_PRODUCT
+    )
+    seen = []
+    original = _network.forward
+
+    def recording(*args):
+        seen.append((args[-1], pool_threads(numpy_pools)))
+        return original(*args)
+
+    monkeypatch.setattr(_base, "forward", recording)
+    proba = model.predict_proba(X_new)
+    assert seen == [(threads, [1] * len(numpy_pools))]
+    assert max(pool_threads(numpy_pools)) == threads  # restored afterwards
+    expected = original(X_new, model.coefs_, model.intercepts_, "relu", "softmax")
+    np.testing.assert_allclose(proba, expected, rtol=1e-12, atol=1e-12)
+    model.predict_proba(X_new[:5])  # a small prediction leaves the pools alone
+    assert seen[-1] == (1, [threads] * len(numpy_pools))
