@@ -39,7 +39,7 @@ import numpy as np
 
 from ._activations import HIDDEN_ACTIVATIONS, OUTPUT_ACTIVATIONS, ones
 from ._losses import LOSSES
-from ._parallel import MIN_BLOCK_ROWS, PARALLEL_MIN, in_blocks, in_halves, matmul
+from ._parallel import MIN_BLOCK_ROWS, in_blocks, in_halves, matmul
 
 # Bound on the temporary memory of one forward pass over many rows (predict,
 # validation scores, full-batch gradients): rows are processed in chunks whose
@@ -284,20 +284,23 @@ class Network:
         """
         buffers = self._buffers(X.shape[0])
         activations, masks = buffers[0], buffers[3]
-        coefs, intercepts, parts = self.coefs, self.intercepts, self.matmul_parts
+        coefs, intercepts = self.coefs, self.intercepts
+        forward = self._hidden.forward
         last = len(coefs) - 1
-        if isinstance(X, np.ndarray):
-            matmul(X, coefs[0], activations[0], parts)
-        else:  # sparse
-            activations[0][...] = X @ coefs[0]
         for layer in range(last + 1):
-            z = activations[layer]
-            if layer:
-                matmul(activations[layer - 1], coefs[layer], z, parts)
+            z, bias = activations[layer], intercepts[layer]
+            below = X if layer == 0 else activations[layer - 1]
             if layer == last:
-                z += intercepts[layer]
+                self._product(below, coefs[layer], z)
+                z += bias
                 break
-            self._bias_and_activate(z, intercepts[layer])
+
+            def bias_and_activate(rows: slice, z=z, bias=bias) -> None:
+                part = z[rows]
+                part += bias
+                forward(part)
+
+            self._product(below, coefs[layer], z, then=bias_and_activate)
             rate = self.dropout[layer]
             if training and rate:
                 mask = masks[layer]
@@ -307,64 +310,56 @@ class Network:
                 z *= mask
         return buffers
 
-    # Element-wise work on a large layer is split over two threads by rows.
-    def _bias_and_activate(self, z: np.ndarray, bias: np.ndarray) -> None:
-        """z ← f(z + b)."""
-        forward = self._hidden.forward
-        if z.size < PARALLEL_MIN:
-            z += bias
-            forward(z)
+    def _product(self, a, W: np.ndarray, out: np.ndarray, then=None) -> None:
+        """out = a W, then ``then(rows)`` on blocks of rows of ``out`` that cover it.
+
+        A large dense product is split over threads by rows (``matmul_parts``,
+        see ``_parallel.matmul``), and each thread goes on with ``then`` on its
+        own rows while they are in its cache.
+        """
+        if isinstance(a, np.ndarray):
+            matmul(a, W, out, self.matmul_parts, then)
             return
-
-        def work(rows: slice) -> None:
-            part = z[rows]
-            part += bias
-            forward(part)
-
-        in_halves(work, z.shape[0], z.shape[1])
-
-    def _activation_derivative(self, a, delta, scratch) -> None:
-        """delta ← delta ⊙ f'(z), with f'(z) written from a = f(z)."""
-        derivative = self._hidden.derivative
-        if a.size < PARALLEL_MIN:
-            derivative(a, delta, scratch)
-            return
-        in_halves(
-            lambda rows: derivative(a[rows], delta[rows], scratch[rows]),
-            a.shape[0],
-            a.shape[1],
-        )
+        out[...] = a @ W  # sparse
+        if then is not None:
+            in_halves(then, out.shape[0], out.shape[1])
 
     def _backward(self, X, buffers, coef_grads, intercept_grads) -> None:
         """Gradients from δ_L (already in the buffers) down to the first layer,
         written into the given per-layer views (of ``grad`` or of a work vector).
         """
         activations, deltas, scratch, masks, _, ones = buffers
-        coefs, parts = self.coefs, self.matmul_parts
+        coefs, derivative = self.coefs, self._hidden.derivative
         for layer in range(len(coefs) - 1, -1, -1):
             delta = deltas[layer]
             # ∂E/∂W_l = a_{l-1}ᵀ δ_l
-            if layer:
-                matmul(activations[layer - 1].T, delta, coef_grads[layer], parts)
-            elif isinstance(X, np.ndarray):
-                matmul(X.T, delta, coef_grads[0], parts)
-            else:  # sparse
-                coef_grads[0][...] = X.T @ delta
+            below = X if layer == 0 else activations[layer - 1]
+            self._product(below.T, delta, coef_grads[layer])
             # ∂E/∂b_l = Σ_rows δ_l, as a product with a vector of ones (BLAS
             # sums the columns faster than a reduction does)
             np.matmul(ones, delta, out=intercept_grads[layer])
             if layer == 0:
                 break
             # δ_{l-1} = (δ_l W_lᵀ) ⊙ f'(z_{l-1})  [⊙ m_{l-1} under dropout]
-            below = deltas[layer - 1]
-            matmul(delta, coefs[layer].T, below, parts)
-            a_below = activations[layer - 1]
+            delta_below, a_below = deltas[layer - 1], activations[layer - 1]
+            mask, work = masks[layer - 1], scratch[layer - 1]
             rate = self.dropout[layer - 1]
-            if rate and masks[layer - 1] is not None:
-                below *= masks[layer - 1]
-                # undo the 1/(1-p) scaling so f' sees the unit's own output
-                a_below *= 1.0 - rate
-            self._activation_derivative(a_below, below, scratch[layer - 1])
+
+            def times_derivative(
+                rows: slice,
+                delta_below=delta_below,
+                a=a_below,
+                mask=mask,
+                work=work,
+                rate=rate,
+            ) -> None:
+                if rate and mask is not None:
+                    delta_below[rows] *= mask[rows]
+                    # undo the 1/(1-p) scaling so f' sees the unit's own output
+                    a[rows] *= 1.0 - rate
+                derivative(a[rows], delta_below[rows], work[rows])
+
+            self._product(delta, coefs[layer].T, delta_below, then=times_derivative)
 
     def _data_loss(self, buffers, T, sample_weight, scale: float) -> float:
         """Output activation, Σ_i s_i ℓ_i, and δ_L = (a_L - t) ⊙ s / S."""

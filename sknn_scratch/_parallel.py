@@ -30,6 +30,9 @@ import numpy as np
 
 PARALLEL_MIN = 2**18
 
+# Cores of this machine (asked once: os.cpu_count() costs microseconds).
+CORES = os.cpu_count() or 1
+
 # Multiply-adds of a matrix product below which splitting it over two threads
 # does not pay. Measured on 2 cores, whole fits: a largest product of 1.2·10⁷
 # was 10% slower split, 1.9·10⁷ even, 3.5·10⁷ 15% faster; handing work to a
@@ -52,7 +55,7 @@ def _helpers() -> ThreadPoolExecutor:
     with _lock:
         if _executor is None or _executor_pid != os.getpid():
             _executor = ThreadPoolExecutor(
-                max(1, (os.cpu_count() or 1) - 1), thread_name_prefix="sknn_scratch"
+                max(1, CORES - 1), thread_name_prefix="sknn_scratch"
             )
             _executor_pid = os.getpid()
         return _executor
@@ -84,7 +87,7 @@ def in_blocks(work: Callable[[slice], object], n: int, parts: int) -> list:
     """
     bounds = [n * k // parts for k in range(parts + 1)]
     slices = [slice(start, stop) for start, stop in pairwise(bounds)]
-    if parts < 2 or (os.cpu_count() or 1) < 2:
+    if parts < 2 or CORES < 2:
         return [work(part) for part in slices]
     error_state = np.geterr()
 
@@ -119,27 +122,45 @@ def in_halves(work: Callable[[slice], object], n: int, item_size: int = 1) -> li
     return in_blocks(work, n, 2)
 
 
-def matmul(a, b: np.ndarray, out: np.ndarray, parts: int) -> np.ndarray:
+def matmul(
+    a,
+    b: np.ndarray,
+    out: np.ndarray,
+    parts: int,
+    then: Callable[[slice], object] | None = None,
+) -> np.ndarray:
     """``np.matmul(a, b, out=out)`` computed in up to ``parts`` blocks, one per
-    thread (the caller's and helpers, at most one per core).
+    thread (the caller's and helpers, at most one per core), and then
+    ``then(rows)``, if given, on blocks of rows of ``out`` that cover it.
 
     The blocks are rows of ``out`` (rows of ``a``), or its columns (columns of
-    ``b``) when it has more of those; every block is one BLAS call. With
-    ``parts`` = 1, a product under ``SPLIT_PRODUCT`` multiply-adds, or too few
-    rows and columns for two blocks of ``MIN_BLOCK_ROWS``, it is a single call.
-    Like BLAS's own threads, the split can change the last bits of the result,
-    never more.
+    ``b``) when it has more of those; every block is one BLAS call, and a
+    thread with a block of rows goes on with ``then`` on them. With ``parts``
+    = 1, a product under ``SPLIT_PRODUCT`` multiply-adds, or too few rows and
+    columns for two blocks of ``MIN_BLOCK_ROWS``, it is a single call, and
+    ``then`` follows it (``in_halves``). Like BLAS's own threads, the split
+    can change the last bits of the result, never more.
     """
-    if parts < 2 or a.shape[0] * a.shape[1] * b.shape[1] < SPLIT_PRODUCT:
-        return np.matmul(a, b, out=out)
     n_rows, n_cols = out.shape
-    parts = min(parts, os.cpu_count() or 1, max(n_rows, n_cols) // MIN_BLOCK_ROWS)
-    if parts < 2:
-        return np.matmul(a, b, out=out)
-    if n_rows >= n_cols:
-        in_blocks(lambda rows: np.matmul(a[rows], b, out=out[rows]), n_rows, parts)
+    if parts > 1 and a.shape[0] * a.shape[1] * b.shape[1] >= SPLIT_PRODUCT:
+        parts = min(parts, CORES, max(n_rows, n_cols) // MIN_BLOCK_ROWS)
     else:
+        parts = 1
+    if parts > 1 and n_rows >= n_cols:
+
+        def block(rows: slice) -> None:
+            np.matmul(a[rows], b, out=out[rows])
+            if then is not None:
+                then(rows)
+
+        in_blocks(block, n_rows, parts)
+        return out
+    if parts > 1:
         in_blocks(
             lambda cols: np.matmul(a, b[:, cols], out=out[:, cols]), n_cols, parts
         )
+    else:
+        np.matmul(a, b, out=out)
+    if then is not None:
+        in_halves(then, n_rows, n_cols)
     return out

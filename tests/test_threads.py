@@ -98,7 +98,7 @@ def test_split_work_gives_the_same_results_on_one_core_or_two(monkeypatch):
     params, grad = rng.normal(size=n), rng.normal(size=n)
     results = []
     for cores in (1, 2):
-        monkeypatch.setattr(_parallel.os, "cpu_count", lambda cores=cores: cores)
+        monkeypatch.setattr(_parallel, "CORES", cores)
         optimizer, updated = Adam(n, np.float64), params.copy()
         optimizer.step(updated, grad)
         results.append(updated)
@@ -235,3 +235,41 @@ def test_large_predictions_hold_blas_at_one_thread(monkeypatch, managed_pools):
     np.testing.assert_allclose(proba, expected, rtol=1e-12, atol=1e-12)
     model.predict_proba(X_new[:5])  # a small prediction leaves the pools alone
     assert seen[-1] == (1, [threads] * len(numpy_pools))
+
+
+@pytest.mark.parametrize("activation", ["relu", "tanh", "logistic"])
+@pytest.mark.parametrize("dropout", [0.0, 0.3])
+def test_training_with_split_products_equals_unsplit(
+    activation, dropout, monkeypatch, managed_pools
+):
+    rng = np.random.default_rng(0)
+    X, y = rng.standard_normal((300, 20)), rng.integers(0, 3, 300)
+    params = dict(
+        hidden_layer_sizes=(150, 140),
+        activation=activation,
+        dropout=dropout,
+        batch_size=256,
+        max_iter=5,
+        random_state=0,
+    )
+    unsplit = ScratchMLPClassifier(**params).fit(X, y)
+    # split every product (rows, or columns where there are more of those),
+    # with the bias, activation and derivative done per block of rows
+    monkeypatch.setattr(_parallel, "SPLIT_PRODUCT", 0)
+    monkeypatch.setattr(_threads, "SMALL_PRODUCT", 0)
+    parts = []
+    original = _base.MiniBatchTrainer.epoch
+
+    def recording(self, order=None):
+        parts.append(self.network.matmul_parts)
+        return original(self, order)
+
+    monkeypatch.setattr(_base.MiniBatchTrainer, "epoch", recording)
+    split = ScratchMLPClassifier(**params).fit(X, y)
+    assert min(parts) > 1
+    for ours, theirs in zip(
+        split.coefs_ + split.intercepts_,
+        unsplit.coefs_ + unsplit.intercepts_,
+        strict=True,
+    ):
+        np.testing.assert_allclose(ours, theirs, rtol=1e-7, atol=1e-10)
