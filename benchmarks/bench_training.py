@@ -11,6 +11,16 @@ Contenders
 ``floor``
     The matrix products of mini-batch backpropagation and nothing else (see
     below): the time no NumPy MLP can beat at these shapes and this dtype.
+``NumPy loop``
+    The least a NumPy MLP can do (mini-batch cases only): one function with
+    every buffer made beforehand and nothing but the NumPy calls that Adam
+    training with ReLU units and a softmax must make per batch (gather, the
+    products, bias, activation, loss, output delta, derivative, bias
+    gradients, L2 penalty, Adam's ten passes), with NumPy's default threads.
+    No validation, bookkeeping or safety: it skips the softmax's row shift,
+    sample weights and every check. How close ``ours`` comes to it is what an
+    engine written in NumPy can still gain; the gap between it and the floor
+    is what only fused kernels could.
 ``ours``
     ``sknn_scratch.ScratchMLPClassifier``.
 ``scikit-learn``
@@ -104,6 +114,7 @@ else:
 
 SEED = 0
 N_CLASSES = 10
+ALPHA = 1e-4  # scikit-learn's default L2 penalty
 ALL_CASES = ("small", "wide", "lbfgs", "predict")
 ALL_DTYPES = ("float64", "float32")
 
@@ -299,6 +310,126 @@ def floor_epochs(
     return run
 
 
+def numpy_loop_epochs(
+    X: np.ndarray, y: np.ndarray, sizes: tuple[int, ...], batch_size: int, alpha: float
+) -> tuple[Callable[[int], float], Callable[[], str]]:
+    """A function that times ``epochs`` epochs of the plain NumPy Adam loop,
+    and one that returns its training accuracy.
+
+    See the module docstring: the NumPy calls any NumPy MLP must make per
+    batch, and nothing else. The weights start from the same Glorot-uniform
+    bounds as the estimators'.
+    """
+    dtype = X.dtype
+    n_samples, n_layers = X.shape[0], len(sizes) - 1
+    T = np.eye(sizes[-1], dtype=dtype)[y]
+    n_weights = sum(i * o for i, o in pairwise(sizes))
+    params = np.empty(n_weights + sum(sizes[1:]), dtype)
+    weights, biases, start = [], [], 0
+    for fan_in, fan_out in pairwise(sizes):
+        weights.append(params[start : start + fan_in * fan_out].reshape(fan_in, -1))
+        start += fan_in * fan_out
+    for fan_out in sizes[1:]:
+        biases.append(params[start : start + fan_out])
+        start += fan_out
+    grad = np.empty_like(params)
+    weight_grads, bias_grads, start = [], [], 0
+    for fan_in, fan_out in pairwise(sizes):
+        weight_grads.append(grad[start : start + fan_in * fan_out].reshape(fan_in, -1))
+        start += fan_in * fan_out
+    for fan_out in sizes[1:]:
+        bias_grads.append(grad[start : start + fan_out])
+        start += fan_out
+    m, v, scratch = np.zeros_like(params), np.zeros_like(params), np.empty_like(params)
+    X_batch = np.empty((batch_size, X.shape[1]), dtype)
+    T_batch = np.empty((batch_size, sizes[-1]), dtype)
+    activations = [np.empty((batch_size, n), dtype) for n in sizes[1:]]
+    deltas = [np.empty((batch_size, n), dtype) for n in sizes[1:]]
+    masks = [np.empty((batch_size, n), dtype) for n in sizes[1:-1]]
+    ones_rows, ones_classes = np.ones(batch_size, dtype), np.ones(sizes[-1], dtype)
+    beta_1, beta_2, epsilon, learning_rate = 0.9, 0.999, 1e-8, 1e-3
+
+    def run(epochs: int) -> float:
+        # every run trains afresh from the same start (untimed)
+        rng = np.random.default_rng(SEED)
+        for W, b in zip(weights, biases, strict=True):
+            bound = np.sqrt(6.0 / sum(W.shape))
+            W[...] = rng.uniform(-bound, bound, W.shape)
+            b[...] = rng.uniform(-bound, bound, b.shape)
+        m[...], v[...], step = 0.0, 0.0, 0
+        begin = time.perf_counter()
+        for _ in range(epochs):
+            order = rng.permutation(n_samples)
+            for first in range(0, n_samples, batch_size):
+                index = order[first : first + batch_size]
+                rows = len(index)
+                a = np.take(X, index, axis=0, out=X_batch[:rows])
+                t = np.take(T, index, axis=0, out=T_batch[:rows])
+                for layer in range(n_layers):
+                    z = activations[layer][:rows]
+                    np.matmul(a, weights[layer], out=z)
+                    z += biases[layer]
+                    if layer < n_layers - 1:
+                        np.maximum(z, 0.0, out=z)
+                    a = z
+                t_dot_z = np.vdot(t, a)
+                np.exp(a, out=a)
+                row_sums = a @ ones_classes
+                a /= row_sums[:, None]
+                loss = (float(np.log(row_sums).sum()) - t_dot_z) / rows
+                delta = deltas[-1][:rows]
+                np.subtract(a, t, out=delta)
+                delta *= 1.0 / rows
+                for layer in range(n_layers - 1, -1, -1):
+                    below = (
+                        X_batch[:rows] if layer == 0 else activations[layer - 1][:rows]
+                    )
+                    np.matmul(below.T, delta, out=weight_grads[layer])
+                    np.matmul(ones_rows[:rows], delta, out=bias_grads[layer])
+                    if layer:
+                        mask = masks[layer - 1][:rows]
+                        delta_below = deltas[layer - 1][:rows]
+                        np.matmul(delta, weights[layer].T, out=delta_below)
+                        np.greater(below, 0.0, out=mask)
+                        delta_below *= mask
+                        delta = delta_below
+                w, g, s = params[:n_weights], grad[:n_weights], scratch[:n_weights]
+                loss += 0.5 * alpha * float(np.dot(w, w)) / rows
+                np.multiply(w, alpha / rows, out=s)
+                g += s
+                step += 1
+                step_size = (
+                    learning_rate
+                    * (1.0 - beta_2**step) ** 0.5
+                    / (1.0 - beta_1**step)
+                    * (1.0 - beta_1)
+                    / (1.0 - beta_2) ** 0.5
+                )
+                # (ufuncs with out=: an augmented assignment would make these
+                # arrays local to run())
+                np.multiply(m, beta_1, out=m)
+                np.add(m, grad, out=m)
+                np.multiply(grad, grad, out=scratch)
+                np.multiply(v, beta_2, out=v)
+                np.add(v, scratch, out=v)
+                np.sqrt(v, out=scratch)
+                np.add(scratch, epsilon / (1.0 - beta_2) ** 0.5, out=scratch)
+                np.divide(m, scratch, out=scratch)
+                np.multiply(scratch, step_size, out=scratch)
+                np.subtract(params, scratch, out=params)
+        return time.perf_counter() - begin
+
+    def accuracy() -> str:
+        a = X
+        for layer in range(n_layers):
+            a = a @ weights[layer] + biases[layer]
+            if layer < n_layers - 1:
+                a = np.maximum(a, 0.0)
+        return f"{np.mean(a.argmax(axis=1) == y):.4f}"
+
+    return run, accuracy
+
+
 # -- contenders: the estimators --------------------------------------------------------
 def adam_params(case: TrainCase, epochs: int) -> dict[str, object]:
     """Estimator parameters shared by ours and scikit-learn's for a case."""
@@ -386,7 +517,7 @@ def torch_train(
     hidden: tuple[int, ...],
     batch_size: int,
     epochs: int,
-    alpha: float = 1e-4,
+    alpha: float = ALPHA,
 ):
     """Mini-batch Adam with cross-entropy, as scikit-learn's MLP does it."""
     sizes = layer_sizes(X.shape[1], hidden)
@@ -461,8 +592,17 @@ def run_train_case(case: TrainCase, dtype: np.dtype, epochs: int, repeats: int) 
     floor = floor_epochs(sizes, case.n_samples, case.batch_size, dtype)
     warmup_rows = min(case.n_samples, 4 * case.batch_size)
     params = adam_params(case, epochs)
+    numpy_loop, numpy_loop_accuracy = numpy_loop_epochs(
+        X, y, sizes, case.batch_size, ALPHA
+    )
     contenders = [
         Contender("floor", lambda: floor(epochs), warmup=lambda: floor(1)),
+        Contender(
+            "NumPy loop",
+            lambda: numpy_loop(epochs),
+            warmup=lambda: numpy_loop(1),
+            quality=numpy_loop_accuracy,
+        ),
         estimator_contender("ours", ScratchMLPClassifier, params, X, y, warmup_rows),
         estimator_contender("scikit-learn", MLPClassifier, params, X, y, warmup_rows),
     ]
@@ -614,7 +754,7 @@ def peak_memory(work: Callable[[], object]) -> float:
 
 
 # -- reporting -------------------------------------------------------------------------------
-CONTENDERS = ("floor", "ours", "scikit-learn", "PyTorch")
+CONTENDERS = ("floor", "NumPy loop", "ours", "scikit-learn", "PyTorch")
 
 
 def fmt_time(value: float) -> str:
@@ -651,9 +791,9 @@ def print_detail(row: Row, quality_label: str) -> None:
 def markdown_table(rows: Sequence[Row]) -> str:
     """The summary table: minimum times, each with its ratio to the floor."""
     lines = [
-        "| case | dtype | unit | floor | ours | scikit-learn | PyTorch | sklearn/ours "
-        "| accuracy / check: ours · sklearn · PyTorch | notes |",
-        "|---|---|---|---:|---:|---:|---:|---:|---|---|",
+        "| case | dtype | unit | floor | NumPy loop | ours | scikit-learn | PyTorch "
+        "| sklearn/ours | accuracy / check: ours · sklearn · PyTorch | notes |",
+        "|---|---|---|---:|---:|---:|---:|---:|---:|---|---|",
     ]
     for row in rows:
         floor = row.best("floor")

@@ -13,9 +13,6 @@ For each case it reports, per batch:
   products alone, see ``bench_training``): the minimum over ``--repeats``
   rounds in which every measurement (the profiled fits too) runs once, in a
   rotating order, so that load from other processes falls on all alike;
-* a check of the two BLAS libraries in play: our weight gradients go through
-  SciPy's ``gemm`` (SciPy's own OpenBLAS), every other product through NumPy's
-  ``matmul`` (NumPy's OpenBLAS): the floor is timed both ways;
 * a line-level breakdown, from the fastest of the line-profiled fits, by
   ``line_profiler`` (when installed) of
   ``MiniBatchTrainer.epoch``, ``Network.loss_and_gradient``,
@@ -33,6 +30,7 @@ The raw ``line_profiler`` listings follow the summaries.
 import argparse
 import ast
 import cProfile
+import functools
 import inspect
 import io
 import pstats
@@ -43,7 +41,6 @@ import time
 import warnings
 from collections import defaultdict
 from collections.abc import Callable, Sequence
-from itertools import pairwise
 from pathlib import Path
 
 import numpy as np
@@ -56,9 +53,9 @@ from bench_training import (
     batch_rows,
     classification_data,
     environment,
+    floor_epochs,
     layer_sizes,
 )
-from scipy.linalg import blas
 from sklearn.exceptions import ConvergenceWarning
 
 from sknn_scratch._network import Network
@@ -93,28 +90,24 @@ def profiled_functions() -> dict[str, Callable]:
 # profiled function counts only for its own (call) overhead; anything else is
 # Python overhead. Adam.step's statements are optimizer work.
 CATEGORIES = [
-    ("gather (np.take of X, T rows)", r"\btake\(|\[index\]"),
-    ("matmul: forward a@W", r"matmul\(a_prev|a_prev @|matmul\(a, "),
-    ("matmul: weight grad aᵀδ (scipy gemm)", r"_gemm\(|a_in\.T @|matmul\(a_in\.T"),
+    ("gather (np.take of X, T rows)", r"\btake\("),
+    (
+        "matmul: forward a@W",
+        r"matmul\(X, coefs|matmul\(activations\[layer - 1\], coefs",
+    ),
+    ("matmul: weight grad aᵀδ", r"\.T, delta"),
     ("matmul: input grad δWᵀ", r"matmul\(delta"),
-    ("activation forward (relu)", r"_hidden\.forward\("),
-    ("activation derivative", r"_hidden\.derivative\("),
-    ("loss: softmax, log-loss, output δ", r"self\._loss\(|per_sample"),
-    ("bias add + bias grad (sum)", r"intercepts\[|intercept_grads|z \+= b\b"),
+    ("activation forward", r"^forward\(|hidden\(z\)"),
+    ("activation derivative", r"derivative\(a"),
+    ("loss: softmax, log-loss, output δ", r"self\._loss\("),
+    ("bias add + bias grad", r"\+= bias|\+= intercepts|intercept_grads"),
     ("δ_L scaling by 1/S", r"deltas\[-1\] \*=|row_scale"),
-    ("L2 penalty (‖W‖², αW)", r"penalty|alpha \* scale|\(alpha|np\.dot\(weights"),
+    ("L2 penalty (‖W‖², αW)", r"in_halves\(penalise"),
     ("dropout", r"_dropout_rng|\*= mask|greater_equal\(mask|a_below \*="),
-    ("matmul: other", r"matmul\(|gemm\(| @ "),
+    ("matmul: other", r"matmul\(| @ "),
 ]
 ADAM_CATEGORIES = [
-    (
-        "optimizer: Adam update √v+ε, m/·, p -=",
-        r"np\.sqrt\(self|divide\(|params -=|epsilon|scratch \*= self\.learning_rate",
-    ),
-    (
-        "optimizer: Adam moments m, v",
-        r"self\.[mv] |np\.multiply\(grad|scratch \*= 1\.0",
-    ),
+    ("optimizer: Adam moments and update (10 passes)", r"in_halves\(update"),
 ]
 OVERHEAD = "Python overhead (loop, views, calls)"
 OPTIMIZER_OTHER = "optimizer: Adam bookkeeping"
@@ -129,56 +122,6 @@ def fit_timer(
     def run() -> float:
         start = time.perf_counter()
         factory(**params).fit(X, y)
-        return time.perf_counter() - start
-
-    return run
-
-
-def floor_timer(
-    sizes: tuple[int, ...],
-    n_samples: int,
-    batch_size: int,
-    dtype: np.dtype,
-    weight_grad: str,
-    epochs: int,
-) -> Callable[[], float]:
-    """A function that times ``epochs`` epochs of backprop's products.
-
-    ``weight_grad`` is "numpy" (``np.matmul(a.T, δ, out=G)``, the benchmark's
-    floor) or "scipy" (``gemm(1, δᵀ, aᵀ, c=Gᵀ, trans_b=True)``, as our engine
-    calls it); the other products always use ``np.matmul``.
-    """
-    rng = np.random.default_rng(0)
-    weights = [
-        (rng.standard_normal((i, o)) / np.sqrt(i)).astype(dtype)
-        for i, o in pairwise(sizes)
-    ]
-    grads = [np.empty_like(w) for w in weights]
-    gemm = blas.get_blas_funcs("gemm", dtype=dtype)
-    buffers = {}
-    for rows in set(batch_rows(n_samples, batch_size)):
-        acts = [rng.standard_normal((rows, n)).astype(dtype) for n in sizes]
-        deltas = [rng.standard_normal((rows, n)).astype(dtype) for n in sizes[1:]]
-        in_grads = [np.empty((rows, n), dtype) for n in sizes[1:-1]]
-        buffers[rows] = (acts, deltas, in_grads)
-    schedule = [buffers[rows] for rows in batch_rows(n_samples, batch_size)] * epochs
-    n_layers = len(weights)
-
-    def run() -> float:
-        start = time.perf_counter()
-        for acts, deltas, in_grads in schedule:
-            for layer in range(n_layers):
-                np.matmul(acts[layer], weights[layer], out=acts[layer + 1])
-            for layer in range(n_layers - 1, -1, -1):
-                if weight_grad == "numpy":
-                    np.matmul(acts[layer].T, deltas[layer], out=grads[layer])
-                else:
-                    gemm(
-                        1.0, deltas[layer].T, acts[layer].T, beta=0.0,
-                        c=grads[layer].T, trans_b=True, overwrite_c=True,
-                    )  # fmt: skip
-                if layer > 0:
-                    np.matmul(deltas[layer], weights[layer].T, out=in_grads[layer - 1])
         return time.perf_counter() - start
 
     return run
@@ -283,8 +226,7 @@ def profile_case(
     timers = {
         "ours": fit_timer(ScratchMLPClassifier, params, X, y),
         "scikit-learn": fit_timer(MLPClassifier, params, X, y),
-        "floor": floor_timer(sizes, *rows, "numpy", epochs),
-        "floor, scipy gemm": floor_timer(sizes, *rows, "scipy", epochs),
+        "floor": functools.partial(floor_epochs(sizes, *rows), epochs),
     }
     # Line-profiled fits run in the same rounds; the fastest one is reported,
     # being the least disturbed by other load on the machine.
@@ -311,11 +253,6 @@ def profile_case(
             f"  {label:<21}{per_batch[name]:10.1f}   ({per_batch[name] / floor_np:.1f}× floor)"
         )
     say(f"  floor (numpy matmul) {floor_np:10.1f}")
-    floor_sp = per_batch["floor, scipy gemm"]
-    say(
-        f"  floor, weight grads via scipy gemm (the engine before commit b2654b4) {floor_sp:10.1f}   "
-        f"({floor_sp / floor_np:.2f}× the numpy-only floor)"
-    )
 
     raw = ""
     if LineProfiler is not None:

@@ -21,6 +21,9 @@ def test_quick_benchmark_runs_and_prints_the_table() -> None:
     )
     assert completed.returncode == 0, completed.stdout + completed.stderr
     out = completed.stdout
-    assert "| case | dtype | unit | floor | ours | scikit-learn | PyTorch |" in out
+    header = (
+        "| case | dtype | unit | floor | NumPy loop | ours | scikit-learn | PyTorch "
+    )
+    assert header in out
     for case in ("small", "wide", "lbfgs", "predict"):
         assert f"\n| {case} |" in out, f"no table row for the {case} case"
