@@ -3,8 +3,7 @@
 Profiles ``ScratchMLPClassifier.fit`` (Adam) on cases of ``bench_training.py``
 and writes a summary text::
 
-    python benchmarks/profile_training.py                       # profile_before.txt
-    python benchmarks/profile_training.py --output benchmarks/profile_after.txt
+    python benchmarks/profile_training.py    # writes benchmarks/profile_after.txt
     python benchmarks/profile_training.py --runs small:float32 wide:float64
 
 For each case it reports, per batch:
@@ -14,14 +13,15 @@ For each case it reports, per batch:
   rounds in which every measurement (the profiled fits too) runs once, in a
   rotating order, so that load from other processes falls on all alike;
 * a line-level breakdown, from the fastest of the line-profiled fits, by
-  ``line_profiler`` (when installed) of
-  ``MiniBatchTrainer.epoch``, ``Network.loss_and_gradient``,
-  ``Network._forward_backward`` and ``Adam.step``, grouped into matmul,
-  activation, loss, bias, optimizer, gather and Python overhead. Each line's
-  time is inclusive of what it calls; lines that call one of the other profiled
-  functions count only for their own overhead. The profiler itself adds time
-  to every line executed, so the breakdown's total exceeds the unprofiled
-  cost; the difference is printed;
+  ``line_profiler`` (when installed) of ``MiniBatchTrainer.epoch``, the
+  methods of ``Network`` that run in the loop, ``Adam.step`` and the hidden
+  activations, grouped into matmul, activation, loss, bias, optimizer, gather
+  and Python overhead. Each line's time is inclusive of what it calls; lines
+  that call one of the other profiled functions count only for their own
+  overhead. The profiler itself adds time to every line executed, so the
+  breakdown's total exceeds the unprofiled cost; the difference is printed.
+  The profiler sees the calling thread only: work that helper threads do (on
+  large layers) is counted in the line that waits for it;
 * ``cProfile``'s top functions by own time, with calls per batch.
 
 The raw ``line_profiler`` listings follow the summaries.
@@ -58,6 +58,7 @@ from bench_training import (
 )
 from sklearn.exceptions import ConvergenceWarning
 
+from sknn_scratch._activations import HIDDEN_ACTIVATIONS
 from sknn_scratch._network import Network
 from sknn_scratch._optimizers import Adam
 from sknn_scratch._training import MiniBatchTrainer
@@ -70,42 +71,56 @@ except ImportError:
 DEFAULT_RUNS = ("small:float64", "small:float32", "wide:float64")
 EPOCHS = {"small": 5, "wide": 1}
 # Network methods that never run inside the batch loop.
-NOT_IN_LOOP = {"__init__", "initialize", "predict", "loss", "set_dropout_rng"}
+# (_product is left unprofiled so that its time, products and what runs on
+# their rows, stays on the lines that call it, which say which product it is.)
+NOT_IN_LOOP = {
+    "__init__",
+    "initialize",
+    "predict",
+    "loss",
+    "set_dropout_rng",
+    "_product",
+}
 
 
 def profiled_functions() -> dict[str, Callable]:
     """The batch loop's functions, found by name so that refactors are followed.
 
     ``MiniBatchTrainer.epoch`` (the root), every method of ``Network`` that can
-    run inside it, and ``Adam.step``.
+    run inside it, ``Adam.step``, and the hidden activations and their
+    derivatives (which run on the rows of a product, inside ``_product``).
     """
     functions = {"epoch": MiniBatchTrainer.epoch, "Adam.step": Adam.step}
     for name, member in vars(Network).items():
         if inspect.isfunction(member) and name not in NOT_IN_LOOP:
             functions[f"Network.{name}"] = member
+    for name, activation in HIDDEN_ACTIVATIONS.items():
+        functions[f"{ACTIVATION} {name}"] = activation.forward
+        functions[f"{DERIVATIVE} {name}"] = activation.derivative
     return functions
 
 
 # Categories of statements, first match wins; a statement that calls another
 # profiled function counts only for its own (call) overhead; anything else is
 # Python overhead. Adam.step's statements are optimizer work.
+ACTIVATION, DERIVATIVE = "activation forward", "activation derivative"
+FORWARD_PRODUCT = "matmul: forward a@W (+ bias add)"
+INPUT_GRAD_PRODUCT = "matmul: input grad δWᵀ"
 CATEGORIES = [
     ("gather (np.take of X, T rows)", r"\btake\("),
-    (
-        "matmul: forward a@W",
-        r"matmul\(X, coefs|matmul\(activations\[layer - 1\], coefs",
-    ),
-    ("matmul: weight grad aᵀδ", r"\.T, delta"),
-    ("matmul: input grad δWᵀ", r"matmul\(delta"),
-    ("activation forward", r"^forward\(|hidden\(z\)"),
-    ("activation derivative", r"derivative\(a"),
+    (FORWARD_PRODUCT, r"_product\(below, coefs"),
+    ("matmul: weight grad aᵀδ", r"_product\(below\.T, delta"),
+    (INPUT_GRAD_PRODUCT, r"_product\(delta"),
     ("loss: softmax, log-loss, output δ", r"self\._loss\("),
     ("bias add + bias grad", r"\+= bias|\+= intercepts|intercept_grads"),
     ("δ_L scaling by 1/S", r"deltas\[-1\] \*=|row_scale"),
     ("L2 penalty (‖W‖², αW)", r"in_halves\(penalise"),
-    ("dropout", r"_dropout_rng|\*= mask|greater_equal\(mask|a_below \*="),
+    ("dropout", r"_dropout_rng|\*= mask|greater_equal\(mask"),
     ("matmul: other", r"matmul\(| @ "),
 ]
+# The activations run inside the products' lines (on each block of rows):
+# their own time moves from those lines to their category.
+RUN_INSIDE = {ACTIVATION: FORWARD_PRODUCT, DERIVATIVE: INPUT_GRAD_PRODUCT}
 ADAM_CATEGORIES = [
     ("optimizer: Adam moments and update (10 passes)", r"in_halves\(update"),
 ]
@@ -179,6 +194,8 @@ def breakdown(profiler, n_batches: int) -> tuple[dict[str, float], float]:
     calls_one = re.compile(r"\.(" + "|".join(map(re.escape, callees)) + r")\(")
     result: dict[str, float] = defaultdict(float)
     for key, lines in per_function.items():
+        if key.startswith(tuple(RUN_INSIDE)):
+            continue  # counted whole below
         texts = statement_texts(functions[key])
         rules = ADAM_CATEGORIES if key == "Adam.step" else CATEGORIES
         default = OPTIMIZER_OTHER if key == "Adam.step" else OVERHEAD
@@ -190,7 +207,13 @@ def breakdown(profiler, n_batches: int) -> tuple[dict[str, float], float]:
             category = next((c for c, rx in rules if re.search(rx, text)), default)
             result[category] += micros
     # Container lines were counted whole; take their callees' own time back out.
-    result[OVERHEAD] -= sum(v for k, v in totals.items() if k != "epoch")
+    for key, total in totals.items():
+        inside = next((kind for kind in RUN_INSIDE if key.startswith(kind)), None)
+        if inside is not None:
+            result[inside] += total
+            result[RUN_INSIDE[inside]] -= total
+        elif key != "epoch":
+            result[OVERHEAD] -= total
     per_batch = {k: v / n_batches for k, v in result.items()}
     return per_batch, totals.get("epoch", 0.0) / n_batches
 
@@ -307,7 +330,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--output",
         type=Path,
-        default=Path(__file__).resolve().parent / "profile_before.txt",
+        default=Path(__file__).resolve().parent / "profile_after.txt",
+        help="where to write (default: benchmarks/profile_after.txt; profile_before.txt\n        is the record from before the speed work)",
     )
     parser.add_argument(
         "--note", default="", help="a line for the header (e.g. the engine's commit)"
