@@ -331,7 +331,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--output",
         type=Path,
         default=Path(__file__).resolve().parent / "profile_after.txt",
-        help="where to write (default: benchmarks/profile_after.txt; profile_before.txt\n        is the record from before the speed work)",
+        help=(
+            "where to write (default: benchmarks/profile_after.txt; "
+            "profile_before.txt is the record from before the speed work)"
+        ),
     )
     parser.add_argument(
         "--note", default="", help="a line for the header (e.g. the engine's commit)"
