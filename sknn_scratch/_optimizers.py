@@ -25,7 +25,7 @@ import math
 import numpy as np
 import scipy.optimize
 
-from ._parallel import in_halves
+from ._parallel import PARALLEL_MIN, in_halves
 
 
 class _StochasticOptimizer:
@@ -172,19 +172,18 @@ class Adam(_StochasticOptimizer):
         update of the module docstring term for term. (``self.m`` and
         ``self.v`` hold these scaled moments.)
         """
-        self.t += 1
+        self.t = t = self.t + 1
         beta_1, beta_2 = self.beta_1, self.beta_2
         # η_k = η₀ √(1 - β₂ᵏ) / (1 - β₁ᵏ), scikit-learn's learning_rate
         # Python floats, not NumPy float64 scalars: those would promote a
         # float32 step to float64 and take NumPy's slow casting path.
         self.learning_rate = (
-            self.learning_rate_init
-            * math.sqrt(1.0 - beta_2**self.t)
-            / (1.0 - beta_1**self.t)
+            self.learning_rate_init * math.sqrt(1.0 - beta_2**t) / (1.0 - beta_1**t)
         )
-        step_size = self.learning_rate * (1.0 - beta_1) / math.sqrt(1.0 - beta_2)
-        epsilon = self.epsilon / math.sqrt(1.0 - beta_2)
-        scratch = self._scratch_vector()
+        root = math.sqrt(1.0 - beta_2)
+        step_size = self.learning_rate * (1.0 - beta_1) / root
+        epsilon = self.epsilon / root
+        scratch = self._scratch if self._scratch is not None else self._scratch_vector()
 
         def update(part: slice) -> None:
             m, v, g, s = self.m[part], self.v[part], grad[part], scratch[part]
@@ -199,7 +198,10 @@ class Adam(_StochasticOptimizer):
             s *= step_size
             params[part] -= s
 
-        in_halves(update, self.n_params)
+        if self.n_params < PARALLEL_MIN:
+            update(slice(None))
+        else:
+            in_halves(update, self.n_params)
 
 
 def minimize_lbfgs(
