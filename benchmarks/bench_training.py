@@ -103,6 +103,7 @@ from sklearn.preprocessing import StandardScaler
 
 import sknn_scratch
 from sknn_scratch import ScratchMLPClassifier
+from sknn_scratch._network import layer_views, n_parameters
 
 try:
     import torch
@@ -323,23 +324,12 @@ def numpy_loop_epochs(
     dtype = X.dtype
     n_samples, n_layers = X.shape[0], len(sizes) - 1
     T = np.eye(sizes[-1], dtype=dtype)[y]
-    n_weights = sum(i * o for i, o in pairwise(sizes))
-    params = np.empty(n_weights + sum(sizes[1:]), dtype)
-    weights, biases, start = [], [], 0
-    for fan_in, fan_out in pairwise(sizes):
-        weights.append(params[start : start + fan_in * fan_out].reshape(fan_in, -1))
-        start += fan_in * fan_out
-    for fan_out in sizes[1:]:
-        biases.append(params[start : start + fan_out])
-        start += fan_out
-    grad = np.empty_like(params)
-    weight_grads, bias_grads, start = [], [], 0
-    for fan_in, fan_out in pairwise(sizes):
-        weight_grads.append(grad[start : start + fan_in * fan_out].reshape(fan_in, -1))
-        start += fan_in * fan_out
-    for fan_out in sizes[1:]:
-        bias_grads.append(grad[start : start + fan_out])
-        start += fan_out
+    # the engine's flat layout (weights, then biases), so that the L2 penalty
+    # and Adam are whole-vector passes here too
+    n_weights, n_params = n_parameters(sizes)
+    params, grad = np.empty(n_params, dtype), np.empty(n_params, dtype)
+    weights, biases = layer_views(params, sizes)
+    weight_grads, bias_grads = layer_views(grad, sizes)
     m, v, scratch = np.zeros_like(params), np.zeros_like(params), np.empty_like(params)
     X_batch = np.empty((batch_size, X.shape[1]), dtype)
     T_batch = np.empty((batch_size, sizes[-1]), dtype)

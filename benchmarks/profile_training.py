@@ -114,7 +114,7 @@ CATEGORIES = [
     ("loss: softmax, log-loss, output δ", r"self\._loss\("),
     ("bias add + bias grad", r"\+= bias|\+= intercepts|intercept_grads"),
     ("δ_L scaling by 1/S", r"deltas\[-1\] \*=|row_scale"),
-    ("L2 penalty (‖W‖², αW)", r"in_halves\(penalise"),
+    ("L2 penalty (‖W‖², αW)", r"penalise[,)]|penalise\(slice"),
     ("dropout", r"_dropout_rng|\*= mask|greater_equal\(mask"),
     ("matmul: other", r"matmul\(| @ "),
 ]
@@ -122,7 +122,7 @@ CATEGORIES = [
 # their own time moves from those lines to their category.
 RUN_INSIDE = {ACTIVATION: FORWARD_PRODUCT, DERIVATIVE: INPUT_GRAD_PRODUCT}
 ADAM_CATEGORIES = [
-    ("optimizer: Adam moments and update (10 passes)", r"in_halves\(update"),
+    ("optimizer: Adam moments and update (10 passes)", r"update[,)]|update\(slice"),
 ]
 OVERHEAD = "Python overhead (loop, views, calls)"
 OPTIMIZER_OTHER = "optimizer: Adam bookkeeping"
