@@ -12,12 +12,13 @@ halves, on one thread or two, so results (a sum over halves, say) never depend
 on the number of cores.
 
 Large matrix products can be split too (``matmul``): into blocks of rows or
-columns of the output, one per thread, each a single-threaded BLAS call. A fit does that
-instead of letting BLAS thread its own products, because OpenBLAS's workers
-keep spinning for a while after every product: on two cores they took the
-second core from the element-wise work between products, and an optimizer
-step split over two threads ran no faster than on one. With the products
-split here, the same threads do both kinds of work and nothing spins.
+columns of the output, one per thread, each a single-threaded BLAS call. A
+fit does that instead of letting BLAS thread its own products, because
+OpenBLAS's workers keep spinning for a while after every product: on two
+cores they took the second core from the element-wise work between products,
+and an optimizer step split over two threads ran no faster than on one. With
+the products split here, the same threads do both kinds of work and nothing
+spins.
 """
 
 import os
