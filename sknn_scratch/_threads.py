@@ -35,7 +35,7 @@ import os
 import threading
 from pathlib import Path
 
-from ._parallel import SPLIT_PRODUCT
+from ._parallel import CORES, SPLIT_PRODUCT
 
 try:  # a dependency of scikit-learn, so always there in practice
     from threadpoolctl import ThreadpoolController
@@ -141,7 +141,8 @@ def blas_threads(largest_product: int, lbfgs: bool):
         blas_threads = max(
             (_original.get(id(pool), 1) for pool in numpy_pools), default=1
         )
-    parts = 1 if largest_product < SMALL_PRODUCT else blas_threads
+    # one block per thread BLAS had, and no more blocks than cores
+    parts = 1 if largest_product < SMALL_PRODUCT else min(blas_threads, CORES)
     try:
         yield parts
     finally:
