@@ -39,7 +39,7 @@ import numpy as np
 
 from ._activations import HIDDEN_ACTIVATIONS, OUTPUT_ACTIVATIONS, ones
 from ._losses import LOSSES
-from ._parallel import MIN_BLOCK_ROWS, PARALLEL_MIN, in_blocks, in_halves, matmul
+from ._parallel import MIN_BLOCK_ROWS, in_blocks, in_halves, matmul
 
 # Bound on the temporary memory of one forward pass over many rows (predict,
 # validation scores, full-batch gradients): rows are processed in chunks whose
@@ -325,10 +325,7 @@ class Network:
         else:  # the common small case, with as few Python calls as can be
             np.matmul(a, W, out=out)
         if then is not None:
-            if out.size < PARALLEL_MIN:
-                then(slice(None))
-            else:
-                in_halves(then, out.shape[0], out.shape[1])
+            in_halves(then, out.shape[0], out.shape[1])
 
     def _backward(self, X, buffers, coef_grads, intercept_grads) -> None:
         """Gradients from δ_L (already in the buffers) down to the first layer,
@@ -399,8 +396,6 @@ class Network:
                 grad[part] += work[part]
             return float(np.dot(w, w))
 
-        if self.n_weights < PARALLEL_MIN:
-            return 0.5 * alpha * penalise(slice(None)) * scale
         return 0.5 * alpha * sum(in_halves(penalise, self.n_weights)) * scale
 
     def chunk_rows(self, n_rows: int) -> int:

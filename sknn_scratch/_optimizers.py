@@ -25,7 +25,7 @@ import math
 import numpy as np
 import scipy.optimize
 
-from ._parallel import PARALLEL_MIN, in_halves
+from ._parallel import in_halves
 
 
 class _StochasticOptimizer:
@@ -198,10 +198,7 @@ class Adam(_StochasticOptimizer):
             s *= step_size
             params[part] -= s
 
-        if self.n_params < PARALLEL_MIN:
-            update(slice(None))
-        else:
-            in_halves(update, self.n_params)
+        in_halves(update, self.n_params)
 
 
 def minimize_lbfgs(
