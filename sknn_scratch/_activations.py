@@ -1,95 +1,170 @@
-"""Activation functions, each forward pass written beside its derivative.
+"""Activation functions: the one table of hidden activations, and the outputs.
 
-A hidden layer computes ``a = f(z)``. Backpropagation needs ``f'(z)``, and for
-every activation used here the derivative can be written in terms of the output
-``a`` alone, so ``z`` never has to be kept:
+A hidden layer computes ``a = f(z)``. Backpropagation multiplies the incoming
+delta by ``f'(z)``. Each entry of ``ACTIVATIONS`` is everything about one
+activation: its forward and its derivative written side by side, which of
+``z`` and ``a`` the derivative reads, the initialisation rule of the weights
+that feed it, its formulas for the documentation, and whether the compiled
+engine has a fused kernel for it. Parameter validation, the docstrings, the
+README's table, the tests' parametrisation and both engines read this table,
+so adding an activation means adding one entry (and, if it is to be fused, its
+kernel in ``_kernels.pyx``).
 
-==========  =====================  ==========================
-name        f(z)                   f'(z) written with a = f(z)
-==========  =====================  ==========================
-identity    z                      1
-logistic    1 / (1 + exp(-z))      a (1 - a)
-tanh        tanh(z)                1 - a²
-relu        max(z, 0)              1 if a > 0 else 0
-==========  =====================  ==========================
+Conventions of an entry's functions, which work in place on buffers the
+network allocated once:
 
-Output layers also use ``softmax`` and ``exp``; their derivatives are never
-needed on their own because each is paired with its canonical loss (see
-``_losses``), whose output delta is simply ``a - t``.
+- ``forward(z, out)`` writes ``f(z)`` into ``out``; ``out`` may be ``z``
+  itself, which is how the engine calls it when the derivative reads ``a``
+  alone (then ``z`` need not be kept).
+- ``derivative(delta, a, z, scratch)`` multiplies ``delta`` by ``f'(z)``.
+  ``a`` is ``f(z)``; ``z`` is the pre-activation, passed only when
+  ``derivative_reads`` includes it (None otherwise); ``scratch`` is a free
+  array of the same shape.
 
-Every function works in place, on buffers the network allocated once, so the
-training loop does not allocate arrays of the layers' size.
-``forward(z)`` overwrites ``z`` with ``f(z)``; ``derivative(a, delta, scratch)``
-multiplies ``delta`` by ``f'(z)``, using ``scratch`` (same shape as ``a``) for the
-intermediate values.
+Output layers also use ``softmax`` and ``exp`` (``OUTPUT_ACTIVATIONS``); their
+derivatives are never needed on their own, because each is paired with a loss
+(see ``_losses``) whose output delta is written beside its value.
 """
 
 import functools
+import math
 from collections.abc import Callable
-from typing import NamedTuple
+from typing import Literal, NamedTuple
 
 import numpy as np
 from scipy.special import expit
 
 
-class Activation(NamedTuple):
-    """An elementwise activation: its in-place forward and derivative."""
+class InitRule(NamedTuple):
+    """How the weights of a layer are drawn: uniformly in ±bound.
 
-    forward: Callable[[np.ndarray], None]
-    derivative: Callable[[np.ndarray, np.ndarray, np.ndarray], None]
+    ``hidden`` gives the bound of layers that feed this activation, ``output``
+    that of the output layer, both from the layer's fan-in and fan-out. The
+    bias of a layer is drawn with the bound of its weights, after them.
+    """
+
+    description: str
+    hidden: Callable[[int, int], float]
+    output: Callable[[int, int], float]
+
+
+def _glorot(factor: float) -> Callable[[int, int], float]:
+    def bound(fan_in: int, fan_out: int) -> float:
+        return math.sqrt(factor / (fan_in + fan_out))
+
+    return bound
+
+
+def _he(fan_in: int, fan_out: int) -> float:
+    return math.sqrt(6.0 / fan_in)
+
+
+# scikit-learn's rule, kept for its four activations so that the same seed
+# draws the same weights: Glorot-uniform, with k = 2 for logistic units.
+GLOROT = InitRule(
+    "Glorot-uniform, ±√(6 / (fan_in + fan_out))", _glorot(6.0), _glorot(6.0)
+)
+GLOROT_LOGISTIC = InitRule(
+    "Glorot-uniform for logistic units, ±√(2 / (fan_in + fan_out))",
+    _glorot(2.0),
+    _glorot(2.0),
+)
+# The ReLU family halves the variance of what passes it; He's rule doubles
+# the weights' variance to keep the signal's (and Glorot's for the output).
+HE = InitRule(
+    "He-uniform for hidden layers, ±√(6 / fan_in); Glorot-uniform for the output",
+    _he,
+    _glorot(6.0),
+)
+
+
+class Activation(NamedTuple):
+    """A hidden activation: one entry of ``ACTIVATIONS`` (see the module)."""
+
+    formula: str
+    derivative_formula: str
+    forward: Callable[[np.ndarray, np.ndarray], None]
+    derivative: Callable[[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray], None]
+    derivative_reads: Literal["a", "z", "az"]
+    init: InitRule
+    compiled: bool  # _kernels.pyx fuses it with the bias and the delta
+    in_sklearn: bool  # one of scikit-learn's four (parity, ONNX export)
 
 
 # identity: f(z) = z, f'(z) = 1
-def _identity(z: np.ndarray) -> None:
-    pass
+def _identity(z: np.ndarray, out: np.ndarray) -> None:
+    if out is not z:
+        np.copyto(out, z)
 
 
-def _identity_derivative(a: np.ndarray, delta: np.ndarray, scratch: np.ndarray) -> None:
+def _identity_derivative(delta, a, z, scratch) -> None:
     pass
 
 
 # logistic: f(z) = 1 / (1 + exp(-z)), f'(z) = a (1 - a)
-def _logistic(z: np.ndarray) -> None:
+def _logistic(z: np.ndarray, out: np.ndarray) -> None:
     # expit saturates to exactly 0 or 1 without overflow warnings.
-    expit(z, out=z)
+    expit(z, out=out)
 
 
-def _logistic_derivative(a: np.ndarray, delta: np.ndarray, scratch: np.ndarray) -> None:
+def _logistic_derivative(delta, a, z, scratch) -> None:
     np.subtract(1.0, a, out=scratch)
     scratch *= a
     delta *= scratch
 
 
 # tanh: f(z) = tanh(z), f'(z) = 1 - a²
-def _tanh(z: np.ndarray) -> None:
-    np.tanh(z, out=z)
+def _tanh(z: np.ndarray, out: np.ndarray) -> None:
+    np.tanh(z, out=out)
 
 
-def _tanh_derivative(a: np.ndarray, delta: np.ndarray, scratch: np.ndarray) -> None:
+def _tanh_derivative(delta, a, z, scratch) -> None:
     np.multiply(a, a, out=scratch)
     np.subtract(1.0, scratch, out=scratch)
     delta *= scratch
 
 
 # relu: f(z) = max(z, 0), f'(z) = 1 where a > 0 and 0 elsewhere
-def _relu(z: np.ndarray) -> None:
-    np.maximum(z, 0.0, out=z)
+def _relu(z: np.ndarray, out: np.ndarray) -> None:
+    np.maximum(z, 0.0, out=out)
 
 
-def _relu_derivative(a: np.ndarray, delta: np.ndarray, scratch: np.ndarray) -> None:
+def _relu_derivative(delta, a, z, scratch) -> None:
     np.greater(a, 0.0, out=scratch)
     delta *= scratch
 
 
-HIDDEN_ACTIVATIONS: dict[str, Activation] = {
-    "identity": Activation(_identity, _identity_derivative),
-    "logistic": Activation(_logistic, _logistic_derivative),
-    "tanh": Activation(_tanh, _tanh_derivative),
-    "relu": Activation(_relu, _relu_derivative),
+ACTIVATIONS: dict[str, Activation] = {
+    "identity": Activation(
+        "z", "1", _identity, _identity_derivative, "a", GLOROT, True, True
+    ),
+    "logistic": Activation(
+        "1 / (1 + e^-z)",
+        "a (1 - a)",
+        _logistic,
+        _logistic_derivative,
+        "a",
+        GLOROT_LOGISTIC,
+        True,
+        True,
+    ),
+    "tanh": Activation(
+        "tanh(z)", "1 - a²", _tanh, _tanh_derivative, "a", GLOROT, True, True
+    ),
+    "relu": Activation(
+        "max(z, 0)",
+        "1 if z > 0 else 0",
+        _relu,
+        _relu_derivative,
+        "a",
+        GLOROT,
+        True,
+        True,
+    ),
 }
 
 
-# Output-only activations. Their derivatives are folded into the loss delta.
+# -- output activations: their derivatives are folded into the loss delta ------
 @functools.cache
 def ones(n: int, dtype) -> np.ndarray:
     """A read-only vector of n ones: row sums of an (m, n) array as one matrix
@@ -148,9 +223,13 @@ def exp(z: np.ndarray) -> None:
         np.exp(z, out=z)
 
 
+def _in_place(forward: Callable[[np.ndarray, np.ndarray], None]):
+    return lambda z: forward(z, z)
+
+
 OUTPUT_ACTIVATIONS: dict[str, Callable[[np.ndarray], None]] = {
-    "identity": _identity,
-    "logistic": _logistic,
+    "identity": _in_place(_identity),
+    "logistic": _in_place(_logistic),
     "softmax": softmax,
     "exp": exp,
 }

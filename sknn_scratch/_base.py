@@ -22,13 +22,12 @@ from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state, shuffle
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from ._losses import LOSSES
 from ._network import Network, chunk_product, forward, layer_views
-from ._optimizers import SGD, Adam, minimize_lbfgs
+from ._optimizers import SOLVERS, STOCHASTIC_SOLVERS, minimize_lbfgs
 from ._params import normalize_dropout, normalize_hidden_layer_sizes, validate_params
 from ._threads import SMALL_PRODUCT, blas_threads
 from ._training import MiniBatchTrainer
-
-STOCHASTIC_SOLVERS = ("sgd", "adam")
 
 # Fitted attributes that only the stochastic solvers set.
 _TRACKING = (
@@ -191,6 +190,11 @@ class BaseScratchMLP(BaseEstimator):
     def _loss_name(self) -> str:
         """Name of the engine loss for the encoded targets of this fit."""
 
+    def _loss_settings(self) -> dict:
+        """The estimator parameters the loss reads (``Loss.settings``)."""
+        names = LOSSES[self._loss_name()].settings
+        return {name: getattr(self, name) for name in names}
+
     @abstractmethod
     def _score_outputs(self, outputs, T, sample_weight) -> float:
         """Score (accuracy or R²) of network outputs against encoded targets."""
@@ -280,7 +284,12 @@ class BaseScratchMLP(BaseEstimator):
         random_state = check_random_state(self.random_state)
         if first_pass:
             network = Network(
-                layer_sizes, self.activation, self._loss_name(), X.dtype, dropout
+                layer_sizes,
+                self.activation,
+                self._loss_name(),
+                X.dtype,
+                dropout,
+                loss_settings=self._loss_settings(),
             )
             self._initialize(network, random_state)
         else:
@@ -464,6 +473,7 @@ class BaseScratchMLP(BaseEstimator):
             params.dtype,
             dropout,
             params=params if intact else None,
+            loss_settings=self._loss_settings(),
         )
         if not intact:
             for target, source in zip(network.coefs, self.coefs_, strict=True):
@@ -478,25 +488,8 @@ class BaseScratchMLP(BaseEstimator):
         return network
 
     def _make_optimizer(self, network: Network):
-        n_params, dtype = network.params.shape[0], network.dtype
-        if self.solver == "sgd":
-            return SGD(
-                n_params,
-                dtype,
-                self.learning_rate_init,
-                self.learning_rate,
-                self.momentum,
-                self.nesterovs_momentum,
-                self.power_t,
-            )
-        return Adam(
-            n_params,
-            dtype,
-            self.learning_rate_init,
-            self.beta_1,
-            self.beta_2,
-            self.epsilon,
-        )
+        make = SOLVERS[self.solver].make
+        return make(self.get_params(deep=False), network.params.shape[0], network.dtype)
 
     def _fit_stochastic(self, problem: "_TrainingProblem", incremental: bool) -> None:
         network, X, T = problem.network, problem.X, problem.T

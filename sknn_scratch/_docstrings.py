@@ -2,24 +2,75 @@
 
 Both estimators take the same constructor parameters (the regressor adds
 ``loss``); their descriptions are written once here and assembled into each
-class docstring.
+class docstring. The lists of activations, solvers and losses are read from
+the engine's tables, so that they name exactly what validation accepts.
 """
 
-COMMON_PARAMETERS = """\
+import textwrap
+
+from ._activations import ACTIVATIONS
+from ._losses import LOSSES, REGRESSION_LOSSES
+from ._optimizers import SOLVERS
+
+
+def _choices(names) -> str:
+    return "{" + ", ".join(repr(name) for name in names) + "}"
+
+
+def _activation_lines() -> str:
+    return "\n".join(
+        f"    - {name!r}: ``{entry.formula}``" for name, entry in ACTIVATIONS.items()
+    )
+
+
+def _item(text: str) -> str:
+    """A bullet of a parameter description, wrapped and indented."""
+    return textwrap.fill(
+        text, width=76, initial_indent="    - ", subsequent_indent="      "
+    )
+
+
+def _solver_lines() -> str:
+    return "\n".join(
+        _item(f"{name!r}: {entry.description}.") for name, entry in SOLVERS.items()
+    )
+
+
+def regression_loss_parameter() -> str:
+    """The regressor's ``loss`` parameter, one line per regression loss."""
+    lines = "\n".join(
+        _item(
+            f"{name!r}: ``{LOSSES[name].formula}``; output activation "
+            f"{LOSSES[name].output_activation!r}"
+            + "".join(f", parameter ``{s}``" for s in LOSSES[name].settings)
+            + "."
+        )
+        for name in REGRESSION_LOSSES
+    )
+    return f"""\
+loss : {_choices(REGRESSION_LOSSES)}, default='squared_error'
+    The loss per sample, summed over outputs k and averaged over samples
+    (weighted by ``sample_weight``), with z the output layer's
+    pre-activation and t the target:
+
+{lines}"""
+
+
+COMMON_PARAMETERS = f"""\
 hidden_layer_sizes : int or sequence of int, default=(100,)
     Number of units in each hidden layer. ``()`` gives a network with no
     hidden layer: a linear or generalised-linear model trained by the same
     engine.
 
-activation : {'identity', 'logistic', 'tanh', 'relu'}, default='relu'
-    Activation of every hidden unit: ``z``, ``1 / (1 + exp(-z))``,
-    ``tanh(z)`` or ``max(z, 0)``.
+activation : {_choices(ACTIVATIONS)}, default='relu'
+    Activation f(z) of every hidden unit:
 
-solver : {'lbfgs', 'sgd', 'adam'}, default='adam'
-    Weight optimiser. 'lbfgs' is the quasi-Newton method of
-    ``scipy.optimize`` on the full data, often best for small data sets;
-    'sgd' is mini-batch gradient descent with momentum; 'adam' is the Adam
-    method of Kingma and Ba, a robust default for larger data sets.
+{_activation_lines()}
+
+solver : {_choices(SOLVERS)}, default='adam'
+    Weight optimiser:
+
+{_solver_lines()}
 
 alpha : float, default=0.0001
     Strength of the L2 penalty ``0.5 * alpha * ||W||² / n`` on the weights
@@ -30,7 +81,7 @@ batch_size : int or 'auto', default='auto'
     Rows per mini-batch for 'sgd' and 'adam'; 'auto' is
     ``min(200, n_samples)``. Ignored by 'lbfgs'.
 
-learning_rate : {'constant', 'invscaling', 'adaptive'}, default='constant'
+learning_rate : {{'constant', 'invscaling', 'adaptive'}}, default='constant'
     Step-size schedule of 'sgd'. 'constant' keeps ``learning_rate_init``;
     'invscaling' uses ``learning_rate_init / (t + 1) ** power_t`` after each
     epoch, ``t`` being the number of samples seen; 'adaptive' divides the
@@ -75,7 +126,7 @@ nesterovs_momentum : bool, default=True
     Use Nesterov's momentum in 'sgd' when ``momentum > 0``.
 
 early_stopping : bool, default=False
-    Hold out ``validation_fraction`` of the training data ({split}) and stop
+    Hold out ``validation_fraction`` of the training data ({{split}}) and stop
     'sgd' or 'adam' when the validation score has not improved by ``tol`` for
     ``n_iter_no_change`` epochs; the weights of the best epoch are kept.
 

@@ -23,14 +23,19 @@ poisson         exp         Σ_k e^z_k - t_k z_k + t_k log t_k - t_k
 Each loss is written from the logits ``z`` rather than from ``a``: that is exact
 where ``log(a)`` would underflow, and needs no clipping of probabilities.
 
-``forward(z, t, delta, sample_weight)`` overwrites ``z`` with ``a = g(z)``,
-writes ``a - t`` into ``delta`` and returns Σ_i s_i ℓ_i, the sample-weighted sum
-of the per-sample losses (s_i = 1 without weights). The work is done in a few
-whole-array NumPy calls: this runs once per mini-batch.
+``LOSSES`` is the one table of losses: each entry holds its output
+activation, ``forward`` (the value and the output delta, side by side), its
+formulas for the documentation, which estimator offers it, the estimator
+parameters it reads, and whether the compiled engine fuses it.
+``forward(z, t, delta, sample_weight, **settings)`` overwrites ``z`` with
+``a = g(z)``, writes ∂ℓ/∂z (``a - t`` for the canonical pairs) into ``delta``
+and returns Σ_i s_i ℓ_i, the sample-weighted sum of the per-sample losses (s_i
+= 1 without weights); ``settings`` are the entry's parameters by name. The
+work is done in a few whole-array NumPy calls: this runs once per mini-batch.
 """
 
 from collections.abc import Callable
-from typing import NamedTuple
+from typing import Literal, NamedTuple
 
 import numpy as np
 from scipy.special import expit, xlogy
@@ -116,18 +121,69 @@ def _poisson_loss(z, t, delta, sample_weight) -> float:
 
 
 class Loss(NamedTuple):
-    """A loss and the output activation it is canonically paired with."""
+    """A loss: one entry of ``LOSSES`` (see the module docstring).
+
+    ``estimator`` says who offers it: the classifier picks its loss from the
+    targets; the regressor's ``loss`` parameter takes the "regressor" entries.
+    ``settings`` names the estimator parameters that ``forward`` reads.
+    """
 
     output_activation: str
-    forward: Callable[[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None], float]
+    forward: Callable[..., float]
+    formula: str
+    delta_formula: str
+    estimator: Literal["classifier", "regressor"]
+    settings: tuple[str, ...]
+    compiled: bool  # _kernels.pyx fuses output activation, value and delta
+    in_sklearn: bool
 
 
 LOSSES: dict[str, Loss] = {
-    "squared_error": Loss("identity", _squared_error),
-    "binary_log_loss": Loss("logistic", _binary_log_loss),
-    "log_loss": Loss("softmax", _softmax_log_loss),
-    "poisson": Loss("exp", _poisson_loss),
+    "squared_error": Loss(
+        "identity",
+        _squared_error,
+        "½ Σ_k (z_k - t_k)²",
+        "z - t",
+        "regressor",
+        (),
+        True,
+        True,
+    ),
+    "binary_log_loss": Loss(
+        "logistic",
+        _binary_log_loss,
+        "Σ_k log(1 + e^z_k) - t_k z_k",
+        "expit(z) - t",
+        "classifier",
+        (),
+        True,
+        True,
+    ),
+    "log_loss": Loss(
+        "softmax",
+        _softmax_log_loss,
+        "logsumexp(z) - Σ_k t_k z_k",
+        "softmax(z) - t",
+        "classifier",
+        (),
+        True,
+        True,
+    ),
+    "poisson": Loss(
+        "exp",
+        _poisson_loss,
+        "Σ_k e^z_k - t_k z_k + t_k log t_k - t_k",
+        "e^z - t",
+        "regressor",
+        (),
+        True,
+        True,
+    ),
 }
+
+REGRESSION_LOSSES = tuple(
+    name for name, loss in LOSSES.items() if loss.estimator == "regressor"
+)
 
 
 def class_probabilities(

@@ -37,7 +37,7 @@ from itertools import pairwise
 
 import numpy as np
 
-from ._activations import HIDDEN_ACTIVATIONS, OUTPUT_ACTIVATIONS, ones
+from ._activations import ACTIVATIONS, OUTPUT_ACTIVATIONS, ones
 from ._losses import LOSSES
 from ._parallel import MIN_BLOCK_ROWS, in_blocks, in_halves, matmul
 
@@ -133,7 +133,7 @@ def forward(
     out = np.empty((n_rows, widths[-1]), dtype=dtype)
     if n_rows == 0:
         return out
-    hidden = HIDDEN_ACTIVATIONS[activation].forward
+    hidden = ACTIVATIONS[activation].forward
     output = OUTPUT_ACTIVATIONS[output_activation]
     chunk = _chunk_rows(n_rows, max(widths), dtype.itemsize)
     # Two ping-pong buffers for the hidden layers of one chunk.
@@ -156,7 +156,7 @@ def forward(
                 z[...] = a @ W
             z += b
             if layer != last:
-                hidden(z)
+                hidden(z, z)
             a = z
         output(a)  # while the outputs are still in cache
 
@@ -183,10 +183,10 @@ class Network:
     ----------
     layer_sizes : sequence of int
         Units per layer: inputs, hidden layers (possibly none), outputs.
-    activation : {"identity", "logistic", "tanh", "relu"}
-        Activation of every hidden layer.
-    loss : {"squared_error", "binary_log_loss", "log_loss", "poisson"}
-        Loss; it fixes the output activation.
+    activation : str
+        Activation of every hidden layer, a key of ``_activations.ACTIVATIONS``.
+    loss : str
+        Loss, a key of ``_losses.LOSSES``; it fixes the output activation.
     dtype : numpy dtype
         float32 or float64; parameters, gradients and buffers all use it.
     dropout : sequence of float, default=None
@@ -194,6 +194,8 @@ class Network:
     params : ndarray of shape (n_params,), default=None
         A parameter vector to train in place (of this network's size and
         dtype); a new zero vector if None.
+    loss_settings : dict, default=None
+        Values of the parameters the loss reads (``Loss.settings``).
 
     Attributes
     ----------
@@ -204,14 +206,23 @@ class Network:
     """
 
     def __init__(
-        self, layer_sizes, activation: str, loss: str, dtype, dropout=None, params=None
+        self,
+        layer_sizes,
+        activation: str,
+        loss: str,
+        dtype,
+        dropout=None,
+        params=None,
+        loss_settings=None,
     ) -> None:
         self.layer_sizes = tuple(int(n) for n in layer_sizes)
         self.dtype = np.dtype(dtype)
         self.activation = activation
         self.output_activation = LOSSES[loss].output_activation
-        self._hidden = HIDDEN_ACTIVATIONS[activation]
+        self._hidden = ACTIVATIONS[activation]
+        self._keeps_z = "z" in self._hidden.derivative_reads
         self._loss = LOSSES[loss].forward
+        self.loss_settings = dict(loss_settings or {})
         n_hidden = len(self.layer_sizes) - 2
         self.dropout = (0.0,) * n_hidden if dropout is None else tuple(dropout)
         if len(self.dropout) != n_hidden:
@@ -239,7 +250,9 @@ class Network:
 
     # -- buffers -----------------------------------------------------------
     def _buffers(self, rows: int) -> tuple:
-        """Per-layer row views (activations, deltas, scratch, masks) for a batch."""
+        """Per-layer row views for a batch: activations, deltas, scratch, dropout
+        masks, row scales, a ones vector, and the pre-activations z of the
+        hidden layers when the derivative reads them (None otherwise)."""
         views = self._views.get(rows)
         if views is not None:
             return views
@@ -254,6 +267,10 @@ class Network:
                 for w, rate in zip(widths, self.dropout, strict=False)
             ]
             self._weight_store = np.empty(rows, self.dtype)
+            self._z_store = [
+                np.empty((rows, w), self.dtype) if self._keeps_z else None
+                for w in widths[:-1]
+            ]
             self._views.clear()
         if len(self._views) >= 4:  # a full batch, a last batch, and chunks
             self._views.clear()
@@ -261,6 +278,7 @@ class Network:
         deltas = [buf[:rows] for buf in self._delta_store]
         scratch = [self._scratch_store[: rows * w].reshape(rows, w) for w in widths]
         masks = [None if buf is None else buf[:rows] for buf in self._mask_store]
+        zs = [None if buf is None else buf[:rows] for buf in self._z_store]
         views = (
             activations,
             deltas,
@@ -268,6 +286,7 @@ class Network:
             masks,
             self._weight_store[:rows],
             ones(rows, self.dtype),
+            zs,
         )
         self._views[rows] = views
         return views
@@ -283,7 +302,7 @@ class Network:
         backward pass.
         """
         buffers = self._buffers(X.shape[0])
-        activations, masks = buffers[0], buffers[3]
+        activations, masks, zs = buffers[0], buffers[3], buffers[6]
         coefs, intercepts = self.coefs, self.intercepts
         forward = self._hidden.forward
         last = len(coefs) - 1
@@ -295,10 +314,12 @@ class Network:
                 z += bias
                 break
 
-            def bias_and_activate(rows: slice, z=z, bias=bias) -> None:
-                part = z[rows]
+            def bias_and_activate(rows: slice, a=z, z=zs[layer], bias=bias) -> None:
+                part = a[rows]
                 part += bias
-                forward(part)
+                if z is not None:  # the derivative reads z: keep it
+                    np.copyto(z[rows], part)
+                forward(part, part)
 
             self._product(below, coefs[layer], z, then=bias_and_activate)
             rate = self.dropout[layer]
@@ -331,7 +352,7 @@ class Network:
         """Gradients from δ_L (already in the buffers) down to the first layer,
         written into the given per-layer views (of ``grad`` or of a work vector).
         """
-        activations, deltas, scratch, masks, _, ones = buffers
+        activations, deltas, scratch, masks, _, ones, zs = buffers
         coefs, derivative = self.coefs, self._hidden.derivative
         for layer in range(len(coefs) - 1, -1, -1):
             delta = deltas[layer]
@@ -346,12 +367,13 @@ class Network:
             # δ_{l-1} = (δ_l W_lᵀ) ⊙ f'(z_{l-1})  [⊙ m_{l-1} under dropout]
             delta_below, a_below = deltas[layer - 1], activations[layer - 1]
             mask, work = masks[layer - 1], scratch[layer - 1]
-            rate = self.dropout[layer - 1]
+            rate, z_below = self.dropout[layer - 1], zs[layer - 1]
 
             def times_derivative(
                 rows: slice,
                 delta_below=delta_below,
                 a=a_below,
+                z=z_below,
                 mask=mask,
                 work=work,
                 rate=rate,
@@ -360,14 +382,21 @@ class Network:
                     delta_below[rows] *= mask[rows]
                     # undo the 1/(1-p) scaling so f' sees the unit's own output
                     a[rows] *= 1.0 - rate
-                derivative(a[rows], delta_below[rows], work[rows])
+                derivative(
+                    delta_below[rows],
+                    a[rows],
+                    None if z is None else z[rows],
+                    work[rows],
+                )
 
             self._product(delta, coefs[layer].T, delta_below, then=times_derivative)
 
     def _data_loss(self, buffers, T, sample_weight, scale: float) -> float:
         """Output activation, Σ_i s_i ℓ_i, and δ_L = (a_L - t) ⊙ s / S."""
-        activations, deltas, _, _, row_scale, _ = buffers
-        total = self._loss(activations[-1], T, deltas[-1], sample_weight)
+        activations, deltas, row_scale = buffers[0], buffers[1], buffers[4]
+        total = self._loss(
+            activations[-1], T, deltas[-1], sample_weight, **self.loss_settings
+        )
         if sample_weight is None:
             deltas[-1] *= scale
         else:
@@ -507,15 +536,17 @@ class Network:
         )
 
     def initialize(self, random_state: np.random.RandomState) -> None:
-        """Glorot-uniform initialisation of weights and biases.
+        """Draw every weight and bias by the activation's initialisation rule.
 
-        Each layer's weights and bias are drawn uniformly in ±√(k / (fan_in +
-        fan_out)), k = 2 for logistic hidden units and 6 otherwise; weights then
-        bias, layer by layer, so the same seed gives scikit-learn's draws.
+        Layer by layer, the weights and then the bias are drawn uniformly in
+        ±bound, the bound given by the rule (``Activation.init``) from the
+        layer's fan-in and fan-out; for scikit-learn's four activations that is
+        scikit-learn's Glorot rule, so the same seed gives scikit-learn's draws.
         """
-        factor = 2.0 if self.activation == "logistic" else 6.0
-        for W, b in zip(self.coefs, self.intercepts, strict=True):
+        rule = self._hidden.init
+        last = len(self.coefs) - 1
+        for layer, (W, b) in enumerate(zip(self.coefs, self.intercepts, strict=True)):
             fan_in, fan_out = W.shape
-            bound = np.sqrt(factor / (fan_in + fan_out))
+            bound = (rule.output if layer == last else rule.hidden)(fan_in, fan_out)
             W[...] = random_state.uniform(-bound, bound, (fan_in, fan_out))
             b[...] = random_state.uniform(-bound, bound, fan_out)

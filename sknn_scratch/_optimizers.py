@@ -18,9 +18,16 @@ Adam with β₁, β₂, ε and step count k:
     p ← p - η₀ √(1 - β₂ᵏ) / (1 - β₁ᵏ) · m / (√v + ε).
 
 L-BFGS is scipy's L-BFGS-B run directly on the network's parameter vector.
+
+``SOLVERS`` is the one table of solvers: each entry says whether the solver is
+stochastic (mini-batches: ``partial_fit``, dropout and early stopping apply),
+how it is built from the estimator's parameters, and what the docstrings say
+of it. Validation, the docstrings and the fit loops read it.
 """
 
 import math
+from collections.abc import Callable, Mapping
+from typing import NamedTuple
 
 import numpy as np
 import scipy.optimize
@@ -249,3 +256,57 @@ def minimize_lbfgs(
     )
     np.copyto(network.params, result.x, casting="same_kind")
     return result
+
+
+class Solver(NamedTuple):
+    """A solver: one entry of ``SOLVERS``.
+
+    ``make(params, n_params, dtype)`` builds a stochastic solver's optimizer
+    from the estimator's parameters (``get_params()``); None for L-BFGS, which
+    ``minimize_lbfgs`` drives on the whole data.
+    """
+
+    description: str
+    stochastic: bool
+    make: Callable[[Mapping[str, object], int, np.dtype], object] | None
+
+
+def _make_sgd(params: Mapping[str, object], n_params: int, dtype) -> SGD:
+    return SGD(
+        n_params,
+        dtype,
+        params["learning_rate_init"],
+        params["learning_rate"],
+        params["momentum"],
+        params["nesterovs_momentum"],
+        params["power_t"],
+    )
+
+
+def _make_adam(params: Mapping[str, object], n_params: int, dtype) -> Adam:
+    return Adam(
+        n_params,
+        dtype,
+        params["learning_rate_init"],
+        params["beta_1"],
+        params["beta_2"],
+        params["epsilon"],
+    )
+
+
+SOLVERS: dict[str, Solver] = {
+    "lbfgs": Solver(
+        "the quasi-Newton method of ``scipy.optimize`` on the full data, often "
+        "best for small data sets",
+        False,
+        None,
+    ),
+    "sgd": Solver("mini-batch gradient descent with momentum", True, _make_sgd),
+    "adam": Solver(
+        "the Adam method of Kingma and Ba, a robust default for larger data sets",
+        True,
+        _make_adam,
+    ),
+}
+
+STOCHASTIC_SOLVERS = tuple(name for name, s in SOLVERS.items() if s.stochastic)

@@ -10,6 +10,10 @@ from numbers import Integral, Real
 
 import numpy as np
 
+from ._activations import ACTIVATIONS
+from ._losses import REGRESSION_LOSSES
+from ._optimizers import SOLVERS
+
 
 class _Constraint:
     def is_satisfied_by(self, value) -> bool:
@@ -171,8 +175,8 @@ def _positive_int() -> _Number:
 
 COMMON_CONSTRAINTS: dict[str, list[_Constraint]] = {
     "hidden_layer_sizes": [_LayerSizes()],
-    "activation": [_Options("identity", "logistic", "tanh", "relu")],
-    "solver": [_Options("lbfgs", "sgd", "adam")],
+    "activation": [_Options(*ACTIVATIONS)],
+    "solver": [_Options(*SOLVERS)],
     "alpha": [_non_negative()],
     "batch_size": [_Options("auto"), _positive_int()],
     "learning_rate": [_Options("constant", "invscaling", "adaptive")],
@@ -203,7 +207,7 @@ CLASSIFIER_CONSTRAINTS: dict[str, list[_Constraint]] = {
 
 REGRESSOR_CONSTRAINTS: dict[str, list[_Constraint]] = {
     **COMMON_CONSTRAINTS,
-    "loss": [_Options("squared_error", "poisson")],
+    "loss": [_Options(*REGRESSION_LOSSES)],
 }
 
 

@@ -7,7 +7,12 @@ from sklearn.metrics import r2_score
 from sklearn.utils.validation import column_or_1d
 
 from ._base import BaseScratchMLP, incremental_only
-from ._docstrings import COMMON_ATTRIBUTES, COMMON_PARAMETERS, DROPOUT_PARAMETER
+from ._docstrings import (
+    COMMON_ATTRIBUTES,
+    COMMON_PARAMETERS,
+    DROPOUT_PARAMETER,
+    regression_loss_parameter,
+)
 from ._params import REGRESSOR_CONSTRAINTS
 
 _DOC = """Multi-layer perceptron regressor trained by sknn_scratch's own engine.
@@ -19,10 +24,7 @@ for the squared error, and exponential (a log link) for the Poisson loss.
 
 Parameters
 ----------
-loss : {{'squared_error', 'poisson'}}, default='squared_error'
-    'squared_error' minimises half the squared error, summed over outputs
-    and averaged over samples. 'poisson' minimises half the Poisson deviance
-    through an exponential output; it needs ``y >= 0``.
+{loss}
 
 {parameters}
 
@@ -47,6 +49,7 @@ Examples
 >>> reg.fit(X, X.ravel() ** 2).predict(X[:2]).shape
 (2,)
 """.format(
+    loss=regression_loss_parameter(),
     parameters=COMMON_PARAMETERS.replace("{split}", "a random split"),
     attributes=COMMON_ATTRIBUTES.replace("{score}", "R²"),
     dropout=DROPOUT_PARAMETER,

@@ -26,7 +26,7 @@ from sknn_scratch import (
     ScratchMLPRegressor,
     check_gradients,
 )
-from sknn_scratch._activations import HIDDEN_ACTIVATIONS, Activation
+from sknn_scratch._activations import ACTIVATIONS
 from sknn_scratch._network import Network
 
 pytestmark = pytest.mark.filterwarnings("ignore", category=ConvergenceWarning)
@@ -249,7 +249,7 @@ def test_dropout_errors(iris):
         itertools.product(
             CLASSIFICATION_KINDS + REGRESSION_KINDS,
             [(), (5,), (5, 4)],
-            ["identity", "logistic", "tanh", "relu"],
+            list(ACTIVATIONS),
         )
     ),
 )
@@ -266,15 +266,13 @@ def test_check_gradients_passes_for_every_configuration(iris, kind, hidden, acti
 
 def test_check_gradients_catches_a_wrong_derivative(iris, monkeypatch):
     X, y = iris
-    tanh = HIDDEN_ACTIVATIONS["tanh"]
+    tanh = ACTIVATIONS["tanh"]
 
-    def off_by_a_bit(a, delta, scratch):
-        tanh.derivative(a, delta, scratch)
+    def off_by_a_bit(delta, a, z, scratch):
+        tanh.derivative(delta, a, z, scratch)
         delta *= 1.01
 
-    monkeypatch.setitem(
-        HIDDEN_ACTIVATIONS, "tanh", Activation(tanh.forward, off_by_a_bit)
-    )
+    monkeypatch.setitem(ACTIVATIONS, "tanh", tanh._replace(derivative=off_by_a_bit))
     clf = ScratchMLPClassifier((5,), "tanh", random_state=0)
     assert check_gradients(clf, X[::10], y[::10]) > 1e-4
 

@@ -10,10 +10,11 @@ import zlib
 import numpy as np
 import pytest
 
+from sknn_scratch import _activations, _losses
 from sknn_scratch._network import Network
 
-ACTIVATIONS = ["identity", "logistic", "tanh", "relu"]
-LOSSES = ["squared_error", "binary_log_loss", "log_loss", "poisson"]
+ACTIVATIONS = list(_activations.ACTIVATIONS)
+LOSSES = list(_losses.LOSSES)
 HIDDEN = {0: (), 1: (5,), 2: (5, 4)}
 
 

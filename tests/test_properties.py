@@ -11,6 +11,8 @@ from hypothesis import strategies as st
 from sklearn.exceptions import ConvergenceWarning
 
 from sknn_scratch import ScratchMLPClassifier, ScratchMLPRegressor
+from sknn_scratch._activations import ACTIVATIONS
+from sknn_scratch._optimizers import SOLVERS
 
 pytestmark = [
     pytest.mark.filterwarnings("ignore", category=ConvergenceWarning),
@@ -47,8 +49,8 @@ def datasets(draw):
 def estimators(draw):
     params = dict(
         hidden_layer_sizes=draw(st.sampled_from([(), (3,), (4, 3)])),
-        activation=draw(st.sampled_from(["identity", "logistic", "tanh", "relu"])),
-        solver=draw(st.sampled_from(["adam", "sgd", "lbfgs"])),
+        activation=draw(st.sampled_from(list(ACTIVATIONS))),
+        solver=draw(st.sampled_from(list(SOLVERS))),
         max_iter=draw(st.integers(1, 8)),
         batch_size=draw(st.sampled_from(["auto", 1, 4])),
         random_state=0,

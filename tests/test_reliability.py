@@ -22,10 +22,15 @@ from helpers import (
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import GridSearchCV
 
-from sknn_scratch import ScratchMLPClassifier, ScratchMLPRegressor
+from sknn_scratch import (
+    ScratchMLPClassifier,
+    ScratchMLPRegressor,
+    _activations,
+    _optimizers,
+)
 
-SOLVERS = ["adam", "sgd", "lbfgs"]
-ACTIVATIONS = ["identity", "logistic", "tanh", "relu"]
+SOLVERS = list(_optimizers.SOLVERS)
+ACTIVATIONS = list(_activations.ACTIVATIONS)
 
 
 def outputs(estimator, X):
