@@ -8,6 +8,7 @@ import warnings
 
 import numpy as np
 import pytest
+from helpers import readme_python_blocks
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
@@ -310,3 +311,17 @@ def test_register_changes_only_the_registry_and_only_once():
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "ok"
+
+
+def test_readme_snippet_runs(tmp_path):
+    """The README's example under "Deploying" runs as it is written."""
+    (snippet,) = [b for b in readme_python_blocks("Deploying") if "onnxruntime" in b]
+    result = subprocess.run(
+        [sys.executable, "-c", snippet],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split()[0] == "True"  # the same labels

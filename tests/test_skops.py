@@ -2,6 +2,8 @@
 ours, loads trusting exactly those, and predicts and keeps training like the
 original."""
 
+import subprocess
+import sys
 import warnings
 
 import numpy as np
@@ -12,6 +14,7 @@ from helpers import (
     REGRESSION_KINDS,
     assert_same_weights,
     make_estimator,
+    readme_python_blocks,
     targets_for,
 )
 from sklearn.exceptions import ConvergenceWarning
@@ -125,3 +128,16 @@ def test_skops_file_of_our_options_names_only_our_types(iris):
         restored.predict_proba(frame), classifier.predict_proba(frame)
     )
     np.testing.assert_array_equal(restored.predict(frame), classifier.predict(frame))
+
+
+def test_readme_snippet_runs(tmp_path):
+    """The README's example under "Deploying" runs as it is written."""
+    (snippet,) = [b for b in readme_python_blocks("Deploying") if "skops" in b]
+    result = subprocess.run(
+        [sys.executable, "-c", snippet],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
