@@ -38,16 +38,18 @@ from ._parallel import in_halves
 class _StochasticOptimizer:
     """Learning-rate bookkeeping shared by SGD and Adam."""
 
-    def __init__(self, n_params: int, dtype, learning_rate_init: float) -> None:
+    def __init__(self, n_params: int, learning_rate_init: float) -> None:
         self.learning_rate_init = float(learning_rate_init)
         self.learning_rate = float(learning_rate_init)
         self.n_params = n_params
-        self.dtype = np.dtype(dtype)
         self._scratch = None
 
-    def _scratch_vector(self) -> np.ndarray:
+    def _scratch_like(self, params: np.ndarray) -> np.ndarray:
+        # Made on the first step, like the parameters. No dtype is kept on the
+        # optimizer: a numpy.dtype attribute is a type skops.io does not trust,
+        # and every saved estimator would have to be loaded trusting it.
         if self._scratch is None:
-            self._scratch = np.empty(self.n_params, dtype=self.dtype)
+            self._scratch = np.empty_like(params)
         return self._scratch
 
     def __getstate__(self) -> dict:
@@ -90,7 +92,7 @@ class SGD(_StochasticOptimizer):
         nesterov: bool = True,
         power_t: float = 0.5,
     ) -> None:
-        super().__init__(n_params, dtype, learning_rate_init)
+        super().__init__(n_params, learning_rate_init)
         self.schedule = schedule
         self.momentum = float(momentum)
         self.nesterov = bool(nesterov)
@@ -99,7 +101,7 @@ class SGD(_StochasticOptimizer):
 
     def step(self, params: np.ndarray, grad: np.ndarray) -> None:
         """One update of ``params`` in place."""
-        scratch = self._scratch_vector()
+        scratch = self._scratch_like(params)
         momentum, learning_rate = self.momentum, self.learning_rate
 
         def update(part: slice) -> None:
@@ -158,7 +160,7 @@ class Adam(_StochasticOptimizer):
         beta_2: float = 0.999,
         epsilon: float = 1e-8,
     ) -> None:
-        super().__init__(n_params, dtype, learning_rate_init)
+        super().__init__(n_params, learning_rate_init)
         self.beta_1 = float(beta_1)
         self.beta_2 = float(beta_2)
         self.epsilon = float(epsilon)
@@ -190,7 +192,9 @@ class Adam(_StochasticOptimizer):
         root = math.sqrt(1.0 - beta_2)
         step_size = self.learning_rate * (1.0 - beta_1) / root
         epsilon = self.epsilon / root
-        scratch = self._scratch if self._scratch is not None else self._scratch_vector()
+        scratch = (
+            self._scratch if self._scratch is not None else self._scratch_like(params)
+        )
 
         def update(part: slice) -> None:
             m, v, g, s = self.m[part], self.v[part], grad[part], scratch[part]

@@ -1,6 +1,7 @@
 """Helpers shared by the test modules (fixtures live in conftest.py)."""
 
 import tracemalloc
+from pathlib import Path
 
 import numpy as np
 
@@ -55,3 +56,11 @@ def traced_peak(function, *args):
         return result, tracemalloc.get_traced_memory()[1] - baseline
     finally:
         tracemalloc.stop()
+
+
+def readme_python_blocks(section: str) -> list[str]:
+    """The ```python blocks of a README section ("## <section>" up to the
+    next "## ")."""
+    readme = (Path(__file__).parent.parent / "README.md").read_text()
+    text = readme.split(f"\n## {section}\n", 1)[1].split("\n## ", 1)[0]
+    return [block.split("```", 1)[0] for block in text.split("```python\n")[1:]]
