@@ -110,6 +110,82 @@ def test_saturated_probabilities_stay_exact(iris):
     assert log_proba.min() < -1e7  # the true value, not a clipped one
 
 
+PREDICTION_METHODS = ["predict", "predict_proba", "predict_log_proba"]
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("hidden_layer_sizes", [(), (6,)])
+@pytest.mark.parametrize("kind", CLASSIFICATION_KINDS)
+def test_a_rows_predictions_do_not_depend_on_the_other_rows(
+    iris, kind, hidden_layer_sizes, dtype
+):
+    """Rows of large values among ordinary ones leave the ordinary rows'
+    predictions as they are among ordinary rows alone, to rounding; a call
+    whose outputs overflow raises for the whole call. Log-probabilities are
+    compared absolutely: that is a relative comparison of the probabilities."""
+    X, y = iris
+    ordinary = X.astype(dtype)
+    clf = make_estimator(
+        kind, hidden_layer_sizes=hidden_layer_sizes, solver="lbfgs", max_iter=50,
+        random_state=0,
+    )  # fmt: skip
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        clf.fit(ordinary, targets_for(kind, X, y))
+    expected = {method: getattr(clf, method)(ordinary) for method in PREDICTION_METHODS}
+    rtol = 1e-12 if dtype == np.float64 else 1e-5
+    largest = float(np.finfo(dtype).max)
+    compared = 0
+    for scale in [1e3, 1e7, 1e16, 1e30, 1e100, 1e300]:
+        if scale * 1e3 > largest:
+            continue
+        extreme = ordinary[::15] * dtype(scale)  # 10 rows
+        mixed = np.concatenate([extreme[:4], ordinary, extreme[4:]])
+        for method in PREDICTION_METHODS:
+            with warnings.catch_warnings():
+                warnings.simplefilter("error")
+                try:
+                    predicted = getattr(clf, method)(mixed)
+                except ValueError as error:
+                    assert "overflow" in str(error)
+                    continue
+            assert not np.isnan(predicted).any()
+            got = predicted[4:-6]
+            if method == "predict":
+                np.testing.assert_array_equal(got, expected[method])
+            elif method == "predict_proba":
+                np.testing.assert_allclose(got, expected[method], rtol=rtol, atol=0)
+            else:
+                np.testing.assert_allclose(got, expected[method], rtol=0, atol=rtol)
+            compared += 1
+    assert compared >= 6
+
+
+def test_predict_proba_is_never_nan_for_rows_at_opposite_extremes(iris):
+    """Logits near +1e307 in one row and near -1.75e308 in another: each row
+    gets its own probabilities, and predict answers on the same batch."""
+    X, y = iris
+    clf = ScratchMLPClassifier(hidden_layer_sizes=(), solver="lbfgs", max_iter=5)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        clf.fit(X, y)
+    clf.coefs_[0][...] = np.eye(4, 3)  # logits = the first three features
+    clf.intercepts_[0][...] = 0.0
+    rows = np.array(
+        [[1e307, 5e306, 0.0, 0.0], [-1.75e308] * 3 + [0.0], [1.0, 2.0, 3.0, 0.0]]
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        proba = clf.predict_proba(rows)
+        predicted = clf.predict(rows)
+        log_proba = clf.predict_log_proba(rows)
+    np.testing.assert_array_equal(proba[0], [1.0, 0.0, 0.0])
+    np.testing.assert_allclose(proba[1], 1 / 3)
+    np.testing.assert_allclose(proba[2], np.exp([1, 2, 3]) / np.exp([1, 2, 3]).sum())
+    np.testing.assert_array_equal(predicted, [0, 0, 2])
+    assert not np.isnan(log_proba).any()
+
+
 @pytest.mark.parametrize(
     ("estimator_class", "solver"),
     [
