@@ -9,7 +9,7 @@ from sklearn.utils.multiclass import (
     type_of_target,
     unique_labels,
 )
-from sklearn.utils.validation import check_is_fitted, column_or_1d
+from sklearn.utils.validation import column_or_1d
 
 from ._base import BaseScratchMLP, incremental_only
 from ._docstrings import COMMON_ATTRIBUTES, COMMON_PARAMETERS, DROPOUT_PARAMETER
@@ -345,15 +345,14 @@ class ScratchMLPClassifier(ClassifierMixin, BaseScratchMLP):
             Columns in the order of ``classes_``. Rows sum to one, except for
             multilabel problems, where each column is a separate probability.
         """
-        check_is_fitted(self)
         logits = self._forward(X, logits=True)
         return class_probabilities(logits, self.out_activation_)
 
     def predict_log_proba(self, X):
         """Logarithm of the probability of each class.
 
-        Computed from the logits, so that it stays finite where the
-        probability itself rounds to zero.
+        Exactly ``np.log(predict_proba(X))``, as scikit-learn's contract
+        requires: ``-inf`` where a probability is 0.
 
         Parameters
         ----------
@@ -363,9 +362,9 @@ class ScratchMLPClassifier(ClassifierMixin, BaseScratchMLP):
         -------
         ndarray of shape (n_samples, n_classes)
         """
-        check_is_fitted(self)
-        logits = self._forward(X, logits=True)
-        return class_probabilities(logits, self.out_activation_, log=True)
+        probabilities = self.predict_proba(X)
+        with np.errstate(divide="ignore"):  # log(0) is -inf, not a warning
+            return np.log(probabilities, out=probabilities)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

@@ -8,7 +8,7 @@ from scipy.special import expit, softmax, xlogy
 
 from sknn_scratch import _network
 from sknn_scratch._activations import ACTIVATIONS, OUTPUT_ACTIVATIONS
-from sknn_scratch._losses import LOSSES, class_probabilities
+from sknn_scratch._losses import LOSSES
 from sknn_scratch._network import Network, forward, layer_views
 from sknn_scratch._optimizers import SGD, Adam
 
@@ -102,8 +102,7 @@ def test_log_losses_are_exact_for_extreme_logits(name):
         warnings.simplefilter("error")  # no overflow or divide warnings
         probabilities = z.copy()
         total = LOSSES[name].forward(probabilities, t, np.empty_like(z), None)
-        log_p = class_probabilities(z.copy(), LOSSES[name].output_activation, log=True)
-    assert np.isfinite(total) and np.isfinite(log_p).all()
+    assert np.isfinite(total)
     assert np.isfinite(probabilities).all()
     # the true losses grow linearly with the logits, they are not clipped
     assert total > 1e8 + 800
