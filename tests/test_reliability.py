@@ -41,9 +41,7 @@ def outputs(estimator, X):
             np.testing.assert_allclose(proba.sum(axis=1), 1.0, rtol=1e-6)
         # scikit-learn's contract: exactly log(predict_proba), -inf where it is 0
         with np.errstate(divide="ignore"):
-            np.testing.assert_array_equal(
-                estimator.predict_log_proba(X), np.log(proba)
-            )
+            np.testing.assert_array_equal(estimator.predict_log_proba(X), np.log(proba))
         estimator.predict(X)
         return proba
     return estimator.predict(X)
