@@ -178,6 +178,13 @@ BAD_PARAMETERS = [
     ("epsilon", [0.0, -1e-8]),
     ("n_iter_no_change", [0, 1.5, -np.inf, "never"]),
     ("max_fun", [0, 2.5]),
+    # one-pass iterators would be used up by validation; dicts and sets have
+    # no order
+    (
+        "hidden_layer_sizes",
+        [map(int, ["64", "32"]), (n for n in [4]), {4: 1}, np.ones((1, 2), int)],
+    ),
+    ("dropout", [(r for r in [0.5]), {0.5: 1}, {0.5}, "0.5", np.array([[0.5]])]),
 ]
 
 
@@ -346,3 +353,19 @@ def test_error_messages_begin_with_scikit_learns(scenario):
     theirs = message_of(lambda: run(SKLEARN_TWIN[estimator_class]))
     assert theirs is not None  # the scenario is an error in scikit-learn too
     assert_begins_with_scikit_learns(estimator_class, ours, theirs)
+
+
+def test_zero_dimensional_arrays_are_read_as_their_number():
+    reg = ScratchMLPRegressor(
+        hidden_layer_sizes=np.array(5), dropout=np.array(0.5), max_iter=2
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        reg.fit(X, Y_REG)
+    assert [c.shape for c in reg.coefs_] == [(3, 5), (5, 1)]
+    assert reg._dropout_rates(1) == (0.5,)
+    layers = ScratchMLPRegressor(hidden_layer_sizes=np.array([4, 2]), max_iter=2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        layers.fit(X, Y_REG)
+    assert [c.shape for c in layers.coefs_] == [(3, 4), (4, 2), (2, 1)]
