@@ -14,6 +14,7 @@ from helpers import (
     targets_for,
     weights_of,
 )
+from sklearn.base import clone
 from sklearn.datasets import make_classification
 from sklearn.exceptions import ConvergenceWarning, NotFittedError
 from sklearn.linear_model import LogisticRegression
@@ -397,7 +398,7 @@ def test_loss_curve_display_from_a_pipeline_or_a_search(iris, pyplot):
     np.testing.assert_array_equal(display.line_.get_ydata(), best.loss_curve_)
 
     with pytest.raises(NotFittedError):
-        LossCurveDisplay.from_estimator(make_pipeline(StandardScaler(), network))
+        LossCurveDisplay.from_estimator(make_pipeline(StandardScaler(), clone(network)))
     no_refit = GridSearchCV(network, {"alpha": [1e-4, 1e-1]}, cv=2, refit=False)
     with pytest.raises(ValueError, match="refit=False has no best_estimator_"):
         LossCurveDisplay.from_estimator(no_refit.fit(X, y))
