@@ -15,6 +15,7 @@ from helpers import (
     CLASSIFICATION_KINDS,
     REGRESSION_KINDS,
     MiB,
+    assert_same_weights,
     make_estimator,
     targets_for,
     traced_peak,
@@ -388,3 +389,55 @@ def test_early_stopping_split_is_the_only_copy_of_X():
         warnings.simplefilter("ignore", ConvergenceWarning)
         peak = traced_peak(lambda: clf.fit(X, y))[1]
     assert peak < X.nbytes + 64 * MiB, peak / MiB
+
+
+def test_weights_at_the_ends_of_the_range_give_the_defined_loss(iris):
+    """E = Σ s_i ℓ_i / S + ½ α ‖W‖² / S: scaling every weight by c keeps the
+    data term and divides the penalty's strength by c. Weights near the ends
+    of the range give that result, or an error that names the weights."""
+    X, y = iris
+    params = dict(hidden_layer_sizes=(5,), solver="lbfgs", max_iter=30, random_state=0)
+    same = dict(rtol=1e-8, atol=1e-10)
+
+    def fit(estimator, X, y, **kwargs):
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # no overflow, no NaN warnings
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            return estimator.fit(X, y, **kwargs)
+
+    # float32 rounding grows over L-BFGS's iterations: fewer of them there
+    float32 = dict(rtol=1e-4, atol=1e-5)
+    for X_in, c, iterations, tolerance in [
+        (X, 1e308, 30, same),
+        (X.astype(np.float32), 1e39, 5, float32),
+    ]:
+        settings = dict(params, max_iter=iterations)
+        weighted = fit(
+            ScratchMLPRegressor(**settings),
+            X_in,
+            X[:, 0],
+            sample_weight=np.full(150, c),
+        )
+        expected = fit(ScratchMLPRegressor(alpha=1e-4 / c, **settings), X_in, X[:, 0])
+        assert_same_weights(weighted, expected, **tolerance)
+
+    tiny = np.full(150, 1e-320)
+    unpenalised = dict(params, alpha=0.0)
+    weighted = fit(ScratchMLPRegressor(**unpenalised), X, X[:, 0], sample_weight=tiny)
+    expected = fit(ScratchMLPRegressor(**unpenalised), X, X[:, 0])
+    assert_same_weights(weighted, expected, **same)
+    # with alpha > 0, alpha / S is beyond float64: the error names the weights
+    regressor = ScratchMLPRegressor(**params)
+    with pytest.raises(
+        ValueError, match=r"sample weights .* sum to about 1e-318"
+    ) as error:
+        fit(regressor, X, X[:, 0], sample_weight=tiny)
+    assert "learning_rate" not in str(error.value)
+    assert not hasattr(regressor, "coefs_")
+
+    weighted = fit(ScratchMLPClassifier(class_weight={0: 1e308}, **params), X, y)
+    expected = fit(
+        ScratchMLPClassifier(alpha=1e-4 / 1e308, **params),
+        X, y, sample_weight=np.where(y == 0, 1.0, 1e-308),
+    )  # fmt: skip
+    assert_same_weights(weighted, expected, **same)
