@@ -174,35 +174,36 @@ def ones(n: int, dtype) -> np.ndarray:
     return vector
 
 
-# How far below 0 a row's largest shifted logit may lie before exp() of it
-# loses precision: e^-40 and e^-600 are far above float32's and float64's
-# smallest normal numbers (e^-87 and e^-708).
-_SAFE_SHIFT = {np.dtype(np.float32).char: 40.0, np.dtype(np.float64).char: 600.0}
+# The safe range of a logit: e^limit times any number of classes stays finite,
+# and e^-limit is far above the smallest normal number (e^-87 in float32,
+# e^-708 in float64), so exp() of a row inside [-limit, limit] neither
+# overflows nor loses the row to underflow.
+_SAFE_LOGIT = {np.dtype(np.float32).char: 40.0, np.dtype(np.float64).char: 600.0}
 
 
 def shift_rows(z: np.ndarray) -> None:
-    """Subtract from each row of ``z`` a constant that puts its largest entry in
-    [-limit, 0] (limit: ``_SAFE_SHIFT``), so that exp() neither overflows nor
-    underflows there. Softmax and log-softmax do not change.
+    """Subtract from each row of ``z`` that leaves the safe range its own
+    maximum, so that exp() neither overflows nor underflows there. Softmax and
+    log-softmax do not change.
 
-    Nothing needs subtracting when every entry already lies in [-limit, limit],
-    the usual case, found by two fast reductions: e^limit times any number of
-    classes stays finite. Otherwise, subtracting each row's own maximum would
-    do, but reducing along short rows is slow in NumPy; the array's overall
-    maximum is one fast reduction, and only rows whose mean (a lower bound of
-    their maximum, got by one matrix product) lies more than the limit below it
-    need their own maximum.
+    Each row is treated by its own values alone, so a row's result never
+    depends on the other rows of the call: a row inside [-limit, limit]
+    (``_SAFE_LOGIT``) is left as it is, any other row is shifted by its own
+    maximum. Rows inside are the usual case, found for the whole array by two
+    fast reductions; reductions along short rows are slow in NumPy, so they are
+    made only on the rows outside.
     """
-    limit = _SAFE_SHIFT.get(z.dtype.char, 600.0)
+    limit = _SAFE_LOGIT.get(z.dtype.char, 600.0)
     if -limit <= z.min() and z.max() <= limit:
         return
-    z -= z.max()
-    limit *= z.shape[1]
-    row_sum = z @ ones(z.shape[1], z.dtype)
-    far_below = np.flatnonzero(row_sum < -limit)  # mean below -limit
-    if far_below.size:
-        rows = z[far_below]
-        z[far_below] = rows - rows.max(axis=1, keepdims=True)
+    outside = np.flatnonzero((np.abs(z) > limit).any(axis=1))
+    rows = z[outside]
+    # A finite row minus its finite maximum is at most 0, and exactly 0 at the
+    # maximum: its exponentials sum to at least 1, whatever the magnitudes (a
+    # difference below the dtype's range is -inf, whose exponential is 0).
+    with np.errstate(over="ignore"):
+        rows -= rows.max(axis=1, keepdims=True)
+    z[outside] = rows
 
 
 def softmax(z: np.ndarray) -> None:

@@ -6,11 +6,9 @@ engine (``_network``, ``_optimizers``, ``_training``). It holds no calculus.
 """
 
 import contextlib
-import copy
 import functools
 import itertools
 import types
-import warnings
 from abc import abstractmethod
 from typing import ClassVar, NamedTuple
 
@@ -18,33 +16,23 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.base import BaseEstimator
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.model_selection import train_test_split
-from sklearn.utils import check_random_state, shuffle
+from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from ._exceptions import (
+    InvalidInputError,
+    NotIncrementalError,
+    TrainingDivergedError,
+    warn,
+)
 from ._losses import LOSSES
 from ._network import Network, chunk_product, forward, layer_views
 from ._optimizers import SOLVERS, STOCHASTIC_SOLVERS, minimize_lbfgs
 from ._params import normalize_dropout, normalize_hidden_layer_sizes, validate_params
+from ._sample_weight import validate_sample_weight, weights_for_training
+from ._state import restore, snapshot
+from ._stochastic import MUTATED_IN_PLACE, STATE, fit_stochastic, start_tracking
 from ._threads import SMALL_PRODUCT, blas_threads
-from ._training import MiniBatchTrainer
-
-# Fitted attributes that only the stochastic solvers set.
-_TRACKING = (
-    "best_loss_",
-    "best_validation_score_",
-    "_no_improvement_count",
-)
-
-
-class NotIncrementalError(AttributeError, ValueError):
-    """``partial_fit`` was asked of an estimator whose parameters rule it out
-    (the lbfgs solver, or balanced class weights).
-
-    An ``AttributeError``, so that ``hasattr(est, "partial_fit")`` is False as
-    for scikit-learn's lbfgs MLP, and a ``ValueError`` because it comes from a
-    parameter value.
-    """
 
 
 class incremental_only:
@@ -66,16 +54,8 @@ class incremental_only:
             return self.method
         reason = estimator._why_not_incremental()
         if reason is not None:
-            raise NotIncrementalError(f"{self.method.__name__} {reason}")
+            raise NotIncrementalError(reason)
         return types.MethodType(self.method, estimator)
-
-
-class InvalidInputError(ValueError, TypeError):
-    """Input data of the wrong type.
-
-    A ``ValueError``, as for every bad input, and a ``TypeError`` as NumPy's
-    own conversion error was, so that code catching either keeps working.
-    """
 
 
 @contextlib.contextmanager
@@ -85,7 +65,7 @@ def _numeric_input(what: str = "X and y"):
         with np.errstate(all="ignore"):
             yield
     except TypeError as error:
-        raise InvalidInputError(f"{what} must hold numbers: {error}") from None
+        raise InvalidInputError(f"{error}. {what} must hold numbers.") from None
 
 
 def _check_finite_output(output: np.ndarray, what: str) -> None:
@@ -98,17 +78,6 @@ def _check_finite_output(output: np.ndarray, what: str) -> None:
         )
 
 
-class TrainingDivergedError(ValueError):
-    """The loss or the weights became non-finite during training."""
-
-    def __init__(self, what: str) -> None:
-        super().__init__(
-            f"Training diverged: {what}. Scale the inputs (for example with "
-            "sklearn.preprocessing.StandardScaler), and the targets of a "
-            "regression, or lower learning_rate_init ('sgd' and 'adam')."
-        )
-
-
 class _TrainingProblem(NamedTuple):
     """Validated data and the network one call to fit or partial_fit trains."""
 
@@ -116,6 +85,7 @@ class _TrainingProblem(NamedTuple):
     X: object
     T: np.ndarray
     sample_weight: np.ndarray | None
+    alpha: float  # the L2 penalty that goes with these sample weights
     stratify: np.ndarray | None
     random_state: np.random.RandomState
 
@@ -200,38 +170,6 @@ class BaseScratchMLP(BaseEstimator):
         """Score (accuracy or R²) of network outputs against encoded targets."""
 
     # -- input -------------------------------------------------------------------
-    def _validate_sample_weight(self, sample_weight, X):
-        if sample_weight is None:
-            return None
-        n_samples = X.shape[0]
-        if np.isscalar(sample_weight) and not isinstance(sample_weight, str):
-            sample_weight = np.full(n_samples, sample_weight)
-        try:
-            weights = np.asarray(sample_weight)
-        except (TypeError, ValueError) as error:
-            raise ValueError(f"sample_weight must be numeric: {error}") from None
-        if weights.dtype.kind not in "biuf":
-            raise ValueError(
-                f"sample_weight must be numeric; got an array of dtype {weights.dtype}."
-            )
-        if weights.ndim != 1:
-            raise ValueError(
-                f"sample_weight must be 1D array or scalar; got shape {weights.shape}."
-            )
-        if weights.shape[0] != n_samples:
-            raise ValueError(
-                f"sample_weight.shape == ({weights.shape[0]},), expected "
-                f"({n_samples},): one weight per sample."
-            )
-        weights = weights.astype(X.dtype, copy=False)
-        if not np.isfinite(weights).all():
-            raise ValueError("sample_weight contains NaN or infinity.")
-        if (weights < 0).any():
-            raise ValueError("sample_weight must be non-negative; got negative values.")
-        if not weights.any():
-            raise ValueError("sample_weight must not be all zero.")
-        return weights
-
     def _validate_X_y(self, X, y, reset: bool, y_numeric: bool):
         """scikit-learn's validation of X and y, keeping float32 as float32.
 
@@ -264,19 +202,15 @@ class BaseScratchMLP(BaseEstimator):
         first_pass = not hasattr(self, "coefs_") or (
             not self.warm_start and not incremental
         )
-        if self.early_stopping and incremental and self.solver in STOCHASTIC_SOLVERS:
-            raise ValueError(
-                "partial_fit does not support early_stopping=True: a validation "
-                "split of each call's data makes no sense. Set early_stopping=False."
-            )
         X, T, stratify = self._validate_input(
             X, y, incremental, reset=first_pass, classes=classes
         )
         if not first_pass and X.dtype != self._params.dtype:
             # Training continues in the precision it started in.
             X, T = X.astype(self._params.dtype), T.astype(self._params.dtype)
-        sample_weight = self._validate_sample_weight(sample_weight, X)
-        sample_weight = self._apply_class_weight(sample_weight, T)
+        weights = validate_sample_weight(sample_weight, X.shape[0])
+        weights = self._apply_class_weight(weights, T)
+        sample_weight, alpha = weights_for_training(weights, self.alpha, X.dtype)
         if sp.issparse(X) and X.format != "csr":
             X = X.tocsr()  # mini-batches are rows
 
@@ -294,17 +228,19 @@ class BaseScratchMLP(BaseEstimator):
             self._initialize(network, random_state)
         else:
             network = self._continue_network(layer_sizes, dropout)
-        return _TrainingProblem(network, X, T, sample_weight, stratify, random_state)
+        return _TrainingProblem(
+            network, X, T, sample_weight, alpha, stratify, random_state
+        )
 
     def _fit(self, X, y, sample_weight=None, incremental=False, classes=None):
         # A call that fails leaves the estimator as it found it: no half-set
         # attributes after bad input, no diverged weights after a bad run.
-        saved = self._snapshot()
+        saved = snapshot(self, MUTATED_IN_PLACE)
         try:
             problem = self._prepare_training(X, y, sample_weight, incremental, classes)
             self._train(problem, incremental)
         except BaseException:
-            self._restore(saved)
+            restore(self, saved)
             raise
         return self
 
@@ -325,43 +261,13 @@ class BaseScratchMLP(BaseEstimator):
             network.matmul_parts = parts
             try:
                 if self.solver in STOCHASTIC_SOLVERS:
-                    self._fit_stochastic(problem, incremental)
+                    fit_stochastic(self, problem, incremental)
                 else:
-                    self._fit_lbfgs(
-                        network, problem.X, problem.T, problem.sample_weight
-                    )
+                    self._fit_lbfgs(problem)
             finally:
                 network.matmul_parts = 1
         if not np.isfinite(network.params).all():
             raise TrainingDivergedError("the weights became non-finite")
-
-    # State that training changes in place; everything else it replaces.
-    _MUTABLE_STATE = (
-        "loss_curve_",
-        "validation_scores_",
-        "validation_loss_curve_",
-        "_optimizer",
-        "_best_params",
-        "_dropout_rng",
-    )
-
-    def _snapshot(self) -> dict:
-        """What ``_restore`` needs to undo a failed call to fit or partial_fit."""
-        state = dict(vars(self))
-        for name in self._MUTABLE_STATE:
-            if name in state:
-                state[name] = copy.deepcopy(state[name])
-        if "_params" in state:  # trained in place: keep its values
-            state["_params_values"] = state["_params"].copy()
-        return state
-
-    def _restore(self, state: dict) -> None:
-        state = dict(state)
-        values = state.pop("_params_values", None)
-        if values is not None:
-            state["_params"][...] = values
-        self.__dict__.clear()
-        self.__dict__.update(state)
 
     def __sklearn_is_fitted__(self) -> bool:
         return hasattr(self, "coefs_")
@@ -384,22 +290,30 @@ class BaseScratchMLP(BaseEstimator):
         return rates
 
     def _why_not_incremental(self) -> str | None:
-        """Why partial_fit is unavailable with these parameters, or None.
+        """Why partial_fit is unavailable with these parameters (the message
+        of the error, beginning as scikit-learn's does), or None.
 
         (Any other invalid solver is left to the parameter validation of the
         call itself, whose message lists the allowed values.)
         """
-        if self.solver == "lbfgs":
+        solver = SOLVERS.get(self.solver)
+        if solver is not None and not solver.stochastic:
             return (
-                "needs a stochastic solver ('sgd' or 'adam'); "
-                f"solver={self.solver!r} trains on the whole data at once. Use "
-                "fit, or set solver='adam' or 'sgd'."
+                f"This {type(self).__name__!r} has no attribute 'partial_fit'. "
+                "partial_fit is only available for stochastic optimizers. "
+                f"{self.solver} is not stochastic: it trains on the whole data at "
+                f"once. Use fit, or set solver to one of {STOCHASTIC_SOLVERS}."
+            )
+        if isinstance(self.early_stopping, (bool, np.bool_)) and self.early_stopping:
+            return (
+                "partial_fit does not support early_stopping=True: a validation "
+                "split of each call's data makes no sense. Set early_stopping=False."
             )
         return None
 
-    def _apply_class_weight(self, sample_weight, T):
+    def _apply_class_weight(self, weights, T):
         """Sample weights times class weights (the classifier overrides this)."""
-        return sample_weight
+        return weights
 
     def _initialize(self, network: Network, random_state) -> None:
         """Fresh weights and fitted attributes for a first fit."""
@@ -412,35 +326,11 @@ class BaseScratchMLP(BaseEstimator):
         self._params = network.params
         self.coefs_, self.intercepts_ = network.coefs, network.intercepts
         # scikit-learn's lbfgs leaves the stochastic solvers' curves unset
-        for stale in (*self._MUTABLE_STATE, *_TRACKING):
+        for stale in STATE:
             if hasattr(self, stale):
                 delattr(self, stale)
         if self.solver in STOCHASTIC_SOLVERS:
-            self._start_tracking(network)
-
-    def _start_tracking(self, network: Network) -> None:
-        """The curves and counters of the stochastic solvers, from scratch or
-        when continuing a fit made with other settings (lbfgs, early stopping
-        switched on or off)."""
-        if not hasattr(self, "loss_curve_"):
-            self.loss_curve_ = []
-            self._no_improvement_count = 0
-        if self.early_stopping:
-            if getattr(self, "validation_scores_", None) is None:
-                self._start_validation_tracking(network)
-        else:
-            if getattr(self, "best_loss_", None) is None:
-                self.best_loss_ = np.inf
-            self.validation_scores_ = None
-            self.validation_loss_curve_ = None
-            self.best_validation_score_ = None
-
-    def _start_validation_tracking(self, network: Network) -> None:
-        self.validation_scores_ = []
-        self.validation_loss_curve_ = []
-        self.best_validation_score_ = -np.inf
-        self.best_loss_ = None
-        self._best_params = network.params.copy()
+            start_tracking(self, network)
 
     def _continue_network(self, layer_sizes, dropout) -> Network:
         """A network on the fitted weights (warm start, partial_fit).
@@ -487,158 +377,7 @@ class BaseScratchMLP(BaseEstimator):
         self.out_activation_ = network.output_activation
         return network
 
-    def _make_optimizer(self, network: Network):
-        make = SOLVERS[self.solver].make
-        return make(self.get_params(deep=False), network.params.shape[0], network.dtype)
-
-    def _fit_stochastic(self, problem: "_TrainingProblem", incremental: bool) -> None:
-        network, X, T = problem.network, problem.X, problem.T
-        sample_weight, random_state = problem.sample_weight, problem.random_state
-        optimizer = getattr(self, "_optimizer", None)
-        if not incremental or optimizer is None:
-            optimizer = self._make_optimizer(network)
-        self._optimizer = optimizer
-        self._start_tracking(network)
-
-        if self.early_stopping:
-            n_validation = int(np.ceil(self.validation_fraction * X.shape[0]))
-            if n_validation < 2:
-                raise ValueError(
-                    f"The validation set is too small: validation_fraction="
-                    f"{self.validation_fraction} of {X.shape[0]} samples leaves "
-                    f"{n_validation} for validation, and early stopping needs at "
-                    "least 2. Increase validation_fraction or the size of your "
-                    "dataset."
-                )
-            arrays = (X, T) if sample_weight is None else (X, T, sample_weight)
-            try:
-                split = train_test_split(
-                    *arrays,
-                    random_state=random_state,
-                    test_size=self.validation_fraction,
-                    stratify=problem.stratify,
-                )
-            except ValueError as error:
-                raise ValueError(
-                    "early_stopping could not hold out a stratified validation "
-                    f"set: {error}. Increase validation_fraction, or set "
-                    "early_stopping=False."
-                ) from None
-            X_train, X_val, T_train, T_val = split[:4]
-            w_train, w_val = (None, None) if sample_weight is None else split[4:]
-            for part, weights in (("training", w_train), ("validation", w_val)):
-                if weights is not None and not weights.any():
-                    raise ValueError(
-                        f"Every sample of the {part} set split off for early "
-                        "stopping has zero weight; increase validation_fraction "
-                        "or give more samples a weight."
-                    )
-        else:
-            X_train, T_train, w_train = X, T, sample_weight
-            X_val = T_val = w_val = None
-
-        n_samples = X_train.shape[0]
-        if self.batch_size == "auto":
-            batch_size = min(200, n_samples)
-        else:
-            if self.batch_size > n_samples:
-                warnings.warn(
-                    f"batch_size={self.batch_size} is larger than the number of "
-                    f"training samples ({n_samples}); it is clipped to {n_samples}.",
-                    UserWarning,
-                    stacklevel=5,
-                )
-            batch_size = min(self.batch_size, n_samples)
-
-        if any(network.dropout):
-            # Drawn only when dropout is on, so that dropout=0 leaves every other
-            # random draw, and hence the results, exactly as without the feature.
-            if getattr(self, "_dropout_rng", None) is None:
-                self._dropout_rng = np.random.default_rng(
-                    random_state.randint(np.iinfo(np.int32).max)
-                )
-            network.set_dropout_rng(self._dropout_rng)
-        trainer = MiniBatchTrainer(
-            network, optimizer, X_train, T_train, w_train, batch_size, self.alpha
-        )
-        sample_order = np.arange(n_samples)
-        try:
-            self.n_iter_ = 0
-            for _ in range(self.max_iter):
-                if self.shuffle:
-                    sample_order = shuffle(sample_order, random_state=random_state)
-                loss = trainer.epoch(sample_order if self.shuffle else None)
-                if not np.isfinite(loss):
-                    raise TrainingDivergedError(
-                        f"the loss became non-finite at iteration {self.n_iter_ + 1}"
-                    )
-                self.n_iter_ += 1
-                self.loss_ = loss
-                self.t_ += n_samples
-                self.loss_curve_.append(loss)
-                if self.verbose:
-                    print(f"Iteration {self.n_iter_}, loss = {loss:.8f}")
-
-                self._update_no_improvement_count(network, X_val, T_val, w_val)
-                optimizer.iteration_ends(self.t_)
-
-                if self._no_improvement_count > self.n_iter_no_change:
-                    if self.early_stopping:
-                        what = "Validation score did not improve"
-                    else:
-                        what = "Training loss did not improve"
-                    message = (
-                        f"{what} more than tol={self.tol:f} for "
-                        f"{self.n_iter_no_change} consecutive epochs."
-                    )
-                    if optimizer.trigger_stopping(message, self.verbose):
-                        break
-                    self._no_improvement_count = 0
-
-                if incremental:
-                    break
-                if self.n_iter_ == self.max_iter:
-                    warnings.warn(
-                        f"Stochastic Optimizer: Maximum iterations ({self.max_iter}) "
-                        "reached and the optimization hasn't converged yet.",
-                        ConvergenceWarning,
-                        stacklevel=5,
-                    )
-        except KeyboardInterrupt:
-            warnings.warn("Training interrupted by user.", stacklevel=5)
-
-        if self.early_stopping:
-            network.params[...] = self._best_params
-
-    def _update_no_improvement_count(self, network, X_val, T_val, w_val) -> None:
-        if self.early_stopping:
-            outputs = np.empty(T_val.shape, dtype=network.dtype)
-            validation_loss = network.loss(X_val, T_val, w_val, self.alpha, outputs)
-            self.validation_loss_curve_.append(validation_loss)
-            if np.isfinite(outputs).all():
-                score = self._score_outputs(outputs, T_val, w_val)
-            else:
-                score = np.nan
-            self.validation_scores_.append(score)
-            if self.verbose:
-                print(f"Validation score: {score:f}")
-            if score < self.best_validation_score_ + self.tol:
-                self._no_improvement_count += 1
-            else:
-                self._no_improvement_count = 0
-            if score > self.best_validation_score_:
-                self.best_validation_score_ = score
-                self._best_params[...] = network.params
-        else:
-            last = self.loss_curve_[-1]
-            if last > self.best_loss_ - self.tol:
-                self._no_improvement_count += 1
-            else:
-                self._no_improvement_count = 0
-            if last < self.best_loss_:
-                self.best_loss_ = last
-
-    def _fit_lbfgs(self, network, X, T, sample_weight) -> None:
+    def _fit_lbfgs(self, problem: "_TrainingProblem") -> None:
         callback = None
         if self.verbose:
             iteration = 0
@@ -649,11 +388,11 @@ class BaseScratchMLP(BaseEstimator):
                 print(f"Iteration {iteration}, loss = {intermediate_result.fun:.8f}")
 
         result = minimize_lbfgs(
-            network,
-            X,
-            T,
-            sample_weight,
-            self.alpha,
+            problem.network,
+            problem.X,
+            problem.T,
+            problem.sample_weight,
+            problem.alpha,
             self.max_iter,
             self.max_fun,
             self.tol,
@@ -661,19 +400,19 @@ class BaseScratchMLP(BaseEstimator):
         )
         if not np.isfinite(result.fun):
             raise TrainingDivergedError("the loss became non-finite")
+        self.n_iter_ = min(result.nit, self.max_iter)
         if result.status != 0:
             message = result.message
             if isinstance(message, bytes):
                 message = message.decode("latin1")
-            warnings.warn(
-                f"lbfgs stopped before converging after {result.nit} iteration(s) "
-                f"(status={result.status}): {message}. Increase max_iter "
-                f"(now {self.max_iter}) or max_fun (now {self.max_fun}), or scale "
-                "the inputs.",
+            # scikit-learn's first line, then our advice
+            warn(
+                f"lbfgs failed to converge after {self.n_iter_} iteration(s) "
+                f"(status={result.status}):\n{message}\n\nIncrease max_iter "
+                f"(now {self.max_iter}) or max_fun (now {self.max_fun}), or "
+                "scale the inputs.",
                 ConvergenceWarning,
-                stacklevel=5,
             )
-        self.n_iter_ = min(result.nit, self.max_iter)
         self.loss_ = float(result.fun)
 
     # -- prediction ----------------------------------------------------------------

@@ -9,12 +9,13 @@ from sklearn.utils.multiclass import (
     type_of_target,
     unique_labels,
 )
-from sklearn.utils.validation import check_is_fitted, column_or_1d
+from sklearn.utils.validation import column_or_1d
 
 from ._base import BaseScratchMLP, incremental_only
 from ._docstrings import COMMON_ATTRIBUTES, COMMON_PARAMETERS, DROPOUT_PARAMETER
 from ._losses import class_probabilities
 from ._params import CLASSIFIER_CONSTRAINTS
+from ._sample_weight import ScaledWeights, scaled
 
 _DOC = """Multi-layer perceptron classifier trained by sknn_scratch's own engine.
 
@@ -143,16 +144,20 @@ class ScratchMLPClassifier(ClassifierMixin, BaseScratchMLP):
         elif self.warm_start and not incremental:
             if set(unique_labels(y)) != set(self.classes_):
                 raise ValueError(
-                    "warm_start needs y to have the same classes as the previous "
-                    f"fit: it had {self.classes_}, y has {unique_labels(y)}."
+                    "warm_start can only be used where `y` has the same classes "
+                    "as in the previous call to fit. Previously got "
+                    f"{self.classes_}, `y` has {unique_labels(y)}. Set "
+                    "warm_start=False to fit on these classes afresh."
                 )
         else:
-            unknown = np.setdiff1d(unique_labels(y), self.classes_)
+            labels = unique_labels(y)
+            unknown = np.setdiff1d(labels, self.classes_)
             if len(unknown):
                 raise ValueError(
-                    f"y has labels {unknown} that are not in classes_ "
-                    f"{self.classes_}; pass every label in `classes` on the first "
-                    "call to partial_fit."
+                    "`y` has classes not in `self.classes_`. `self.classes_` has "
+                    f"{self.classes_}. 'y' has {labels}. The labels {unknown} are "
+                    "new: pass every label in `classes` on the first call to "
+                    "partial_fit."
                 )
         multilabel = self._label_binarizer.y_type_.startswith("multilabel")
         if len(self.classes_) < 2 and not multilabel:
@@ -188,8 +193,8 @@ class ScratchMLPClassifier(ClassifierMixin, BaseScratchMLP):
             self.classes_, unique_labels(classes)
         ):
             raise ValueError(
-                f"classes={classes!r} differs from the classes of the first call to "
-                f"partial_fit, {self.classes_!r}."
+                f"`classes={classes!r}` is not the same as on last call to "
+                f"partial_fit, was: {self.classes_!r}"
             )
 
     def _loss_name(self) -> str:
@@ -200,35 +205,41 @@ class ScratchMLPClassifier(ClassifierMixin, BaseScratchMLP):
     def _why_not_incremental(self) -> str | None:
         if isinstance(self.class_weight, str) and self.class_weight == "balanced":
             return (
-                "is unavailable with class_weight='balanced', which needs the "
-                "class counts of all the data, and partial_fit never sees it at "
-                "once. Compute the weights with sklearn.utils.class_weight."
+                f"This {type(self).__name__!r} has no attribute 'partial_fit'. "
+                "partial_fit is unavailable with class_weight='balanced', which "
+                "needs the class counts of all the data, and partial_fit never "
+                "sees it at once. Compute the weights with sklearn.utils.class_weight."
                 "compute_class_weight('balanced', classes=classes, y=y) and pass "
                 "them as a dict."
             )
         return super()._why_not_incremental()
 
-    def _apply_class_weight(self, sample_weight, T):
+    def _apply_class_weight(self, weights, T):
         """Multiply each sample's weight by the weight of its class.
 
-        'balanced' weighs class k by S / (K S_k), with S_k the total sample
-        weight of class k (its count without sample weights). For multilabel
-        targets each label column is balanced between its 0s and 1s and a
-        sample's weight is the product over columns, as in scikit-learn's
+        ``weights`` and the result are ``ScaledWeights`` (or None), so that no
+        product of large sample and class weights overflows. 'balanced'
+        weighs class k by S / (K S_k), with S_k the total sample weight of
+        class k (its count without sample weights). For multilabel targets
+        each label column is balanced between its 0s and 1s and a sample's
+        weight is the product over columns, as in scikit-learn's
         ``compute_sample_weight``.
         """
         if self.class_weight is None:
-            return sample_weight
-        base = np.ones(T.shape[0], T.dtype) if sample_weight is None else sample_weight
+            return weights
+        if weights is None:
+            weights = ScaledWeights(np.ones(T.shape[0]), 0)
+        base = weights.values
         if self._label_binarizer.y_type_.startswith("multilabel"):
             if not isinstance(self.class_weight, str):
                 raise ValueError(
                     "For multilabel targets class_weight can only be 'balanced' "
                     "(or None); a dict {label: weight} has no meaning there."
                 )
-            weights = np.ones(T.shape[0], T.dtype)
+            per_sample = np.ones(T.shape[0])
             for column in T.T.astype(int):
-                weights *= self._balanced(column, base, 2)[column]
+                per_sample *= self._balanced(column, base, 2)[column]
+            per_sample = scaled(per_sample)
         else:
             n_classes = len(self.classes_)
             class_index = T.argmax(axis=1) if T.shape[1] > 1 else T[:, 0].astype(int)
@@ -244,19 +255,22 @@ class ScratchMLPClassifier(ClassifierMixin, BaseScratchMLP):
                     )
                 per_class = np.array(
                     [self.class_weight.get(c, 1.0) for c in self.classes_.tolist()],
-                    dtype=T.dtype,
+                    dtype=np.float64,
                 )
-            weights = per_class[class_index]
-        weights *= base
-        if not weights.any():
+            per_class = scaled(per_class)
+            per_sample = ScaledWeights(
+                per_class.values[class_index], per_class.exponent
+            )
+        product = per_sample.values * base
+        if not product.any():
             raise ValueError("class_weight gives every sample a weight of zero.")
-        return weights
+        return scaled(product, per_sample.exponent + weights.exponent)
 
     @staticmethod
     def _balanced(class_index, sample_weight, n_classes) -> np.ndarray:
         """S / (K S_k) for each class k; 0 for a class with no weight at all."""
         totals = np.bincount(class_index, weights=sample_weight, minlength=n_classes)
-        per_class = np.zeros(n_classes, dtype=sample_weight.dtype)
+        per_class = np.zeros(n_classes)
         present = totals > 0
         per_class[present] = totals.sum() / (n_classes * totals[present])
         return per_class
@@ -345,15 +359,14 @@ class ScratchMLPClassifier(ClassifierMixin, BaseScratchMLP):
             Columns in the order of ``classes_``. Rows sum to one, except for
             multilabel problems, where each column is a separate probability.
         """
-        check_is_fitted(self)
         logits = self._forward(X, logits=True)
         return class_probabilities(logits, self.out_activation_)
 
     def predict_log_proba(self, X):
         """Logarithm of the probability of each class.
 
-        Computed from the logits, so that it stays finite where the
-        probability itself rounds to zero.
+        Exactly ``np.log(predict_proba(X))``, as scikit-learn's contract
+        requires: ``-inf`` where a probability is 0.
 
         Parameters
         ----------
@@ -363,9 +376,9 @@ class ScratchMLPClassifier(ClassifierMixin, BaseScratchMLP):
         -------
         ndarray of shape (n_samples, n_classes)
         """
-        check_is_fitted(self)
-        logits = self._forward(X, logits=True)
-        return class_probabilities(logits, self.out_activation_, log=True)
+        probabilities = self.predict_proba(X)
+        with np.errstate(divide="ignore"):  # log(0) is -inf, not a warning
+            return np.log(probabilities, out=probabilities)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

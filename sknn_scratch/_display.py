@@ -7,7 +7,10 @@ matplotlib is imported only when drawing.
 """
 
 import numpy as np
+from sklearn.pipeline import Pipeline
 from sklearn.utils.validation import check_is_fitted
+
+from ._base import BaseScratchMLP
 
 
 def _pyplot():
@@ -142,8 +145,10 @@ class LossCurveDisplay:
 
         Parameters
         ----------
-        estimator : ScratchMLPClassifier or ScratchMLPRegressor
-            Fitted with solver 'sgd' or 'adam' (which record ``loss_curve_``).
+        estimator : ScratchMLPClassifier, ScratchMLPRegressor, Pipeline or search
+            Fitted with solver 'sgd' or 'adam' (which record ``loss_curve_``);
+            or a fitted Pipeline whose last step is one, or a fitted search
+            (such as GridSearchCV) whose ``best_estimator_`` is one.
         ax : matplotlib Axes, default=None
             Axes to draw on; a new figure is made if None.
         name : str, default=None
@@ -155,6 +160,7 @@ class LossCurveDisplay:
         -------
         display : LossCurveDisplay
         """
+        estimator = _network_of(estimator)
         check_is_fitted(estimator)
         if getattr(estimator, "loss_curve_", None) is None:
             raise ValueError(
@@ -170,3 +176,25 @@ class LossCurveDisplay:
             score_name="validation accuracy" if is_classifier else "validation R²",
         )
         return display.plot(ax=ax, name=name, **kwargs)
+
+
+def _network_of(estimator):
+    """The network inside what users hold: a Pipeline's last step, a fitted
+    search's ``best_estimator_`` (in any nesting of the two)."""
+    held = estimator
+    while not isinstance(estimator, BaseScratchMLP):
+        if isinstance(estimator, Pipeline):
+            estimator = estimator[-1]
+        elif hasattr(estimator, "best_estimator_"):
+            estimator = estimator.best_estimator_
+        else:
+            found = "" if estimator is held else f", which holds {estimator!r}"
+            if hasattr(estimator, "cv_results_"):
+                found += " (a search fitted with refit=False has no best_estimator_)"
+            raise ValueError(
+                "LossCurveDisplay.from_estimator needs a ScratchMLPClassifier or "
+                "ScratchMLPRegressor, a Pipeline whose last step is one, or a "
+                "fitted search (such as GridSearchCV) whose best_estimator_ is "
+                f"one; got {type(held).__name__}{found}."
+            )
+    return estimator

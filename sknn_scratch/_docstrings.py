@@ -128,7 +128,9 @@ nesterovs_momentum : bool, default=True
 early_stopping : bool, default=False
     Hold out ``validation_fraction`` of the training data ({{split}}) and stop
     'sgd' or 'adam' when the validation score has not improved by ``tol`` for
-    ``n_iter_no_change`` epochs; the weights of the best epoch are kept.
+    ``n_iter_no_change`` epochs; the weights of the best epoch are kept. An
+    epoch whose loss or weights become non-finite also ends training, on the
+    best weights, with a ConvergenceWarning (it is recorded as NaN).
 
 validation_fraction : float, default=0.1
     Share of the training data held out for early stopping, in [0, 1).

@@ -93,8 +93,9 @@ def _binary_log_loss(z, t, delta, sample_weight) -> float:
 
 def _softmax_log_loss(z, t, delta, sample_weight) -> float:
     # Softmax and ℓ do not change when a constant is subtracted from a row of
-    # z; after shift_rows every row's largest entry lies in [-limit, 0], so
-    # exp() neither overflows nor loses its row to underflow.
+    # z; shift_rows shifts each row that needs it by its own maximum, so exp()
+    # neither overflows nor loses a row to underflow, and each row's ℓ_i is
+    # computed from that row alone.
     shift_rows(z)
     t_dot_z = _weighted_inner(t, z, sample_weight)
     np.exp(z, out=z)
@@ -186,30 +187,18 @@ REGRESSION_LOSSES = tuple(
 )
 
 
-def class_probabilities(
-    logits: np.ndarray, output_activation: str, log: bool = False
-) -> np.ndarray:
-    """Probability of each class (or its logarithm) from the output logits.
+def class_probabilities(logits: np.ndarray, output_activation: str) -> np.ndarray:
+    """Probability of each class from the output logits (overwritten).
 
     A single logistic output is a binary problem: its columns become the two
     classes, with logits -z and z, so that P(class 0) = expit(-z) is exact
-    where 1 - expit(z) would round to 0. Logarithms are computed from the
-    logits, ``log softmax(z) = z - logsumexp(z)`` and ``log expit(z) =
-    -log(1 + e^-z)``, and stay finite where ``log(probability)`` would give
-    ``-inf``. ``logits`` may be overwritten.
+    where 1 - expit(z) would round to 0. Softmax rows are computed each from
+    its own logits (see ``shift_rows``), and are never NaN for finite logits.
     """
     if output_activation == "logistic" and logits.shape[1] == 1:
         logits = np.column_stack([-logits[:, 0], logits[:, 0]])
     if output_activation == "softmax":
-        if not log:
-            softmax(logits)
-            return logits
-        shift_rows(logits)
-        row_sums = np.exp(logits) @ ones(logits.shape[1], logits.dtype)
-        logits -= np.log(row_sums)[:, None]
+        softmax(logits)
         return logits
     # logistic: one independent probability per column
-    if not log:
-        return expit(logits, out=logits)
-    negated = np.negative(logits)
-    return np.negative(softplus(negated), out=negated)
+    return expit(logits, out=logits)

@@ -99,6 +99,28 @@ class _RandomState(_Constraint):
         return "None, an int in the range [0, 2**32 - 1] or a numpy RandomState"
 
 
+def _as_list(value) -> list | None:
+    """A parameter that takes one number or a sequence of them, as a list.
+
+    A 0-d array is its one number. A sequence is anything with a length and
+    an order (a list, tuple, range or 1-d array); a one-pass iterator (a map,
+    a generator) would be used up by validation before training reads it, and
+    a dict or set has no order, so those give None, as do strings and arrays
+    of more dimensions.
+    """
+    if isinstance(value, np.ndarray):
+        if value.ndim == 0:
+            return [value.item()]
+        return list(value) if value.ndim == 1 else None
+    if isinstance(value, (str, bytes, dict, set, frozenset)):
+        return None
+    if not hasattr(value, "__iter__"):
+        return [value]
+    if not hasattr(value, "__len__") or not hasattr(value, "__getitem__"):
+        return None
+    return list(value)
+
+
 class _LayerSizes(_Constraint):
     """A positive int, or a (possibly empty) sequence of positive ints."""
 
@@ -106,14 +128,17 @@ class _LayerSizes(_Constraint):
         return normalize_hidden_layer_sizes(value) is not None
 
     def describe(self) -> str:
-        return "a positive int or a sequence (possibly empty) of positive ints"
+        return (
+            "a positive int or a sequence (possibly empty) of positive ints, such "
+            "as a tuple or list (not a one-pass iterator)"
+        )
 
 
 def normalize_hidden_layer_sizes(value) -> tuple[int, ...] | None:
     """``hidden_layer_sizes`` as a tuple of ints, or None if it is invalid."""
-    if isinstance(value, str):
+    sizes = _as_list(value)
+    if sizes is None:
         return None
-    sizes = [value] if not hasattr(value, "__iter__") else list(value)
     for size in sizes:
         if not isinstance(size, Integral) or isinstance(size, (bool, np.bool_)):
             return None
@@ -126,21 +151,27 @@ class _DropoutRates(_Constraint):
     """A rate in [0, 1), or a sequence of them (one per hidden layer)."""
 
     def is_satisfied_by(self, value) -> bool:
-        rates = [value] if not hasattr(value, "__iter__") else list(value)
-        if isinstance(value, str):
-            return False
+        rates = _as_list(value)
         rate_ok = _Number(0, 1, closed="left")
-        return all(rate_ok.is_satisfied_by(rate) for rate in rates)
+        return rates is not None and all(rate_ok.is_satisfied_by(r) for r in rates)
 
     def describe(self) -> str:
-        return "a float in [0, 1) or a sequence of such floats, one per hidden layer"
+        return (
+            "a float in [0, 1) or a sequence of such floats, one per hidden layer, "
+            "such as a tuple or list (not a one-pass iterator, a dict or a set)"
+        )
 
 
 def normalize_dropout(value, n_hidden: int) -> tuple[float, ...] | None:
-    """Dropout rates, one per hidden layer, or None if the count is wrong."""
+    """Dropout rates, one per hidden layer, or None if the count is wrong.
+
+    A single number (or 0-d array) is the rate of every hidden layer.
+    """
+    if isinstance(value, np.ndarray) and value.ndim == 0:
+        value = value.item()
     if not hasattr(value, "__iter__"):
         return (float(value),) * n_hidden
-    rates = tuple(float(rate) for rate in value)
+    rates = tuple(float(rate) for rate in _as_list(value))
     return rates if len(rates) == n_hidden else None
 
 

@@ -5,11 +5,14 @@ Training is booby-trapped: if an error were only raised after an epoch or an
 L-BFGS run had started, the trap's AssertionError would fail the test.
 """
 
+import warnings
+
 import numpy as np
 import pytest
 import scipy.sparse as sp
+from sklearn.neural_network import MLPClassifier, MLPRegressor
 
-from sknn_scratch import ScratchMLPClassifier, ScratchMLPRegressor, _base
+from sknn_scratch import ScratchMLPClassifier, ScratchMLPRegressor, _base, _training
 
 ESTIMATORS = [ScratchMLPClassifier, ScratchMLPRegressor]
 
@@ -30,7 +33,7 @@ def no_training(monkeypatch):
     def trap(*args, **kwargs):
         raise AssertionError("training started before the input was rejected")
 
-    monkeypatch.setattr(_base.MiniBatchTrainer, "epoch", trap)
+    monkeypatch.setattr(_training.MiniBatchTrainer, "epoch", trap)
     monkeypatch.setattr(_base, "minimize_lbfgs", trap)
 
 
@@ -50,12 +53,12 @@ FIT_CASES = [
     (
         "nan in sample_weight",
         X, None, {"sample_weight": with_value(np.ones(30), 2, np.nan)},
-        "sample_weight contains NaN",
+        "Input sample_weight contains NaN",
     ),
     (
         "inf in sample_weight",
         X, None, {"sample_weight": with_value(np.ones(30), 2, np.inf)},
-        "sample_weight contains NaN or infinity",
+        "Input sample_weight contains infinity",
     ),
     ("no samples", X[:0], np.array([]), {}, "0 sample"),
     ("no features", X[:, :0], None, {}, "0 feature"),
@@ -68,12 +71,12 @@ FIT_CASES = [
     (
         "short sample_weight",
         X, None, {"sample_weight": np.ones(29)},
-        r"sample_weight.shape == \(29,\), expected \(30,\)",
+        r"sample_weight.shape == \(29,\), expected \(30,\)!",
     ),
     (
         "2-D sample_weight",
         X, None, {"sample_weight": np.ones((30, 2))},
-        "sample_weight must be 1D",
+        "Sample weights must be 1D array or scalar",
     ),
     (
         "negative sample_weight",
@@ -83,12 +86,12 @@ FIT_CASES = [
     (
         "zero sample_weight",
         X, None, {"sample_weight": np.zeros(30)},
-        "sample_weight must not be all zero",
+        "Sample weights must contain at least one non-zero number",
     ),
     (
         "text sample_weight",
         X, None, {"sample_weight": np.full(30, "heavy")},
-        "sample_weight must be numeric",
+        "could not convert string to float.*sample_weight must be numeric",
     ),
 ]  # fmt: skip
 
@@ -175,6 +178,13 @@ BAD_PARAMETERS = [
     ("epsilon", [0.0, -1e-8]),
     ("n_iter_no_change", [0, 1.5, -np.inf, "never"]),
     ("max_fun", [0, 2.5]),
+    # one-pass iterators would be used up by validation; dicts and sets have
+    # no order
+    (
+        "hidden_layer_sizes",
+        [map(int, ["64", "32"]), (n for n in [4]), {4: 1}, np.ones((1, 2), int)],
+    ),
+    ("dropout", [(r for r in [0.5]), {0.5: 1}, {0.5}, "0.5", np.array([[0.5]])]),
 ]
 
 
@@ -201,14 +211,16 @@ def test_bad_regressor_loss():
 @pytest.mark.usefixtures("no_training")
 @pytest.mark.parametrize("estimator_class", ESTIMATORS, ids=lambda c: c.__name__)
 def test_partial_fit_with_lbfgs(estimator_class):
-    with pytest.raises(ValueError, match="needs a stochastic solver"):
+    with pytest.raises(ValueError, match="only available for stochastic optimizers"):
         estimator_class(solver="lbfgs").partial_fit(X, target_for(estimator_class))
 
 
 @pytest.mark.usefixtures("no_training")
 def test_partial_fit_with_a_label_not_in_classes():
     clf = ScratchMLPClassifier()
-    with pytest.raises(ValueError, match=r"labels \[7\] that are not in classes_"):
+    with pytest.raises(
+        ValueError, match=r"not in `self.classes_`.*labels \[7\] are new"
+    ):
         clf.partial_fit(X, with_value(Y_CLASS, 0, 7, int), classes=[0, 1, 2])
 
 
@@ -233,3 +245,127 @@ def test_classifier_with_a_single_class():
 def test_partial_fit_may_see_one_class_when_classes_are_known():
     clf = ScratchMLPClassifier().partial_fit(X, np.zeros(30), classes=[0, 1])
     assert list(clf.classes_) == [0, 1]
+
+
+# -- scikit-learn's wording ----------------------------------------------------
+SKLEARN_TWIN = {ScratchMLPClassifier: MLPClassifier, ScratchMLPRegressor: MLPRegressor}
+
+
+def message_of(call) -> str | None:
+    """The message of the error ``call()`` raises, or None."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            call()
+    except (ValueError, TypeError, AttributeError) as error:
+        return str(error)
+    return None
+
+
+def assert_begins_with_scikit_learns(estimator_class, ours, theirs) -> None:
+    """Where scikit-learn raises too, our message begins with its message
+    (which names its own class where ours names ours)."""
+    if theirs is None:
+        return  # scikit-learn accepts it; we may refuse it in our words
+    expected = theirs.replace(
+        SKLEARN_TWIN[estimator_class].__name__, estimator_class.__name__
+    )
+    assert ours is not None
+    assert ours.startswith(expected), (ours, theirs)
+
+
+@pytest.mark.parametrize("estimator_class", ESTIMATORS, ids=lambda c: c.__name__)
+@pytest.mark.parametrize(
+    ("X_bad", "y_bad", "fit_kwargs"),
+    [case[1:4] for case in FIT_CASES],
+    ids=[case[0] for case in FIT_CASES],
+)
+def test_bad_data_messages_begin_with_scikit_learns(
+    estimator_class, X_bad, y_bad, fit_kwargs
+):
+    y = target_for(estimator_class) if y_bad is None else y_bad
+    messages = [
+        message_of(lambda make=make: make(max_iter=2).fit(X_bad, y, **fit_kwargs))
+        for make in (estimator_class, SKLEARN_TWIN[estimator_class])
+    ]
+    assert_begins_with_scikit_learns(estimator_class, *messages)
+
+
+def _warm_start_with_other_classes(make):
+    estimator = make(warm_start=True, max_iter=2).fit(X, Y_CLASS)
+    estimator.fit(X, Y_CLASS % 2)
+
+
+def _partial_fit_with_a_new_class(make):
+    estimator = make().partial_fit(X, Y_CLASS, classes=[0, 1, 2])
+    estimator.partial_fit(X, with_value(Y_CLASS, 0, 7, int))
+
+
+def _partial_fit_with_other_classes(make):
+    estimator = make().partial_fit(X, Y_CLASS, classes=[0, 1, 2])
+    estimator.partial_fit(X, Y_CLASS % 2, classes=[0, 1])
+
+
+def _diverging_sgd(make):
+    make(solver="sgd", learning_rate_init=1e3, random_state=0).fit(
+        X * 1e200, Y_REG * 1e200
+    )
+
+
+# Errors that scikit-learn's MLP raises too, beyond bad data.
+SCENARIOS = {
+    "warm start with other classes": (
+        ScratchMLPClassifier,
+        _warm_start_with_other_classes,
+    ),
+    "partial_fit with a new class": (
+        ScratchMLPClassifier,
+        _partial_fit_with_a_new_class,
+    ),
+    "partial_fit with other classes": (
+        ScratchMLPClassifier,
+        _partial_fit_with_other_classes,
+    ),
+    "first partial_fit without classes": (
+        ScratchMLPClassifier,
+        lambda make: make().partial_fit(X, Y_CLASS),
+    ),
+    "partial_fit with lbfgs": (
+        ScratchMLPClassifier,
+        lambda make: make(solver="lbfgs").partial_fit(X, Y_CLASS, classes=[0, 1, 2]),
+    ),
+    "partial_fit with early stopping": (
+        ScratchMLPRegressor,
+        lambda make: make(early_stopping=True).partial_fit(X, Y_REG),
+    ),
+    "validation set too small": (
+        ScratchMLPRegressor,
+        lambda make: make(early_stopping=True).fit(X[:10], Y_REG[:10]),
+    ),
+    "diverging weights": (ScratchMLPRegressor, _diverging_sgd),
+}
+
+
+@pytest.mark.parametrize("scenario", list(SCENARIOS))
+def test_error_messages_begin_with_scikit_learns(scenario):
+    estimator_class, run = SCENARIOS[scenario]
+    ours = message_of(lambda: run(estimator_class))
+    theirs = message_of(lambda: run(SKLEARN_TWIN[estimator_class]))
+    assert theirs is not None  # the scenario is an error in scikit-learn too
+    assert_begins_with_scikit_learns(estimator_class, ours, theirs)
+
+
+def test_zero_dimensional_arrays_are_read_as_their_number():
+    reg = ScratchMLPRegressor(
+        hidden_layer_sizes=np.array(5), dropout=np.array(0.5), max_iter=2
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        reg.fit(X, Y_REG)
+    assert [c.shape for c in reg.coefs_] == [(3, 5), (5, 1)]
+    assert reg._dropout_rates(1) == (0.5,)
+    layers = ScratchMLPRegressor(hidden_layer_sizes=np.array([4, 2]), max_iter=2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        layers.fit(X, Y_REG)
+    assert [c.shape for c in layers.coefs_] == [(3, 4), (4, 2), (2, 1)]

@@ -14,10 +14,13 @@ from helpers import (
     targets_for,
     weights_of,
 )
+from sklearn.base import clone
 from sklearn.datasets import make_classification
 from sklearn.exceptions import ConvergenceWarning, NotFittedError
+from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import balanced_accuracy_score, log_loss
-from sklearn.model_selection import train_test_split
+from sklearn.model_selection import GridSearchCV, train_test_split
+from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from sknn_scratch import (
@@ -378,3 +381,27 @@ def test_loss_curve_display_errors(iris, pyplot, monkeypatch):
     monkeypatch.setitem(__import__("sys").modules, "matplotlib.pyplot", None)
     with pytest.raises(ImportError, match="pip install matplotlib"):
         LossCurveDisplay.from_estimator(adam)
+
+
+def test_loss_curve_display_from_a_pipeline_or_a_search(iris, pyplot):
+    X, y = iris
+    network = ScratchMLPClassifier((4,), max_iter=8, random_state=0)
+    pipeline = make_pipeline(StandardScaler(), network).fit(X, y)
+    display = LossCurveDisplay.from_estimator(pipeline)
+    np.testing.assert_array_equal(display.line_.get_ydata(), pipeline[-1].loss_curve_)
+
+    grid = {"scratchmlpclassifier__alpha": [1e-4, 1e-1]}
+    search = GridSearchCV(make_pipeline(StandardScaler(), network), grid, cv=2)
+    search.fit(X, y)
+    display = LossCurveDisplay.from_estimator(search)
+    best = search.best_estimator_[-1]
+    np.testing.assert_array_equal(display.line_.get_ydata(), best.loss_curve_)
+
+    with pytest.raises(NotFittedError):
+        LossCurveDisplay.from_estimator(make_pipeline(StandardScaler(), clone(network)))
+    no_refit = GridSearchCV(network, {"alpha": [1e-4, 1e-1]}, cv=2, refit=False)
+    with pytest.raises(ValueError, match="refit=False has no best_estimator_"):
+        LossCurveDisplay.from_estimator(no_refit.fit(X, y))
+    for other in [LogisticRegression().fit(X, y), make_pipeline(LogisticRegression())]:
+        with pytest.raises(ValueError, match="needs a ScratchMLPClassifier or"):
+            LossCurveDisplay.from_estimator(other)

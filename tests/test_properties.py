@@ -16,7 +16,7 @@ from sknn_scratch._optimizers import SOLVERS
 
 pytestmark = [
     pytest.mark.filterwarnings("ignore", category=ConvergenceWarning),
-    pytest.mark.filterwarnings("ignore:batch_size=.*clipped:UserWarning"),
+    pytest.mark.filterwarnings("ignore:Got `batch_size`.*clipped:UserWarning"),
 ]
 
 MAGNITUDES = [1e-300, 1e-30, 1e-8, 1.0, 1e8, 1e30, 1e150, 1e300]
@@ -66,7 +66,10 @@ def check_outputs(estimator, X):
         proba = estimator.predict_proba(X)
         assert np.isfinite(proba).all()
         np.testing.assert_allclose(proba.sum(axis=1), 1.0, rtol=1e-5)
-        assert np.isfinite(estimator.predict_log_proba(X)).all()
+        # log(predict_proba) exactly: -inf where, and only where, it is 0
+        log_proba = estimator.predict_log_proba(X)
+        np.testing.assert_array_equal(np.isneginf(log_proba), proba == 0)
+        assert np.isfinite(log_proba[proba > 0]).all()
         assert set(estimator.predict(X)) <= set(estimator.classes_)
     else:
         predicted = estimator.predict(X)

@@ -3,7 +3,8 @@
 With the same random_state our estimators make the same random draws as
 scikit-learn's (initial weights, shuffling, validation split), and the engine
 computes the same mathematics, so sgd and adam end at the same weights up to
-rounding, and lbfgs at the same solution.
+rounding; lbfgs follows the same iterates for its first iterations, after which
+rounding differences grow (long runs are compared by the quality reached).
 """
 
 import inspect

@@ -1,6 +1,8 @@
 """The estimator's state across calls: failed calls change nothing, and
 continued training (warm start, partial_fit) copes with changed settings."""
 
+import sys
+import threading
 import warnings
 
 import numpy as np
@@ -8,6 +10,7 @@ import pytest
 import scipy.sparse as sp
 from helpers import weights_of
 from sklearn.exceptions import ConvergenceWarning, NotFittedError
+from sklearn.utils.validation import check_is_fitted
 
 from sknn_scratch import ScratchMLPClassifier, ScratchMLPRegressor
 
@@ -168,3 +171,51 @@ def test_parameter_errors_are_also_type_errors(iris):
         warnings.simplefilter("error")
         with pytest.raises(ValueError, match="X must hold numbers"):
             reg.predict(np.full((2, 4), {}, dtype=object))
+
+
+def test_a_failed_calls_restore_is_atomic_for_other_threads(iris):
+    """While one thread's partial_fit fails and restores the estimator, another
+    thread predicting never sees it empty (NotFittedError) or half-restored."""
+    X, y = iris
+    clf = ScratchMLPClassifier((5,), random_state=0).partial_fit(
+        X, y, classes=[0, 1, 2]
+    )
+    bad_weights = -np.ones(len(y))  # refused after the snapshot is taken
+    errors, stop = [], threading.Event()
+
+    def predict() -> None:
+        while not stop.is_set():
+            try:
+                for _ in range(20):  # what every prediction does first
+                    check_is_fitted(clf)
+                clf.predict_proba(X[:5])
+            except Exception as error:  # any error here is the failure
+                errors.append(error)
+                return
+
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)
+    reader = threading.Thread(target=predict)
+    try:
+        reader.start()
+        for _ in range(1000):
+            with pytest.raises(ValueError, match="non-negative"):
+                clf.partial_fit(X, y, sample_weight=bad_weights)
+            if errors:
+                break
+    finally:
+        stop.set()
+        reader.join()
+        sys.setswitchinterval(interval)
+    assert not errors, repr(errors[0])
+
+    class Watched(dict):
+        """An attribute dictionary that must never be emptied in place."""
+
+        def clear(self):
+            raise AssertionError("the restore emptied the estimator")
+
+    clf.__dict__ = Watched(vars(clf))
+    with pytest.raises(ValueError, match="non-negative"):
+        clf.partial_fit(X, y, sample_weight=bad_weights)
+    assert "coefs_" in vars(clf)

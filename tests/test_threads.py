@@ -10,7 +10,14 @@ import pytest
 from sklearn.exceptions import ConvergenceWarning
 from threadpoolctl import threadpool_info
 
-from sknn_scratch import ScratchMLPClassifier, _base, _network, _parallel, _threads
+from sknn_scratch import (
+    ScratchMLPClassifier,
+    _base,
+    _network,
+    _parallel,
+    _threads,
+    _training,
+)
 from sknn_scratch._optimizers import Adam
 
 pytestmark = pytest.mark.filterwarnings("ignore", category=ConvergenceWarning)
@@ -40,13 +47,13 @@ def test_small_products_train_on_one_blas_thread(iris, monkeypatch, managed_pool
     X, y = iris
     numpy_pools, _ = managed_pools
     seen = []
-    original = _base.MiniBatchTrainer.epoch
+    original = _training.MiniBatchTrainer.epoch
 
     def recording(self, order=None):
         seen.append(pool_threads(numpy_pools))
         return original(self, order)
 
-    monkeypatch.setattr(_base.MiniBatchTrainer, "epoch", recording)
+    monkeypatch.setattr(_training.MiniBatchTrainer, "epoch", recording)
     before = blas_threads()
     ScratchMLPClassifier((8,), max_iter=3, random_state=0).fit(X, y)
     assert seen and all(threads == [1] * len(numpy_pools) for threads in seen)
@@ -159,13 +166,13 @@ def test_large_products_are_split_over_the_blas_threads(monkeypatch, managed_poo
     rng = np.random.default_rng(0)
     X, y = rng.standard_normal((500, 64)), rng.integers(0, 3, 500)
     seen = []
-    original = _base.MiniBatchTrainer.epoch
+    original = _training.MiniBatchTrainer.epoch
 
     def recording(self, order=None):
         seen.append((self.network.matmul_parts, pool_threads(numpy_pools)))
         return original(self, order)
 
-    monkeypatch.setattr(_base.MiniBatchTrainer, "epoch", recording)
+    monkeypatch.setattr(_training.MiniBatchTrainer, "epoch", recording)
     # 500 rows × 64 inputs × 700 units: above SMALL_PRODUCT multiply-adds
     assert 500 * 64 * 700 >= _threads.SMALL_PRODUCT
     model = ScratchMLPClassifier((700,), batch_size=500, max_iter=2, random_state=0)
@@ -260,13 +267,13 @@ def test_training_with_split_products_equals_unsplit(
     monkeypatch.setattr(_parallel, "SPLIT_PRODUCT", 0)
     monkeypatch.setattr(_threads, "SMALL_PRODUCT", 0)
     parts = []
-    original = _base.MiniBatchTrainer.epoch
+    original = _training.MiniBatchTrainer.epoch
 
     def recording(self, order=None):
         parts.append(self.network.matmul_parts)
         return original(self, order)
 
-    monkeypatch.setattr(_base.MiniBatchTrainer, "epoch", recording)
+    monkeypatch.setattr(_training.MiniBatchTrainer, "epoch", recording)
     split = ScratchMLPClassifier(**params).fit(X, y)
     assert min(parts) > 1
     for ours, theirs in zip(

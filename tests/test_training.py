@@ -66,7 +66,7 @@ def test_partial_fit_is_unavailable_for_lbfgs(iris, estimator_class):
     X, y = iris
     estimator = estimator_class(solver="lbfgs")
     assert not hasattr(estimator, "partial_fit")
-    with pytest.raises(ValueError, match="stochastic solver"):
+    with pytest.raises(ValueError, match="only available for stochastic optimizers"):
         estimator.partial_fit(X, y)
     with pytest.raises(AttributeError):
         estimator.partial_fit(X, y)
@@ -168,17 +168,74 @@ def test_early_stopping_keeps_the_best_weights(iris, estimator_class):
     assert est.score(X_val, y_val) == pytest.approx(est.best_validation_score_)
 
 
+def test_divergence_under_early_stopping_keeps_the_best_weights(iris):
+    """As scikit-learn's MLP ends on its best validated weights: the diverged
+    epoch is recorded as NaN and counted, and a ConvergenceWarning says so."""
+    X, _ = iris
+    y = X[:, 0] * 10.0  # sgd at this rate diverges after a few epochs
+    params = dict(
+        hidden_layer_sizes=(8,), solver="sgd", learning_rate_init=0.1,
+        early_stopping=True, n_iter_no_change=100, max_iter=50, random_state=0,
+    )  # fmt: skip
+    reg = ScratchMLPRegressor(**params)
+    with pytest.warns(ConvergenceWarning, match=r"diverged.*best validation score"):
+        reg.fit(X, y)
+    assert 1 < reg.n_iter_ < 50
+    for curve in [reg.loss_curve_, reg.validation_scores_, reg.validation_loss_curve_]:
+        assert len(curve) == reg.n_iter_
+        assert np.isnan(curve[-1])
+    assert np.isfinite(reg.loss_curve_[:-1]).all() and np.isnan(reg.loss_)
+    best_epoch = int(np.nanargmax(reg.validation_scores_)) + 1
+    assert reg.best_validation_score_ == reg.validation_scores_[best_epoch - 1]
+    # the weights are those of a run stopped after the best epoch
+    stopped = ScratchMLPRegressor(**{**params, "max_iter": best_epoch})
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        stopped.fit(X, y)
+    for kept, expected in zip(weights_of(reg), weights_of(stopped), strict=True):
+        np.testing.assert_array_equal(kept, expected)
+
+    # without early stopping: an error, and the estimator as it was
+    plain = ScratchMLPRegressor(**{**params, "early_stopping": False})
+    with pytest.raises(ValueError, match=r"diverged.*non-finite at iteration"):
+        plain.fit(X, y)
+    assert not hasattr(plain, "coefs_")
+
+
+def test_warnings_are_attributed_to_the_package(iris):
+    """A module filter silences them, as module="sklearn" does scikit-learn's."""
+    X, y = iris
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        warnings.filterwarnings(
+            "ignore", category=ConvergenceWarning, module="sknn_scratch"
+        )
+        ScratchMLPClassifier(max_iter=2, random_state=0).fit(X, y)
+        ScratchMLPClassifier(solver="lbfgs", max_iter=2, random_state=0).fit(X, y)
+        ScratchMLPRegressor(batch_size=500, max_iter=1).partial_fit(X, X[:, 0])
+    assert not [w for w in caught if issubclass(w.category, ConvergenceWarning)]
+    clipped = [w for w in caught if "batch_size" in str(w.message)]
+    assert len(clipped) == 1
+    assert re.search(r"sknn_scratch[/\\]_\w+\.py$", clipped[0].filename)
+
+
 def test_early_stopping_needs_a_validation_set(iris):
     X, y = iris
     with pytest.raises(ValueError, match="validation set is too small"):
         ScratchMLPClassifier(early_stopping=True, validation_fraction=0.01).fit(
             X[:60], y[:60]
         )
-    with pytest.raises(ValueError, match="stratified validation set"):
-        # 2 validation samples cannot hold one sample of each of 3 classes
-        ScratchMLPClassifier(early_stopping=True, validation_fraction=0.013).fit(X, y)
-    with pytest.raises(ValueError, match="early_stopping"):
-        ScratchMLPRegressor(early_stopping=True).partial_fit(X, y)
+    # 2 validation samples cannot hold one sample of each of 3 classes: a
+    # random split, as scikit-learn's for multiclass targets
+    clf = ScratchMLPClassifier(
+        early_stopping=True, validation_fraction=0.013, max_iter=3, random_state=0
+    ).fit(X, y)
+    assert len(clf.validation_scores_) == 3
+    assert set(clf.validation_scores_) <= {0.0, 0.5, 1.0}  # 2 samples scored
+    regressor = ScratchMLPRegressor(early_stopping=True)
+    assert not hasattr(regressor, "partial_fit")  # as for lbfgs
+    with pytest.raises(ValueError, match="partial_fit does not support early_stop"):
+        regressor.partial_fit(X, y)
 
 
 def test_warm_start_continues_and_fresh_fit_restarts(iris):
