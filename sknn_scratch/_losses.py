@@ -65,16 +65,6 @@ def _squared_error(z, t, delta, sample_weight) -> float:
     return 0.5 * _weighted_inner(delta, delta, sample_weight)
 
 
-def softplus(z: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
-    """log(1 + e^z), as max(z, 0) + log(1 + e^-|z|): no overflow for any z."""
-    tail = np.abs(z, out=out)
-    np.negative(tail, out=tail)
-    np.exp(tail, out=tail)
-    np.log1p(tail, out=tail)
-    tail += np.maximum(z, 0.0)
-    return tail
-
-
 def _binary_log_loss(z, t, delta, sample_weight) -> float:
     # ℓ = Σ_k log(1 + e^z) - t z, with Σ max(z, 0) and Σ log(1 + e^-|z|)
     # (the two parts of softplus) totalled apart so that no temporary is needed

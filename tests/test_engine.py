@@ -4,7 +4,7 @@ import warnings
 
 import numpy as np
 import pytest
-from scipy.special import expit, softmax, xlogy
+from scipy.special import expit, ndtr, softmax, xlogy
 
 from sknn_scratch import _network
 from sknn_scratch._activations import ACTIVATIONS, OUTPUT_ACTIVATIONS
@@ -42,6 +42,90 @@ def test_activation_derivative_matches_finite_differences(name):
     activation.forward(up, up)
     activation.forward(down, down)
     np.testing.assert_allclose(delta, (up - down) / (2 * step), rtol=1e-6, atol=1e-9)
+
+
+def mish_derivative(z):
+    # the closed form e^z ω / δ² (for |z| <= 40, where e^3z stays finite)
+    e = np.exp(z)
+    omega = 4 * (z + 1) + 4 * e**2 + e**3 + e * (4 * z + 6)
+    return e * omega / (2 * e + e**2 + 2) ** 2
+
+
+# f'(z) of each activation, written independently of the engine's formulas
+REFERENCE_DERIVATIVES = {
+    "identity": np.ones_like,
+    "logistic": lambda z: expit(z) * expit(-z),
+    "tanh": lambda z: 1 / np.cosh(z) ** 2,
+    "relu": lambda z: (z > 0).astype(float),
+    "leaky_relu": lambda z: np.where(z > 0, 1.0, 0.01),
+    "elu": lambda z: np.where(z > 0, 1.0, np.exp(z)),
+    "gelu": lambda z: ndtr(z) + z * np.exp(-(z**2) / 2) / np.sqrt(2 * np.pi),
+    "silu": lambda z: expit(z) * (1 + z * expit(-z)),
+    "softplus": expit,
+    "mish": mish_derivative,
+}
+
+
+def activation_and_derivative(activation, z):
+    a = np.empty_like(z)
+    activation.forward(z, a)
+    delta = np.ones_like(z)
+    reads_z = "z" in activation.derivative_reads
+    activation.derivative(
+        delta, a.copy(), z.copy() if reads_z else None, np.empty_like(z)
+    )
+    return a, delta
+
+
+@pytest.mark.parametrize("name", list(ACTIVATIONS))
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_activation_derivatives_are_accurate_near_zero_and_in_the_tails(name, dtype):
+    if name not in REFERENCE_DERIVATIVES:
+        pytest.fail(f"add a reference derivative of {name!r} to this test")
+    magnitudes = [0, 1e-8, 1e-4, 0.1, 0.5, 1, 1.5, 2, 5, 10, 20, 30, 40]
+    z = np.array(sorted({sign * m for m in magnitudes for sign in (-1, 1)}))
+    _, delta = activation_and_derivative(ACTIVATIONS[name], z.astype(dtype))
+    assert delta.dtype == dtype
+    expected = REFERENCE_DERIVATIVES[name](z)
+    if name in ("relu", "leaky_relu"):  # the kink: the left slope, by convention
+        expected[z == 0] = REFERENCE_DERIVATIVES[name](np.array([-1.0]))[0]
+    # Relative precision down to the dtype's smallest normal number; but where
+    # a saturates, a derivative read from a alone (1 - a², a + 1) cannot
+    # resolve f' finer than a few roundings of 1.
+    eps, tiny = np.finfo(dtype).eps, np.finfo(dtype).tiny
+    tolerance = 1e-12 if dtype is np.float64 else 4 * eps
+    floor = 2 * eps if ACTIVATIONS[name].derivative_reads == "a" else tiny
+    np.testing.assert_allclose(delta, expected, rtol=tolerance, atol=floor)
+
+
+@pytest.mark.parametrize("name", list(ACTIVATIONS))
+@pytest.mark.parametrize(("dtype", "huge"), [(np.float64, 1e300), (np.float32, 1e30)])
+def test_activations_stay_finite_and_quiet_for_any_finite_input(name, dtype, huge):
+    activation = ACTIVATIONS[name]
+    z = np.array([-huge, -1e8, -50, -1, 0, 1, 50, 1e8, huge], dtype=dtype)
+    with np.errstate(over="raise", invalid="raise", divide="raise"):
+        a, delta = activation_and_derivative(activation, z)
+        in_place = z.copy()
+        activation.forward(in_place, in_place)  # out may be z itself
+    assert a.dtype == delta.dtype == dtype
+    assert np.isfinite(a).all() and np.isfinite(delta).all()
+    np.testing.assert_array_equal(in_place, a)
+    # beyond ±50 every derivative has reached its limit (0, 1 or a slope)
+    np.testing.assert_allclose(delta[[0, 1]], delta[2], atol=1e-12)
+    np.testing.assert_allclose(delta[[-1, -2]], delta[-3], atol=1e-12)
+
+
+def test_output_activations():
+    z = np.random.RandomState(0).normal(size=(5, 3)) * 4
+    for name, expected in [
+        ("identity", z),
+        ("logistic", expit(z)),
+        ("softmax", softmax(z, axis=1)),
+        ("exp", np.exp(z)),
+    ]:
+        out = z.copy()
+        OUTPUT_ACTIVATIONS[name](out)
+        np.testing.assert_allclose(out, expected, rtol=1e-12)
 
 
 def test_output_activations():
