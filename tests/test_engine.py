@@ -4,11 +4,12 @@ import warnings
 
 import numpy as np
 import pytest
+from helpers import engine_targets, loss_settings
 from scipy.special import expit, ndtr, softmax, xlogy
 
 from sknn_scratch import _network
 from sknn_scratch._activations import ACTIVATIONS, OUTPUT_ACTIVATIONS
-from sknn_scratch._losses import LOSSES
+from sknn_scratch._losses import LOSSES, REGRESSION_LOSSES
 from sknn_scratch._network import Network, forward, layer_views
 from sknn_scratch._optimizers import SGD, Adam
 
@@ -128,21 +129,8 @@ def test_output_activations():
         np.testing.assert_allclose(out, expected, rtol=1e-12)
 
 
-def test_output_activations():
-    z = np.random.RandomState(0).normal(size=(5, 3)) * 4
-    for name, expected in [
-        ("identity", z),
-        ("logistic", expit(z)),
-        ("softmax", softmax(z, axis=1)),
-        ("exp", np.exp(z)),
-    ]:
-        out = z.copy()
-        OUTPUT_ACTIVATIONS[name](out)
-        np.testing.assert_allclose(out, expected, rtol=1e-12)
-
-
 def naive_loss(name, z, t):
-    """The per-sample losses written from probabilities, the textbook way."""
+    """The per-sample losses written the textbook way (from probabilities)."""
     if name == "squared_error":
         return 0.5 * ((z - t) ** 2).sum(axis=1)
     if name == "binary_log_loss":
@@ -150,32 +138,106 @@ def naive_loss(name, z, t):
         return -(xlogy(t, p) + xlogy(1 - t, 1 - p)).sum(axis=1)
     if name == "log_loss":
         return -(t * np.log(softmax(z, axis=1))).sum(axis=1)
-    mu = np.exp(z)
-    return (xlogy(t, t / mu) - t + mu).sum(axis=1)
+    if name == "poisson":
+        mu = np.exp(z)
+        return (xlogy(t, t / mu) - t + mu).sum(axis=1)
+    residual = t - z
+    if name == "absolute_error":
+        return np.abs(residual).sum(axis=1)
+    if name == "huber":
+        d = loss_settings(name)["huber_delta"]
+        small = np.abs(residual) <= d
+        return np.where(
+            small, 0.5 * residual**2, d * np.abs(residual) - 0.5 * d**2
+        ).sum(axis=1)
+    if name == "quantile":
+        q = loss_settings(name)["quantile"]
+        return np.where(residual >= 0, q * residual, (q - 1) * residual).sum(axis=1)
+    pytest.fail(f"add the textbook formula of loss {name!r} to this test")
 
 
-@pytest.mark.parametrize("name", sorted(LOSSES))
-def test_losses_agree_with_textbook_formulas_and_give_a_minus_t(name):
+def away_from_kinks(name, t, rng):
+    """Outputs z for targets t whose residuals keep clear of 0 and of the
+    settings' ±huber_delta, where losses have kinks or jumps of ℓ''."""
+    if LOSSES[name].output_activation != "identity":
+        return rng.normal(size=t.shape)
+    offsets = np.array([-1.7, -0.8, -0.3, 0.2, 0.35, 0.9, 1.6])
+    return t + rng.choice(offsets, size=t.shape)
+
+
+@pytest.mark.parametrize("name", list(LOSSES))
+def test_loss_values_agree_with_textbook_formulas(name):
     rng = np.random.RandomState(1)
-    z = rng.normal(size=(6, 3))
-    t = {
-        "squared_error": rng.normal(size=(6, 3)),
-        "binary_log_loss": rng.randint(0, 2, (6, 3)).astype(float),
-        "log_loss": np.eye(3)[rng.randint(0, 3, 6)],
-        "poisson": rng.poisson(1.5, (6, 3)).astype(float),
-    }[name]
+    t = engine_targets(name, 6, rng)
+    z = away_from_kinks(name, t, rng)
     loss = LOSSES[name]
     expected_a = z.copy()
     OUTPUT_ACTIVATIONS[loss.output_activation](expected_a)
     weights = rng.uniform(0.2, 2.0, 6)
     for sample_weight in [None, weights]:
         a, delta = z.copy(), np.empty_like(z)
-        total = loss.forward(a, t, delta, sample_weight)
+        total = loss.forward(a, t, delta, sample_weight, **loss_settings(name))
         per_sample = naive_loss(name, z, t)
         expected = per_sample.sum() if sample_weight is None else per_sample @ weights
         assert total == pytest.approx(expected, rel=1e-12)
         np.testing.assert_allclose(a, expected_a, rtol=1e-12)
-        np.testing.assert_allclose(delta, expected_a - t, rtol=1e-12, atol=1e-15)
+
+
+@pytest.mark.parametrize("name", list(LOSSES))
+def test_loss_delta_is_the_derivative_of_its_value(name):
+    rng = np.random.RandomState(2)
+    t = engine_targets(name, 5, rng)
+    z = away_from_kinks(name, t, rng)
+    loss, settings = LOSSES[name], loss_settings(name)
+
+    def value(z):
+        return loss.forward(z.copy(), t, np.empty_like(z), None, **settings)
+
+    delta = np.empty_like(z)
+    loss.forward(z.copy(), t, delta, None, **settings)
+    step = 1e-6
+    numeric = np.empty_like(z)
+    for index in np.ndindex(z.shape):
+        up, down = z.copy(), z.copy()
+        up[index] += step
+        down[index] -= step
+        numeric[index] = (value(up) - value(down)) / (2 * step)
+    np.testing.assert_allclose(delta, numeric, rtol=1e-6, atol=1e-8)
+
+
+def test_kinks_get_the_least_subgradient():
+    """At a zero residual the absolute and quantile losses' delta is 0, a valid
+    subgradient of both; Huber's is continuous, ±huber_delta at |r| = d."""
+    t = np.array([[0.0, 1.0, -2.0]])
+    d = loss_settings("huber")["huber_delta"]
+    for name, z, expected in [
+        ("absolute_error", [[0.0, 1.0, -2.0]], [0.0, 0.0, 0.0]),
+        ("quantile", [[0.0, 1.0, -2.0]], [0.0, 0.0, 0.0]),
+        ("huber", [[d, 1.0 - d, -2.0]], [d, -d, 0.0]),
+    ]:
+        delta = np.empty_like(t)
+        LOSSES[name].forward(np.array(z), t, delta, None, **loss_settings(name))
+        np.testing.assert_array_equal(delta[0], expected)
+
+
+@pytest.mark.parametrize("name", REGRESSION_LOSSES)
+def test_regression_losses_apply_per_output(name):
+    rng = np.random.RandomState(3)
+    t = engine_targets(name, 7, rng)
+    t = np.column_stack([t[:, 0], 2 * t[:, 0] + 1])  # two different outputs
+    z = away_from_kinks(name, t, rng)
+    loss, settings = LOSSES[name], loss_settings(name)
+    weights = rng.uniform(0.5, 2.0, 7)
+    delta = np.empty_like(z)
+    total = loss.forward(z.copy(), t, delta, weights, **settings)
+    parts = 0.0
+    for k in range(2):
+        column_delta = np.empty((7, 1))
+        parts += loss.forward(
+            z[:, [k]].copy(), t[:, [k]], column_delta, weights, **settings
+        )
+        np.testing.assert_array_equal(delta[:, [k]], column_delta)
+    assert total == pytest.approx(parts, rel=1e-13)
 
 
 @pytest.mark.parametrize("name", ["binary_log_loss", "log_loss"])
