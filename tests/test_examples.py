@@ -28,6 +28,7 @@ NAMES = [
     "iris_classification",
     "class_weight_imbalanced",
     "dropout_digits",
+    "quantile_regression",
 ]
 HAVE_MATPLOTLIB = importlib.util.find_spec("matplotlib") is not None
 NUMBER = r"([-+]?\d+(?:\.\d*)?(?:[eE][-+]?\d+)?)"
@@ -163,6 +164,19 @@ def test_activation_comparison_reports_each_activation(example):
         assert float(loss) < 0.2  # well below the plateau at about 0.3
         assert reached != "never"
         assert float(accuracy) >= 0.9
+
+
+def test_quantile_regression_band_follows_the_noise(example):
+    out = example("quantile_regression").stdout
+    for quantile in (0.05, 0.5, 0.95):
+        _, below = find(rf"^\s*{quantile:.2f}\s+(\d+)\s+{NUMBER}$", out)
+        assert abs(float(below) - quantile) <= 0.03
+    held = float(find(rf"the band holds {NUMBER} of the fresh points", out)[0])
+    assert abs(held - 0.90) <= 0.03
+    narrow, wide = (
+        float(find(rf"band width at x = {x}: {NUMBER}", out)[0]) for x in (0.1, 0.9)
+    )
+    assert wide > 2.5 * narrow  # the noise's spread grows fourfold over there
 
 
 @pytest.mark.parametrize(
