@@ -5,14 +5,16 @@ when x1·x2 > 0 (first and third quadrants) and 0 otherwise. No straight line
 separates the classes, so the network needs its hidden layer: four tanh units
 are enough to carve out the quadrants.
 
-Before training, the script checks backpropagation: it compares the gradient
-the engine computes with central finite differences,
+Before training, the script checks backpropagation with
+``sknn_scratch.check_gradients``: it compares the gradient the engine computes
+with central finite differences,
 
     ∂E/∂θ_i ≈ (E(θ + ε e_i) - E(θ - ε e_i)) / 2ε,
 
 for every weight and bias of the freshly initialised network, and prints the
-largest relative error. Then it trains the classifier and reports its
-accuracy on the training points and on fresh points.
+largest error relative to the gradient's scale (above 1e-6 would mean a wrong
+gradient). Then it trains the classifier and reports its accuracy on the
+training points and on fresh points.
 
 Run it with::
 
@@ -25,8 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-from sknn_scratch import ScratchMLPClassifier
-from sknn_scratch._network import Network
+from sknn_scratch import ScratchMLPClassifier, check_gradients
 
 # make the helper modules beside this file importable, also under runpy
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -40,49 +41,6 @@ def make_data(n_samples: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """Uniform points on [-1, 1]², labelled 1 in the first and third quadrants."""
     X = np.random.default_rng(seed).uniform(-1, 1, size=(n_samples, 2))
     return X, (X[:, 0] * X[:, 1] > 0).astype(int)
-
-
-def gradient_check(
-    X: np.ndarray, y: np.ndarray, epsilon: float = 1e-6
-) -> tuple[int, float]:
-    """Compare backprop with central differences on a freshly initialised network.
-
-    Parameters
-    ----------
-    X : ndarray of shape (n_samples, 2)
-    y : ndarray of shape (n_samples,)
-        0/1 labels.
-    epsilon : float
-        Finite-difference step.
-
-    Returns
-    -------
-    n_params : int
-        Number of parameters checked (all of them).
-    max_relative_error : float
-        max_i |g_i - n_i| / max(|g_i| + |n_i|, 1e-12), g from backprop and n
-        from finite differences.
-    """
-    network = Network((2, HIDDEN, 1), "tanh", "binary_log_loss", np.float64)
-    network.initialize(np.random.RandomState(0))
-    T = y.reshape(-1, 1).astype(float)  # the loss wants one column of 0/1 floats
-
-    network.loss_and_gradient(X, T, alpha=ALPHA)
-    backprop = network.grad.copy()  # every later call overwrites .grad
-
-    numerical = np.empty_like(backprop)
-    params = network.params  # a view: editing it changes the network
-    for i in range(params.size):
-        saved = params[i]
-        params[i] = saved + epsilon
-        loss_plus = network.loss_and_gradient(X, T, alpha=ALPHA)
-        params[i] = saved - epsilon
-        loss_minus = network.loss_and_gradient(X, T, alpha=ALPHA)
-        params[i] = saved
-        numerical[i] = (loss_plus - loss_minus) / (2 * epsilon)
-
-    scale = np.maximum(np.abs(backprop) + np.abs(numerical), 1e-12)
-    return params.size, float(np.max(np.abs(backprop - numerical) / scale))
 
 
 def plot(model: ScratchMLPClassifier, X: np.ndarray, y: np.ndarray, path: str) -> None:
@@ -122,13 +80,6 @@ def main() -> None:
     X, y = make_data(n_samples, seed=0)
     X_new, y_new = make_data(n_samples, seed=1)
 
-    n_params, error = gradient_check(X, y)
-    print(f"{n_samples} points, {y.sum()} in class 1")
-    print(
-        f"gradient check: {n_params} parameters, central differences (eps=1e-6) "
-        f"vs backprop, max relative error = {error:.2e}"
-    )
-
     # L-BFGS on the full data converges in a few hundred iterations here;
     # max_iter leaves it room, so no ConvergenceWarning. --quick stops sooner.
     model = ScratchMLPClassifier(
@@ -139,7 +90,17 @@ def main() -> None:
         tol=1e-3 if args.quick else 1e-4,
         max_iter=2000,
         random_state=0,
-    ).fit(X, y)
+    )
+    # the unfitted model is checked at the weights its random_state draws
+    error = check_gradients(model, X, y, max_params=None)
+    n_params = (2 + 1) * HIDDEN + (HIDDEN + 1) * 1  # weights and biases
+    print(f"{n_samples} points, {y.sum()} in class 1")
+    print(
+        f"gradient check: {n_params} parameters, finite differences vs backprop, "
+        f"largest error = {error:.2e} of the gradient's scale"
+    )
+
+    model.fit(X, y)
     print(f"trained with lbfgs: {model.n_iter_} iterations, loss {model.loss_:.4f}")
     print(f"accuracy on the training points: {model.score(X, y):.3f}")
     print(f"accuracy on {n_samples} fresh points: {model.score(X_new, y_new):.3f}")

@@ -32,7 +32,7 @@ from collections.abc import Callable
 from typing import Literal, NamedTuple
 
 import numpy as np
-from scipy.special import expit
+from scipy.special import erfc, expit
 
 
 class InitRule(NamedTuple):
@@ -134,6 +134,134 @@ def _relu_derivative(delta, a, z, scratch) -> None:
     delta *= scratch
 
 
+# leaky_relu: f(z) = z if z > 0 else 0.01 z, f'(z) = 1 where a > 0 else 0.01
+_LEAKY_SLOPE = 0.01
+
+
+def _leaky_relu(z: np.ndarray, out: np.ndarray) -> None:
+    negative = z < 0.0  # before out (possibly z itself) is written
+    if out is not z:
+        np.copyto(out, z)
+    np.multiply(out, _LEAKY_SLOPE, out=out, where=negative)
+
+
+def _leaky_relu_derivative(delta, a, z, scratch) -> None:
+    # a has the sign of z; at z = 0 the slope of the left side, as relu's
+    np.multiply(delta, _LEAKY_SLOPE, out=delta, where=a <= 0.0)
+
+
+# elu: f(z) = z if z > 0 else e^z - 1, f'(z) = 1 where a > 0 else a + 1 (= e^z)
+def _elu(z: np.ndarray, out: np.ndarray) -> None:
+    # e^z - 1 >= z everywhere, so f = max(z, e^min(z, 0) - 1); the exponent
+    # never sees a positive z, so never overflows.
+    negative_part = np.minimum(z, 0.0)
+    np.expm1(negative_part, out=negative_part)
+    np.maximum(z, negative_part, out=out)
+
+
+def _elu_derivative(delta, a, z, scratch) -> None:
+    # a + 1 is e^z to within one rounding of 1 (f' is continuous at 0: α = 1)
+    np.add(a, 1.0, out=scratch)
+    np.minimum(scratch, 1.0, out=scratch)
+    delta *= scratch
+
+
+# gelu: f(z) = z Φ(z), f'(z) = Φ(z) + z φ(z), with Φ the standard normal
+# distribution function, Φ(z) = ½ erfc(-z / √2) (erfc keeps the left tail's
+# relative precision, where 1 + erf(z / √2) would cancel to 0), and φ its density.
+_SQRT_HALF = math.sqrt(0.5)
+_INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
+# Beyond ±40, φ(z) = 0 and Φ(z) is exactly 0 or 1 in float64 (and float32), so
+# clipping there changes no derivative and keeps z² finite.
+_GAUSSIAN_TAIL = 40.0
+
+
+def _gelu(z: np.ndarray, out: np.ndarray) -> None:
+    cdf = np.multiply(z, -_SQRT_HALF)
+    erfc(cdf, out=cdf)
+    cdf *= 0.5
+    np.multiply(z, cdf, out=out)
+
+
+def _gelu_derivative(delta, a, z, scratch) -> None:
+    clipped = np.clip(z, -_GAUSSIAN_TAIL, _GAUSSIAN_TAIL)
+    np.multiply(clipped, clipped, out=scratch)
+    scratch *= -0.5
+    np.exp(scratch, out=scratch)
+    scratch *= clipped
+    scratch *= _INV_SQRT_2PI  # z φ(z)
+    clipped *= -_SQRT_HALF
+    erfc(clipped, out=clipped)
+    clipped *= 0.5  # Φ(z)
+    scratch += clipped
+    delta *= scratch
+
+
+# silu: f(z) = z σ(z), f'(z) = σ(z) (1 + z σ(-z)), σ the logistic function
+def _silu(z: np.ndarray, out: np.ndarray) -> None:
+    np.multiply(z, expit(z), out=out)
+
+
+def _silu_derivative(delta, a, z, scratch) -> None:
+    # σ(-z) rather than 1 - σ(z): exact in the right tail; the product is
+    # formed before delta is touched, so no intermediate can overflow.
+    np.negative(z, out=scratch)
+    expit(scratch, out=scratch)
+    scratch *= z
+    scratch += 1.0
+    scratch *= expit(z)
+    delta *= scratch
+
+
+# softplus: f(z) = log(1 + e^z), f'(z) = σ(z) = 1 - e^-a
+def softplus(z: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    """log(1 + e^z) as max(z, 0) + log(1 + e^-|z|): no overflow for any z.
+
+    ``out`` may be ``z`` itself; returns ``out`` (a new array if None).
+    """
+    positive_part = np.maximum(z, 0.0)
+    tail = np.abs(z, out=out)
+    np.negative(tail, out=tail)
+    np.exp(tail, out=tail)
+    np.log1p(tail, out=tail)
+    tail += positive_part
+    return tail
+
+
+def _softplus(z: np.ndarray, out: np.ndarray) -> None:
+    softplus(z, out)
+
+
+def _softplus_derivative(delta, a, z, scratch) -> None:
+    # σ(z) = 1 - e^-a: expm1 keeps the relative precision of small σ (a ≈ e^z)
+    np.negative(a, out=scratch)
+    np.expm1(scratch, out=scratch)
+    np.negative(scratch, out=scratch)
+    delta *= scratch
+
+
+# mish: f(z) = z tanh(softplus(z)),
+# f'(z) = tanh(softplus(z)) + z (1 - tanh²(softplus(z))) σ(z)
+def _mish(z: np.ndarray, out: np.ndarray) -> None:
+    gate = softplus(z)
+    np.tanh(gate, out=gate)
+    np.multiply(z, gate, out=out)
+
+
+def _mish_derivative(delta, a, z, scratch) -> None:
+    gate = softplus(z)
+    np.negative(gate, out=scratch)
+    np.expm1(scratch, out=scratch)
+    np.negative(scratch, out=scratch)  # σ(z) = 1 - e^-softplus(z)
+    scratch *= z
+    np.tanh(gate, out=gate)
+    sech2 = np.multiply(gate, gate)
+    np.subtract(1.0, sech2, out=sech2)
+    scratch *= sech2
+    scratch += gate
+    delta *= scratch
+
+
 ACTIVATIONS: dict[str, Activation] = {
     "identity": Activation(
         "z", "1", _identity, _identity_derivative, "a", GLOROT, True, True
@@ -160,6 +288,72 @@ ACTIVATIONS: dict[str, Activation] = {
         GLOROT,
         True,
         True,
+    ),
+    # The rest are not scikit-learn's. Their initialisation keeps the second
+    # moment of the pre-activations through the layers: for z ~ N(0, 1),
+    # E[f(z)²] is 0.50 (leaky_relu), 0.65 (elu), 0.43 (gelu), 0.36 (silu) and
+    # 0.45 (mish), close to relu's ½, which He's doubled weight variance
+    # makes up for; softplus passes 0.92 of it, so Glorot's rule (about
+    # 1/fan_in) keeps it, where He's would nearly double it at every layer.
+    "leaky_relu": Activation(
+        f"z if z > 0 else {_LEAKY_SLOPE} z",
+        f"1 if z > 0 else {_LEAKY_SLOPE}",
+        _leaky_relu,
+        _leaky_relu_derivative,
+        "a",
+        HE,
+        False,
+        False,
+    ),
+    "elu": Activation(
+        "z if z > 0 else e^z - 1",
+        "1 if z > 0 else e^z (= a + 1)",
+        _elu,
+        _elu_derivative,
+        "a",
+        HE,
+        False,
+        False,
+    ),
+    "gelu": Activation(
+        "z Φ(z), Φ(z) = ½ erfc(-z / √2)",
+        "Φ(z) + z φ(z), φ(z) = e^(-z²/2) / √(2π)",
+        _gelu,
+        _gelu_derivative,
+        "z",
+        HE,
+        False,
+        False,
+    ),
+    "silu": Activation(
+        "z σ(z), σ(z) = 1 / (1 + e^-z)",
+        "σ(z) (1 + z σ(-z))",
+        _silu,
+        _silu_derivative,
+        "z",
+        HE,
+        False,
+        False,
+    ),
+    "softplus": Activation(
+        "log(1 + e^z)",
+        "σ(z) (= 1 - e^-a)",
+        _softplus,
+        _softplus_derivative,
+        "a",
+        GLOROT,
+        False,
+        False,
+    ),
+    "mish": Activation(
+        "z tanh(s), s = log(1 + e^z)",
+        "tanh(s) + z σ(z) (1 - tanh²(s))",
+        _mish,
+        _mish_derivative,
+        "z",
+        HE,
+        False,
+        False,
     ),
 }
 

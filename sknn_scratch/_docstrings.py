@@ -11,6 +11,7 @@ import textwrap
 from ._activations import ACTIVATIONS
 from ._losses import LOSSES, REGRESSION_LOSSES
 from ._optimizers import SOLVERS
+from ._params import REGRESSOR_CONSTRAINTS
 
 
 def _choices(names) -> str:
@@ -160,6 +161,25 @@ dropout : float or sequence of float, default=0.0
     prediction uses the whole network unchanged and is deterministic. Needs
     'sgd' or 'adam'. The default 0.0 gives exactly the results of a network
     without the feature. (Not in scikit-learn's MLP.)"""
+
+
+def _range(name: str) -> str:
+    """The allowed values of a regressor parameter, from its constraint."""
+    return REGRESSOR_CONSTRAINTS[name][0].describe()
+
+
+LOSS_SETTING_PARAMETERS = f"""\
+huber_delta : float, default=1.0
+    For ``loss='huber'``: the residual size at which the loss turns from
+    quadratic to linear, {_range("huber_delta")}. Residuals beyond it
+    weigh in linearly, so outliers pull the fit less than under the squared
+    error. Ignored by the other losses. (Not in scikit-learn's MLP.)
+
+quantile : float or None, default=None
+    For ``loss='quantile'``: the quantile of the target to predict,
+    {_range("quantile")}, and required by that loss, as in
+    :class:`~sklearn.ensemble.HistGradientBoostingRegressor`. Ignored by the
+    other losses. (Not in scikit-learn's MLP.)"""
 
 COMMON_ATTRIBUTES = """\
 loss_ : float

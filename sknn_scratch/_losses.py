@@ -1,24 +1,19 @@
-"""Losses, each paired with its canonical output activation.
+"""Losses: the one table of them, each with its output activation.
 
-For an output layer with pre-activation ``z``, activation ``a = g(z)`` and target
-``t``, every pair below is *canonical*: the derivative of the per-sample loss with
-respect to ``z`` is
+For an output layer with pre-activation ``z``, activation ``a = g(z)`` and
+target ``t``, a loss ℓ(z, t) is summed over outputs k; the output delta is
+δ = ∂ℓ/∂z. Four losses are paired with their *canonical* output activation
+(squared_error with identity, binary_log_loss with logistic, log_loss with
+softmax, poisson with exp: a log link), for which
 
-    δ = ∂ℓ/∂z = a - t,
+    δ = a - t,
 
-so the output delta is the same expression for all four, and the activation's
-own derivative is never needed. Losses are summed over outputs k:
-
-==============  ==========  ==========================================
-loss            g(z)        ℓ(z, t)
-==============  ==========  ==========================================
-squared_error   z           ½ Σ_k (z_k - t_k)²
-binary_log      logistic    Σ_k log(1 + e^z_k) - t_k z_k
-log_loss        softmax     logsumexp(z) - Σ_k t_k z_k     (t one-hot)
-poisson         exp         Σ_k e^z_k - t_k z_k + t_k log t_k - t_k
-==============  ==========  ==========================================
-
-(the Poisson loss is half the Poisson deviance, zero at a perfect fit).
+so the output activation's own derivative is never needed. The robust
+regression losses (absolute_error, huber, quantile) keep the identity output
+and write their own δ, a function of the residual r = z - t. Each entry's
+``formula`` and ``delta_formula`` give ℓ and δ (the README's table and the
+regressor's docstring print them); the Poisson loss is half the Poisson
+deviance, zero at a perfect fit.
 
 Each loss is written from the logits ``z`` rather than from ``a``: that is exact
 where ``log(a)`` would underflow, and needs no clipping of probabilities.
@@ -28,10 +23,10 @@ activation, ``forward`` (the value and the output delta, side by side), its
 formulas for the documentation, which estimator offers it, the estimator
 parameters it reads, and whether the compiled engine fuses it.
 ``forward(z, t, delta, sample_weight, **settings)`` overwrites ``z`` with
-``a = g(z)``, writes ∂ℓ/∂z (``a - t`` for the canonical pairs) into ``delta``
-and returns Σ_i s_i ℓ_i, the sample-weighted sum of the per-sample losses (s_i
-= 1 without weights); ``settings`` are the entry's parameters by name. The
-work is done in a few whole-array NumPy calls: this runs once per mini-batch.
+``a = g(z)``, writes ∂ℓ/∂z into ``delta`` and returns Σ_i s_i ℓ_i, the
+sample-weighted sum of the per-sample losses (s_i = 1 without weights);
+``settings`` are the entry's parameters by name. The work is done in a few
+whole-array NumPy calls: this runs once per mini-batch.
 """
 
 from collections.abc import Callable
@@ -63,16 +58,6 @@ def _squared_error(z, t, delta, sample_weight) -> float:
     if sample_weight is None:
         return 0.5 * float(np.vdot(delta, delta))
     return 0.5 * _weighted_inner(delta, delta, sample_weight)
-
-
-def softplus(z: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
-    """log(1 + e^z), as max(z, 0) + log(1 + e^-|z|): no overflow for any z."""
-    tail = np.abs(z, out=out)
-    np.negative(tail, out=tail)
-    np.exp(tail, out=tail)
-    np.log1p(tail, out=tail)
-    tail += np.maximum(z, 0.0)
-    return tail
 
 
 def _binary_log_loss(z, t, delta, sample_weight) -> float:
@@ -119,6 +104,57 @@ def _poisson_loss(z, t, delta, sample_weight) -> float:
     exp(z)
     np.subtract(z, t, out=delta)
     return total + _weighted_total(z, sample_weight)
+
+
+# -- regression losses with their own output delta ------------------------------
+# With r = z - t (the identity output: a = z), each is a function of r alone,
+# summed over outputs, and δ = ∂ℓ/∂z = ℓ'(r). Where ℓ has a kink (at r = 0 for
+# the absolute and quantile losses), δ is 0 there: a valid subgradient of both
+# (0 lies in [-1, 1] and in [-q, 1 - q]), the one of least magnitude, so that
+# a perfect fit is a stationary point.
+def _absolute_error(z, t, delta, sample_weight) -> float:
+    # ℓ = Σ_k |r_k|, δ = sign(r)
+    np.subtract(z, t, out=delta)
+    if sample_weight is None:
+        total = float(np.abs(delta).sum())
+    else:
+        total = _weighted_total(np.abs(delta), sample_weight)
+    np.sign(delta, out=delta)
+    return total
+
+
+def _huber(z, t, delta, sample_weight, huber_delta) -> float:
+    # ℓ = ½ r² where |r| <= d, d (|r| - ½ d) beyond (d = huber_delta), which is
+    # c (|r| - ½ c) with c = min(|r|, d); δ = clip(r, -d, d). ℓ' is continuous:
+    # no kink, only a jump of ℓ'' at |r| = d.
+    d = float(huber_delta)  # a NumPy scalar would promote float32 work
+    np.subtract(z, t, out=delta)
+    size = np.abs(delta)
+    clipped = np.minimum(size, d)
+    clipped *= 0.5
+    size -= clipped
+    clipped *= 2.0
+    size *= clipped
+    total = _weighted_total(size, sample_weight)
+    np.clip(delta, -d, d, out=delta)
+    return total
+
+
+def _quantile(z, t, delta, sample_weight, quantile) -> float:
+    # The pinball loss of the residual t - z: ℓ = q (t - z) where t >= z and
+    # (1 - q)(z - t) where t < z, which is ½ |r| + (½ - q) r; its minimiser
+    # over z is the q-quantile of t. δ = 1 - q where r > 0, -q where r < 0.
+    q = float(quantile)
+    np.subtract(z, t, out=delta)
+    size = np.abs(delta)
+    total = 0.5 * _weighted_total(size, sample_weight)
+    total += (0.5 - q) * _weighted_total(delta, sample_weight)
+    np.sign(delta, out=delta)  # δ = ½ sign(r) + (½ - q) |sign(r)|
+    np.abs(delta, out=size)
+    size *= 0.5 - q
+    delta *= 0.5
+    delta += size
+    return total
 
 
 class Loss(NamedTuple):
@@ -179,6 +215,36 @@ LOSSES: dict[str, Loss] = {
         (),
         True,
         True,
+    ),
+    "absolute_error": Loss(
+        "identity",
+        _absolute_error,
+        "Σ_k |z_k - t_k|",
+        "sign(z - t) (0 where z = t)",
+        "regressor",
+        (),
+        False,
+        False,
+    ),
+    "huber": Loss(
+        "identity",
+        _huber,
+        "Σ_k h(z_k - t_k), h(r) = ½ r² if |r| ≤ d else d (|r| - ½ d), d = huber_delta",
+        "clip(z - t, -d, d)",
+        "regressor",
+        ("huber_delta",),
+        False,
+        False,
+    ),
+    "quantile": Loss(
+        "identity",
+        _quantile,
+        "Σ_k max(q (t_k - z_k), (q - 1) (t_k - z_k)), q = quantile",
+        "1 - q if z > t, -q if z < t, 0 where z = t",
+        "regressor",
+        ("quantile",),
+        False,
+        False,
     ),
 }
 

@@ -11,7 +11,7 @@ from numbers import Integral, Real
 import numpy as np
 
 from ._activations import ACTIVATIONS
-from ._losses import REGRESSION_LOSSES
+from ._losses import LOSSES, REGRESSION_LOSSES
 from ._optimizers import SOLVERS
 
 
@@ -75,6 +75,14 @@ class _Infinity(_Constraint):
 
     def describe(self) -> str:
         return "np.inf"
+
+
+class _None(_Constraint):
+    def is_satisfied_by(self, value) -> bool:
+        return value is None
+
+    def describe(self) -> str:
+        return "None"
 
 
 class _Boolean(_Constraint):
@@ -239,6 +247,10 @@ CLASSIFIER_CONSTRAINTS: dict[str, list[_Constraint]] = {
 REGRESSOR_CONSTRAINTS: dict[str, list[_Constraint]] = {
     **COMMON_CONSTRAINTS,
     "loss": [_Options(*REGRESSION_LOSSES)],
+    # the settings of some losses (``Loss.settings``); a None allowed here is
+    # an unset value, an error when the chosen loss reads it
+    "huber_delta": [_positive()],
+    "quantile": [_unit_interval("neither"), _None()],
 }
 
 
@@ -251,7 +263,8 @@ class InvalidParameterError(ValueError, TypeError):
 
 
 def validate_params(estimator, constraints: dict[str, list[_Constraint]]) -> None:
-    """Raise InvalidParameterError for the first parameter outside its values."""
+    """Raise InvalidParameterError for the first parameter outside its values,
+    or for a setting the chosen loss reads (``Loss.settings``) left at None."""
     params = estimator.get_params(deep=False)
     for name, allowed in constraints.items():
         value = params[name]
@@ -262,3 +275,13 @@ def validate_params(estimator, constraints: dict[str, list[_Constraint]]) -> Non
             f"The {name!r} parameter of {type(estimator).__name__} must be "
             f"{described}. Got {value!r} instead."
         )
+    loss = params.get("loss")
+    for name in LOSSES[loss].settings if loss in LOSSES else ():
+        if params[name] is None:
+            described = " or ".join(
+                c.describe() for c in constraints[name] if not isinstance(c, _None)
+            )
+            raise InvalidParameterError(
+                f"The {name!r} parameter of {type(estimator).__name__} must be "
+                f"{described} when loss={loss!r}. Got None instead."
+            )

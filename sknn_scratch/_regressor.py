@@ -11,6 +11,7 @@ from ._docstrings import (
     COMMON_ATTRIBUTES,
     COMMON_PARAMETERS,
     DROPOUT_PARAMETER,
+    LOSS_SETTING_PARAMETERS,
     regression_loss_parameter,
 )
 from ._params import REGRESSOR_CONSTRAINTS
@@ -19,8 +20,10 @@ _DOC = """Multi-layer perceptron regressor trained by sknn_scratch's own engine.
 
 A drop-in for :class:`sklearn.neural_network.MLPRegressor`: the same
 parameters, defaults and fitted attributes, with forward pass,
-backpropagation and optimisers written in NumPy. The output layer is linear
-for the squared error, and exponential (a log link) for the Poisson loss.
+backpropagation and optimisers written in NumPy. The output layer is linear,
+or exponential (a log link) for the Poisson loss. Besides scikit-learn's
+losses it offers robust and quantile regression (``loss``, ``huber_delta``,
+``quantile``).
 
 Parameters
 ----------
@@ -29,6 +32,8 @@ Parameters
 {parameters}
 
 {dropout}
+
+{loss_settings}
 
 Attributes
 ----------
@@ -53,6 +58,7 @@ Examples
     parameters=COMMON_PARAMETERS.replace("{split}", "a random split"),
     attributes=COMMON_ATTRIBUTES.replace("{score}", "R²"),
     dropout=DROPOUT_PARAMETER,
+    loss_settings=LOSS_SETTING_PARAMETERS,
 )
 
 
@@ -88,8 +94,12 @@ class ScratchMLPRegressor(RegressorMixin, BaseScratchMLP):
         n_iter_no_change=10,
         max_fun=15000,
         dropout=0.0,
+        huber_delta=1.0,
+        quantile=None,
     ):
         self.loss = loss
+        self.huber_delta = huber_delta
+        self.quantile = quantile
         super().__init__(
             hidden_layer_sizes=hidden_layer_sizes,
             activation=activation,

@@ -205,7 +205,36 @@ def test_bad_parameter(estimator_class, name, value):
 @pytest.mark.usefixtures("no_training")
 def test_bad_regressor_loss():
     with pytest.raises(ValueError, match=r"'loss' parameter .* 'squared_error'"):
-        ScratchMLPRegressor(loss="absolute_error").fit(X, Y_REG)
+        ScratchMLPRegressor(loss="mae").fit(X, Y_REG)
+
+
+# the settings of the regressor's losses: checked whichever loss is chosen
+BAD_LOSS_SETTINGS = [
+    ("huber_delta", [0, -1.0, np.nan, np.inf, None, "1"]),
+    ("quantile", [0, 1, 1.5, -0.1, np.nan, "0.5"]),
+]
+
+
+@pytest.mark.usefixtures("no_training")
+@pytest.mark.parametrize("loss", ["squared_error", "huber", "quantile"])
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [(name, value) for name, values in BAD_LOSS_SETTINGS for value in values],
+    ids=[f"{name}={value!r}" for name, values in BAD_LOSS_SETTINGS for value in values],
+)
+def test_bad_loss_setting(loss, name, value):
+    reg = ScratchMLPRegressor(loss=loss, **{"quantile": 0.5, name: value})
+    with pytest.raises(ValueError, match=rf"The '{name}' parameter .* must be .*Got"):
+        reg.fit(X, Y_REG)
+
+
+@pytest.mark.usefixtures("no_training")
+@pytest.mark.parametrize("method", ["fit", "partial_fit"])
+def test_quantile_loss_needs_a_quantile(method):
+    with pytest.raises(
+        ValueError, match=r"'quantile' parameter .* \(0, 1\) when loss='quantile'"
+    ):
+        getattr(ScratchMLPRegressor(loss="quantile"), method)(X, Y_REG)
 
 
 @pytest.mark.usefixtures("no_training")

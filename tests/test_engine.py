@@ -4,11 +4,12 @@ import warnings
 
 import numpy as np
 import pytest
-from scipy.special import expit, softmax, xlogy
+from helpers import engine_targets, loss_settings
+from scipy.special import expit, ndtr, softmax, xlogy
 
 from sknn_scratch import _network
 from sknn_scratch._activations import ACTIVATIONS, OUTPUT_ACTIVATIONS
-from sknn_scratch._losses import LOSSES
+from sknn_scratch._losses import LOSSES, REGRESSION_LOSSES
 from sknn_scratch._network import Network, forward, layer_views
 from sknn_scratch._optimizers import SGD, Adam
 
@@ -44,6 +45,77 @@ def test_activation_derivative_matches_finite_differences(name):
     np.testing.assert_allclose(delta, (up - down) / (2 * step), rtol=1e-6, atol=1e-9)
 
 
+def mish_derivative(z):
+    # the closed form e^z ω / δ² (for |z| <= 40, where e^3z stays finite)
+    e = np.exp(z)
+    omega = 4 * (z + 1) + 4 * e**2 + e**3 + e * (4 * z + 6)
+    return e * omega / (2 * e + e**2 + 2) ** 2
+
+
+# f'(z) of each activation, written independently of the engine's formulas
+REFERENCE_DERIVATIVES = {
+    "identity": np.ones_like,
+    "logistic": lambda z: expit(z) * expit(-z),
+    "tanh": lambda z: 1 / np.cosh(z) ** 2,
+    "relu": lambda z: (z > 0).astype(float),
+    "leaky_relu": lambda z: np.where(z > 0, 1.0, 0.01),
+    "elu": lambda z: np.where(z > 0, 1.0, np.exp(z)),
+    "gelu": lambda z: ndtr(z) + z * np.exp(-(z**2) / 2) / np.sqrt(2 * np.pi),
+    "silu": lambda z: expit(z) * (1 + z * expit(-z)),
+    "softplus": expit,
+    "mish": mish_derivative,
+}
+
+
+def activation_and_derivative(activation, z):
+    a = np.empty_like(z)
+    activation.forward(z, a)
+    delta = np.ones_like(z)
+    reads_z = "z" in activation.derivative_reads
+    activation.derivative(
+        delta, a.copy(), z.copy() if reads_z else None, np.empty_like(z)
+    )
+    return a, delta
+
+
+@pytest.mark.parametrize("name", list(ACTIVATIONS))
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_activation_derivatives_are_accurate_near_zero_and_in_the_tails(name, dtype):
+    if name not in REFERENCE_DERIVATIVES:
+        pytest.fail(f"add a reference derivative of {name!r} to this test")
+    magnitudes = [0, 1e-8, 1e-4, 0.1, 0.5, 1, 1.5, 2, 5, 10, 20, 30, 40]
+    z = np.array(sorted({sign * m for m in magnitudes for sign in (-1, 1)}))
+    _, delta = activation_and_derivative(ACTIVATIONS[name], z.astype(dtype))
+    assert delta.dtype == dtype
+    expected = REFERENCE_DERIVATIVES[name](z)
+    if name in ("relu", "leaky_relu"):  # the kink: the left slope, by convention
+        expected[z == 0] = REFERENCE_DERIVATIVES[name](np.array([-1.0]))[0]
+    # Relative precision down to the dtype's smallest normal number; but where
+    # a saturates, a derivative read from a alone (1 - a², a + 1) cannot
+    # resolve f' finer than a few roundings of 1.
+    eps, tiny = np.finfo(dtype).eps, np.finfo(dtype).tiny
+    tolerance = 1e-12 if dtype is np.float64 else 4 * eps
+    floor = 2 * eps if ACTIVATIONS[name].derivative_reads == "a" else tiny
+    np.testing.assert_allclose(delta, expected, rtol=tolerance, atol=floor)
+
+
+@pytest.mark.parametrize("name", list(ACTIVATIONS))
+@pytest.mark.parametrize(("dtype", "huge"), [(np.float64, 1e300), (np.float32, 1e30)])
+def test_activations_stay_finite_and_quiet_for_any_finite_input(name, dtype, huge):
+    activation = ACTIVATIONS[name]
+    z = np.array([-huge, -1e8, -50, -1, 0, 1, 50, 1e8, huge], dtype=dtype)
+    with np.errstate(over="raise", invalid="raise", divide="raise"):
+        a, delta = activation_and_derivative(activation, z)
+        in_place = z.copy()
+        activation.forward(in_place, in_place)  # out may be z itself
+    assert a.dtype == delta.dtype == dtype
+    assert np.isfinite(a).all() and np.isfinite(delta).all()
+    np.testing.assert_array_equal(in_place, a)
+    # beyond ±50 every derivative has reached its limit (0, 1 or a slope)
+    np.testing.assert_allclose(delta[[0, 1]], delta[2], atol=1e-12)
+    np.testing.assert_allclose(delta[[-1, -2]], delta[-3], atol=1e-12)
+
+
 def test_output_activations():
     z = np.random.RandomState(0).normal(size=(5, 3)) * 4
     for name, expected in [
@@ -58,7 +130,7 @@ def test_output_activations():
 
 
 def naive_loss(name, z, t):
-    """The per-sample losses written from probabilities, the textbook way."""
+    """The per-sample losses written the textbook way (from probabilities)."""
     if name == "squared_error":
         return 0.5 * ((z - t) ** 2).sum(axis=1)
     if name == "binary_log_loss":
@@ -66,32 +138,106 @@ def naive_loss(name, z, t):
         return -(xlogy(t, p) + xlogy(1 - t, 1 - p)).sum(axis=1)
     if name == "log_loss":
         return -(t * np.log(softmax(z, axis=1))).sum(axis=1)
-    mu = np.exp(z)
-    return (xlogy(t, t / mu) - t + mu).sum(axis=1)
+    if name == "poisson":
+        mu = np.exp(z)
+        return (xlogy(t, t / mu) - t + mu).sum(axis=1)
+    residual = t - z
+    if name == "absolute_error":
+        return np.abs(residual).sum(axis=1)
+    if name == "huber":
+        d = loss_settings(name)["huber_delta"]
+        small = np.abs(residual) <= d
+        return np.where(
+            small, 0.5 * residual**2, d * np.abs(residual) - 0.5 * d**2
+        ).sum(axis=1)
+    if name == "quantile":
+        q = loss_settings(name)["quantile"]
+        return np.where(residual >= 0, q * residual, (q - 1) * residual).sum(axis=1)
+    pytest.fail(f"add the textbook formula of loss {name!r} to this test")
 
 
-@pytest.mark.parametrize("name", sorted(LOSSES))
-def test_losses_agree_with_textbook_formulas_and_give_a_minus_t(name):
+def away_from_kinks(name, t, rng):
+    """Outputs z for targets t whose residuals keep clear of 0 and of the
+    settings' ±huber_delta, where losses have kinks or jumps of ℓ''."""
+    if LOSSES[name].output_activation != "identity":
+        return rng.normal(size=t.shape)
+    offsets = np.array([-1.7, -0.8, -0.3, 0.2, 0.35, 0.9, 1.6])
+    return t + rng.choice(offsets, size=t.shape)
+
+
+@pytest.mark.parametrize("name", list(LOSSES))
+def test_loss_values_agree_with_textbook_formulas(name):
     rng = np.random.RandomState(1)
-    z = rng.normal(size=(6, 3))
-    t = {
-        "squared_error": rng.normal(size=(6, 3)),
-        "binary_log_loss": rng.randint(0, 2, (6, 3)).astype(float),
-        "log_loss": np.eye(3)[rng.randint(0, 3, 6)],
-        "poisson": rng.poisson(1.5, (6, 3)).astype(float),
-    }[name]
+    t = engine_targets(name, 6, rng)
+    z = away_from_kinks(name, t, rng)
     loss = LOSSES[name]
     expected_a = z.copy()
     OUTPUT_ACTIVATIONS[loss.output_activation](expected_a)
     weights = rng.uniform(0.2, 2.0, 6)
     for sample_weight in [None, weights]:
         a, delta = z.copy(), np.empty_like(z)
-        total = loss.forward(a, t, delta, sample_weight)
+        total = loss.forward(a, t, delta, sample_weight, **loss_settings(name))
         per_sample = naive_loss(name, z, t)
         expected = per_sample.sum() if sample_weight is None else per_sample @ weights
         assert total == pytest.approx(expected, rel=1e-12)
         np.testing.assert_allclose(a, expected_a, rtol=1e-12)
-        np.testing.assert_allclose(delta, expected_a - t, rtol=1e-12, atol=1e-15)
+
+
+@pytest.mark.parametrize("name", list(LOSSES))
+def test_loss_delta_is_the_derivative_of_its_value(name):
+    rng = np.random.RandomState(2)
+    t = engine_targets(name, 5, rng)
+    z = away_from_kinks(name, t, rng)
+    loss, settings = LOSSES[name], loss_settings(name)
+
+    def value(z):
+        return loss.forward(z.copy(), t, np.empty_like(z), None, **settings)
+
+    delta = np.empty_like(z)
+    loss.forward(z.copy(), t, delta, None, **settings)
+    step = 1e-6
+    numeric = np.empty_like(z)
+    for index in np.ndindex(z.shape):
+        up, down = z.copy(), z.copy()
+        up[index] += step
+        down[index] -= step
+        numeric[index] = (value(up) - value(down)) / (2 * step)
+    np.testing.assert_allclose(delta, numeric, rtol=1e-6, atol=1e-8)
+
+
+def test_kinks_get_the_least_subgradient():
+    """At a zero residual the absolute and quantile losses' delta is 0, a valid
+    subgradient of both; Huber's is continuous, ±huber_delta at |r| = d."""
+    t = np.array([[0.0, 1.0, -2.0]])
+    d = loss_settings("huber")["huber_delta"]
+    for name, z, expected in [
+        ("absolute_error", [[0.0, 1.0, -2.0]], [0.0, 0.0, 0.0]),
+        ("quantile", [[0.0, 1.0, -2.0]], [0.0, 0.0, 0.0]),
+        ("huber", [[d, 1.0 - d, -2.0]], [d, -d, 0.0]),
+    ]:
+        delta = np.empty_like(t)
+        LOSSES[name].forward(np.array(z), t, delta, None, **loss_settings(name))
+        np.testing.assert_array_equal(delta[0], expected)
+
+
+@pytest.mark.parametrize("name", REGRESSION_LOSSES)
+def test_regression_losses_apply_per_output(name):
+    rng = np.random.RandomState(3)
+    t = engine_targets(name, 7, rng)
+    t = np.column_stack([t[:, 0], 2 * t[:, 0] + 1])  # two different outputs
+    z = away_from_kinks(name, t, rng)
+    loss, settings = LOSSES[name], loss_settings(name)
+    weights = rng.uniform(0.5, 2.0, 7)
+    delta = np.empty_like(z)
+    total = loss.forward(z.copy(), t, delta, weights, **settings)
+    parts = 0.0
+    for k in range(2):
+        column_delta = np.empty((7, 1))
+        parts += loss.forward(
+            z[:, [k]].copy(), t[:, [k]], column_delta, weights, **settings
+        )
+        np.testing.assert_array_equal(delta[:, [k]], column_delta)
+    assert total == pytest.approx(parts, rel=1e-13)
 
 
 @pytest.mark.parametrize("name", ["binary_log_loss", "log_loss"])

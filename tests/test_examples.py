@@ -16,6 +16,8 @@ from pathlib import Path
 
 import pytest
 
+from sknn_scratch._activations import ACTIVATIONS
+
 EXAMPLES = Path(__file__).parent.parent / "examples"
 NAMES = [
     "tokyo_kanagawa",
@@ -28,6 +30,7 @@ NAMES = [
     "iris_classification",
     "class_weight_imbalanced",
     "dropout_digits",
+    "quantile_regression",
 ]
 HAVE_MATPLOTLIB = importlib.util.find_spec("matplotlib") is not None
 NUMBER = r"([-+]?\d+(?:\.\d*)?(?:[eE][-+]?\d+)?)"
@@ -140,7 +143,7 @@ def test_xor_gradient_check_and_accuracy(example):
     out = example("xor_quadrants").stdout
     (n_params,) = find(r"gradient check: (\d+) parameters", out)
     assert int(n_params) == 2 * 4 + 4 + 4 * 1 + 1
-    assert float(find(rf"max relative error = {NUMBER}", out)[0]) < 1e-5
+    assert float(find(rf"largest error = {NUMBER}", out)[0]) < 1e-6
     assert float(find(rf"accuracy on the training points: {NUMBER}", out)[0]) >= 0.9
     assert float(find(rf"accuracy on \d+ fresh points: {NUMBER}", out)[0]) >= 0.9
 
@@ -152,17 +155,33 @@ def test_sine_regression_fits_the_curve(example):
     assert float(find(rf"R² against the training data: +{NUMBER}", out)[0]) >= 0.85
 
 
-def test_activation_comparison_reports_each_activation(example):
+def test_activation_comparison_reports_every_activation(example):
     out = example("activation_comparison").stdout
     (epochs,) = find(r"Adam, (\d+) epochs each", out)
-    for name in ("relu", "logistic", "tanh"):
+    for name in ACTIVATIONS:
         iterations, loss, reached, accuracy = find(
             rf"^{name}\s+(\d+)\s+{NUMBER}\s+(\d+|never)\s+{NUMBER}$", out
         )
         assert iterations == epochs
+        if name == "identity":  # a linear network: the straight-line plateau
+            assert float(loss) > 0.25 and reached == "never"
+            continue
         assert float(loss) < 0.2  # well below the plateau at about 0.3
         assert reached != "never"
         assert float(accuracy) >= 0.9
+
+
+def test_quantile_regression_band_follows_the_noise(example):
+    out = example("quantile_regression").stdout
+    for quantile in (0.05, 0.5, 0.95):
+        _, below = find(rf"^\s*{quantile:.2f}\s+(\d+)\s+{NUMBER}$", out)
+        assert abs(float(below) - quantile) <= 0.03
+    held = float(find(rf"the band holds {NUMBER} of the fresh points", out)[0])
+    assert abs(held - 0.90) <= 0.03
+    narrow, wide = (
+        float(find(rf"band width at x = {x}: {NUMBER}", out)[0]) for x in (0.1, 0.9)
+    )
+    assert wide > 2.5 * narrow  # the noise's spread grows fourfold over there
 
 
 @pytest.mark.parametrize(

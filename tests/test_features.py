@@ -3,6 +3,7 @@ dropout, check_gradients and LossCurveDisplay."""
 
 import copy
 import itertools
+import warnings
 
 import numpy as np
 import pytest
@@ -30,6 +31,7 @@ from sknn_scratch import (
     check_gradients,
 )
 from sknn_scratch._activations import ACTIVATIONS
+from sknn_scratch._losses import LOSSES
 from sknn_scratch._network import Network
 
 pytestmark = pytest.mark.filterwarnings("ignore", category=ConvergenceWarning)
@@ -260,11 +262,69 @@ def test_check_gradients_passes_for_every_configuration(iris, kind, hidden, acti
     X, y = iris
     X, y = X[::10], y[::10]
     estimator = make_estimator(
-        kind, hidden_layer_sizes=hidden, activation=activation, alpha=0.3
-    )
-    error = check_gradients(estimator, X, targets_for(kind, X, y), max_params=None)
+        kind, hidden_layer_sizes=hidden, activation=activation, alpha=0.3,
+        random_state=0,
+    )  # fmt: skip
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # every parameter of a fresh net checked
+        error = check_gradients(estimator, X, targets_for(kind, X, y), max_params=None)
     assert error < 1e-6
     assert not hasattr(estimator, "coefs_")  # the estimator was left alone
+
+
+@pytest.mark.parametrize(
+    ("kind", "activation"),
+    list(itertools.product(CLASSIFICATION_KINDS + REGRESSION_KINDS, ACTIVATIONS)),
+)
+def test_check_gradients_passes_on_trained_networks(iris, kind, activation):
+    """At a minimum the gradient is near zero and units or residuals sit on
+    their kinks: no false alarm, against the per-sample scale."""
+    X, y = iris
+    X, y = X[::3], y[::3]
+    targets = targets_for(kind, X, y)
+    X = X[:, 2:]  # so that regression targets (X[:, :2]) are not functions of X
+    estimator = make_estimator(
+        kind, hidden_layer_sizes=(5,), activation=activation, solver="lbfgs",
+        max_iter=300, random_state=0,
+    ).fit(X, targets)  # fmt: skip
+    with warnings.catch_warnings():
+        # parameters with kinks on both sides are left out, with a warning
+        warnings.filterwarnings("ignore", "\\d+ of \\d+ checked parameters were left")
+        error = check_gradients(estimator, X, targets, max_params=None)
+    assert error < 1e-6  # NaN (nothing checked) fails too
+
+
+def shifted_to_a_kink(estimator, X, distance):
+    """Move the first hidden unit's bias so that its pre-activation for the
+    first sample lies ``distance`` from relu's kink at 0."""
+    z = X[0] @ estimator.coefs_[0][:, 0] + estimator.intercepts_[0][0]
+    estimator.intercepts_[0][0] -= z - distance
+
+
+@pytest.mark.parametrize("activation", ["relu", "leaky_relu"])
+@pytest.mark.parametrize("distance", [3e-7, -1e-12, 0.0])
+def test_check_gradients_steps_around_a_kink(iris, activation, distance):
+    """A unit within one step of its kink (the flaky CI case) or on it."""
+    X, y = iris
+    X, y = X[::10], y[::10]
+    clf = ScratchMLPClassifier(
+        (5,), activation, solver="lbfgs", max_iter=5, random_state=0
+    ).fit(X, y)
+    shifted_to_a_kink(clf, X, distance)
+    assert check_gradients(clf, X, y, max_params=None) < 1e-6
+
+
+def test_check_gradients_leaves_out_parameters_on_kinks_both_ways(iris):
+    """A linear model that fits the absolute error exactly has every residual
+    on the kink, on both sides of every parameter: nothing can be checked."""
+    X, _ = iris
+    X = X[::5]
+    reg = ScratchMLPRegressor(
+        loss="absolute_error", hidden_layer_sizes=(), solver="lbfgs", max_iter=500,
+        random_state=0,
+    ).fit(X, X[:, 0])  # fmt: skip
+    with pytest.warns(UserWarning, match="5 of 5 checked parameters were left out"):
+        assert np.isnan(check_gradients(reg, X, X[:, 0], max_params=None))
 
 
 def test_check_gradients_catches_a_wrong_derivative(iris, monkeypatch):
@@ -278,6 +338,27 @@ def test_check_gradients_catches_a_wrong_derivative(iris, monkeypatch):
     monkeypatch.setitem(ACTIVATIONS, "tanh", tanh._replace(derivative=off_by_a_bit))
     clf = ScratchMLPClassifier((5,), "tanh", random_state=0)
     assert check_gradients(clf, X[::10], y[::10]) > 1e-4
+
+
+def test_check_gradients_catches_a_wrong_delta_on_a_trained_network(iris, monkeypatch):
+    """At the minimum of the true loss, a delta that is wrong for some residuals
+    leaves per-sample terms that no longer cancel."""
+    X, _ = iris
+    X, t = X[::3, 1:], X[::3, 0]
+    reg = ScratchMLPRegressor(
+        loss="huber", hidden_layer_sizes=(5,), activation="tanh", solver="lbfgs",
+        max_iter=300, random_state=0,
+    ).fit(X, t)  # fmt: skip
+    assert check_gradients(reg, X, t, max_params=None) < 1e-6
+    huber = LOSSES["huber"]
+
+    def too_large_above(z, t, delta, sample_weight, **settings):
+        total = huber.forward(z, t, delta, sample_weight, **settings)
+        delta[delta > 0] *= 1.01
+        return total
+
+    monkeypatch.setitem(LOSSES, "huber", huber._replace(forward=too_large_above))
+    assert check_gradients(reg, X, t, max_params=None) > 1e-4
 
 
 def test_check_gradients_on_fitted_weights_dropout_and_weights(iris):
@@ -311,8 +392,11 @@ def test_check_gradients_samples_parameters_of_large_networks(iris, monkeypatch)
         monkeypatch.setattr(Network, name, counting)
     X, y = X[::7], y[::7]
     assert check_gradients(clf, X, y, max_params=50, random_state=0) < 1e-6
-    # one backward pass, then two forward passes per checked parameter
-    assert calls == {"loss": 2 * 50, "loss_and_gradient": 1}
+    # one backward pass, and one per sample for the gradient's scale; about
+    # two forward passes per checked parameter (a few more for one that is
+    # re-examined), not per parameter of the network
+    assert calls["loss_and_gradient"] == 1 + len(X)
+    assert 2 * 50 < calls["loss"] < 2 * 60
 
 
 def test_check_gradients_rejects_bad_arguments(iris):

@@ -9,6 +9,7 @@ import zlib
 
 import numpy as np
 import pytest
+from helpers import engine_targets, loss_settings
 
 from sknn_scratch import _activations, _losses
 from sknn_scratch._network import Network
@@ -16,16 +17,6 @@ from sknn_scratch._network import Network
 ACTIVATIONS = list(_activations.ACTIVATIONS)
 LOSSES = list(_losses.LOSSES)
 HIDDEN = {0: (), 1: (5,), 2: (5, 4)}
-
-
-def make_targets(loss: str, n_samples: int, rng: np.random.RandomState) -> np.ndarray:
-    if loss == "squared_error":
-        return rng.normal(size=(n_samples, 2))
-    if loss == "binary_log_loss":  # multilabel: independent 0/1 columns
-        return rng.randint(0, 2, size=(n_samples, 3)).astype(float)
-    if loss == "log_loss":  # one-hot classes
-        return np.eye(3)[rng.randint(0, 3, size=n_samples)]
-    return rng.poisson(2.0, size=(n_samples, 2)).astype(float)  # counts
 
 
 def finite_difference_gradient(network, X, T, sample_weight, alpha, epsilon=1e-6):
@@ -53,8 +44,14 @@ def test_backprop_matches_finite_differences(activation, loss, depth):
     rng = np.random.RandomState(zlib.crc32(f"{activation}-{loss}-{depth}".encode()))
     n_samples, n_features = 11, 3
     X = rng.normal(size=(n_samples, n_features))
-    T = make_targets(loss, n_samples, rng)
-    network = Network((n_features, *HIDDEN[depth], T.shape[1]), activation, loss, float)
+    T = engine_targets(loss, n_samples, rng)
+    network = Network(
+        (n_features, *HIDDEN[depth], T.shape[1]),
+        activation,
+        loss,
+        float,
+        loss_settings=loss_settings(loss),
+    )
     network.initialize(rng)
     network.params += rng.normal(scale=0.3, size=network.params.size)
 
@@ -70,7 +67,7 @@ def test_finite_difference_check_detects_a_wrong_gradient():
     """The check itself has teeth: a perturbed gradient fails it."""
     rng = np.random.RandomState(0)
     X = rng.normal(size=(9, 3))
-    T = make_targets("log_loss", 9, rng)
+    T = engine_targets("log_loss", 9, rng)
     network = Network((3, 4, 3), "tanh", "log_loss", float)
     network.initialize(rng)
     network.loss_and_gradient(X, T)
@@ -85,7 +82,7 @@ def test_finite_difference_check_detects_a_wrong_gradient():
 def test_chunked_full_batch_gradient_is_the_same(rows_per_chunk):
     """Splitting the rows into chunks only changes the order of the sums."""
     rng = np.random.RandomState(1)
-    X, T = rng.normal(size=(11, 3)), make_targets("squared_error", 11, rng)
+    X, T = rng.normal(size=(11, 3)), engine_targets("squared_error", 11, rng)
     weights = rng.uniform(0.5, 2, 11)
     network = Network((3, 6, 2), "relu", "squared_error", float)
     network.initialize(rng)

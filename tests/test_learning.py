@@ -10,6 +10,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from sknn_scratch import ScratchMLPClassifier, ScratchMLPRegressor
+from sknn_scratch._activations import ACTIVATIONS
 
 pytestmark = pytest.mark.filterwarnings("ignore", category=ConvergenceWarning)
 
@@ -92,3 +93,78 @@ def test_sine_regression(solver):
         best_ours, best_theirs = max(best_ours, ours), max(best_theirs, theirs)
     assert best_ours >= 0.95
     assert best_ours >= best_theirs - 0.02
+
+
+# -- every activation of the table, and the robust and quantile losses ---------
+# identity leaves the network linear: no hidden layer can then separate XOR
+NONLINEAR = [name for name in ACTIVATIONS if name != "identity"]
+
+
+@pytest.mark.parametrize("activation", NONLINEAR)
+def test_every_activation_learns_the_quadrant_xor(activation):
+    """The data of examples/xor_quadrants.py (400 points), 8 hidden units."""
+    X = np.random.default_rng(0).uniform(-1, 1, size=(400, 2))
+    y = (X[:, 0] * X[:, 1] > 0).astype(int)
+    clf = ScratchMLPClassifier(
+        (8,), activation, solver="lbfgs", max_iter=1000, random_state=0
+    ).fit(X, y)
+    assert clf.score(X, y) >= 0.95
+
+
+@pytest.mark.parametrize("solver", SOLVERS)
+@pytest.mark.parametrize("activation", list(ACTIVATIONS))
+def test_every_activation_trains_with_every_solver_dropout_and_float32(
+    iris, activation, solver
+):
+    X, y = iris
+    params = dict(SOLVERS[solver], max_iter=200, random_state=0)
+    if solver != "lbfgs":
+        params["dropout"] = 0.1
+    clf = ScratchMLPClassifier((10,), activation, **params)
+    clf.fit(X.astype(np.float32), y)
+    assert all(w.dtype == np.float32 for w in clf.coefs_ + clf.intercepts_)
+    assert np.isfinite(clf.loss_)
+    assert clf.predict_proba(X.astype(np.float32)).dtype == np.float32
+    assert clf.score(X, y) >= 0.85
+
+
+def heteroscedastic(n_samples, seed):
+    """sin(2πx) on [0, 1] with Gaussian noise whose spread grows with x."""
+    rng = np.random.default_rng(seed)
+    x = rng.uniform(0, 1, n_samples)
+    y = np.sin(2 * np.pi * x) + (0.1 + 0.5 * x) * rng.normal(size=n_samples)
+    return x.reshape(-1, 1), y
+
+
+@pytest.mark.parametrize("quantile", [0.1, 0.9])
+def test_quantile_loss_covers_its_share_of_new_points(quantile):
+    X, y = heteroscedastic(600, seed=0)
+    X_new, y_new = heteroscedastic(4000, seed=1)
+    reg = ScratchMLPRegressor(
+        loss="quantile", quantile=quantile, hidden_layer_sizes=(16,),
+        activation="tanh", solver="lbfgs", max_iter=500, random_state=0,
+    ).fit(X, y)  # fmt: skip
+    coverage = np.mean(y_new <= reg.predict(X_new))
+    assert abs(coverage - quantile) <= 0.05
+
+
+def test_robust_losses_fit_the_clean_curve_despite_gross_outliers():
+    rng = np.random.default_rng(0)
+    x = rng.uniform(0, 1, 300)
+    y = np.sin(2 * np.pi * x) + 0.1 * rng.normal(size=300)
+    outliers = rng.choice(300, 15, replace=False)  # 5%, five to ten units off
+    y[outliers] += rng.choice([-1, 1], 15) * rng.uniform(5, 10, 15)
+    grid = np.linspace(0, 1, 200)
+
+    def median_error(loss):
+        reg = ScratchMLPRegressor(
+            loss=loss, hidden_layer_sizes=(16,), activation="tanh",
+            solver="lbfgs", max_iter=500, random_state=0,
+        ).fit(x.reshape(-1, 1), y)  # fmt: skip
+        return np.median(
+            np.abs(reg.predict(grid.reshape(-1, 1)) - np.sin(2 * np.pi * grid))
+        )
+
+    squared = median_error("squared_error")
+    for loss in ["absolute_error", "huber"]:
+        assert median_error(loss) <= squared / 2

@@ -6,12 +6,14 @@ import warnings
 
 import numpy as np
 import pytest
+from helpers import loss_settings
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sklearn.exceptions import ConvergenceWarning
 
 from sknn_scratch import ScratchMLPClassifier, ScratchMLPRegressor
 from sknn_scratch._activations import ACTIVATIONS
+from sknn_scratch._losses import REGRESSION_LOSSES
 from sknn_scratch._optimizers import SOLVERS
 
 pytestmark = [
@@ -55,10 +57,10 @@ def estimators(draw):
         batch_size=draw(st.sampled_from(["auto", 1, 4])),
         random_state=0,
     )
-    kind = draw(st.sampled_from(["classifier", "squared_error", "poisson"]))
+    kind = draw(st.sampled_from(["classifier", *REGRESSION_LOSSES]))
     if kind == "classifier":
         return ScratchMLPClassifier(**params)
-    return ScratchMLPRegressor(loss=kind, **params)
+    return ScratchMLPRegressor(loss=kind, **loss_settings(kind), **params)
 
 
 def check_outputs(estimator, X):

@@ -69,7 +69,7 @@ def test_extreme_inputs_give_finite_outputs_or_a_value_error(iris, kind, solver,
             try:
                 estimator.fit(
                     X * scale,
-                    targets_for(kind, X, y) * (scale if kind == "regression" else 1),
+                    targets_for(kind, X, y) * (scale if kind == "squared_error" else 1),
                 )
                 predicted = outputs(estimator, X * scale)
             except ValueError:

@@ -28,7 +28,7 @@ PAIRS = [(ScratchMLPClassifier, MLPClassifier), (ScratchMLPRegressor, MLPRegress
 # Our additions, after scikit-learn's parameters, with defaults that change nothing.
 EXTRA_PARAMETERS = {
     ScratchMLPClassifier: [("class_weight", None), ("dropout", 0.0)],
-    ScratchMLPRegressor: [("dropout", 0.0)],
+    ScratchMLPRegressor: [("dropout", 0.0), ("huber_delta", 1.0), ("quantile", None)],
 }
 
 
