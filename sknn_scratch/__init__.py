@@ -1,17 +1,19 @@
-"""sknn_scratch: scikit-learn multi-layer perceptrons on a hand-written NumPy engine.
+"""sknn_scratch: scikit-learn multi-layer perceptrons on a hand-written engine.
 
 ``ScratchMLPClassifier`` and ``ScratchMLPRegressor`` take the parameters of
 scikit-learn's ``MLPClassifier`` and ``MLPRegressor`` and can replace them in
 any pipeline or search; the forward pass, backpropagation and optimisers are
 this package's own code. ``check_gradients`` compares an estimator's
 backpropagated gradient with finite differences, and ``LossCurveDisplay`` draws
-its training and validation curves.
+its training and validation curves. ``show_versions`` prints the versions
+and which engine runs: the compiled kernels, or the NumPy reference.
 """
 
 from ._classifier import ScratchMLPClassifier
 from ._display import LossCurveDisplay
 from ._gradient_check import check_gradients
 from ._regressor import ScratchMLPRegressor
+from ._show_versions import show_versions
 
 __version__ = "0.1.0"
 
@@ -21,4 +23,5 @@ __all__ = [
     "ScratchMLPRegressor",
     "__version__",
     "check_gradients",
+    "show_versions",
 ]

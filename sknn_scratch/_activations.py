@@ -302,7 +302,7 @@ ACTIVATIONS: dict[str, Activation] = {
         _leaky_relu_derivative,
         "a",
         HE,
-        False,
+        True,
         False,
     ),
     "elu": Activation(
@@ -312,7 +312,7 @@ ACTIVATIONS: dict[str, Activation] = {
         _elu_derivative,
         "a",
         HE,
-        False,
+        True,
         False,
     ),
     "gelu": Activation(
@@ -322,7 +322,7 @@ ACTIVATIONS: dict[str, Activation] = {
         _gelu_derivative,
         "z",
         HE,
-        False,
+        True,
         False,
     ),
     "silu": Activation(
@@ -332,7 +332,7 @@ ACTIVATIONS: dict[str, Activation] = {
         _silu_derivative,
         "z",
         HE,
-        False,
+        True,
         False,
     ),
     "softplus": Activation(
@@ -342,7 +342,7 @@ ACTIVATIONS: dict[str, Activation] = {
         _softplus_derivative,
         "a",
         GLOROT,
-        False,
+        True,
         False,
     ),
     "mish": Activation(
@@ -352,7 +352,7 @@ ACTIVATIONS: dict[str, Activation] = {
         _mish_derivative,
         "z",
         HE,
-        False,
+        True,
         False,
     ),
 }

@@ -19,6 +19,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from ._engine import compiled_predictor
 from ._exceptions import (
     InvalidInputError,
     NotIncrementalError,
@@ -26,13 +27,13 @@ from ._exceptions import (
     warn,
 )
 from ._losses import LOSSES
-from ._network import Network, chunk_product, forward, layer_views
+from ._network import Network, forward, layer_views
 from ._optimizers import SOLVERS, STOCHASTIC_SOLVERS, minimize_lbfgs
 from ._params import normalize_dropout, normalize_hidden_layer_sizes, validate_params
 from ._sample_weight import validate_sample_weight, weights_for_training
 from ._state import restore, snapshot
 from ._stochastic import MUTATED_IN_PLACE, STATE, fit_stochastic, start_tracking
-from ._threads import SMALL_PRODUCT, blas_threads
+from ._threads import SINGLE_THREAD, fit_threads, prediction_threads
 
 
 class incremental_only:
@@ -245,27 +246,22 @@ class BaseScratchMLP(BaseEstimator):
         return self
 
     def _train(self, problem: "_TrainingProblem", incremental: bool) -> None:
-        network, n_samples = problem.network, problem.X.shape[0]
-        if self.solver in STOCHASTIC_SOLVERS:
-            batch = 200 if self.batch_size == "auto" else self.batch_size
-            rows = min(n_samples, batch)
-        else:
-            rows = network.chunk_rows(n_samples)
-        threads = blas_threads(
-            network.largest_product(rows), lbfgs=self.solver == "lbfgs"
+        network = problem.network
+        threads = fit_threads(
+            network._runs_compiled(problem.X), lbfgs=self.solver == "lbfgs"
         )
         with (
-            threads as parts,
+            threads as plan,
             np.errstate(over="ignore", invalid="ignore", divide="ignore"),
         ):
-            network.matmul_parts = parts
+            network.thread_plan = plan
             try:
                 if self.solver in STOCHASTIC_SOLVERS:
                     fit_stochastic(self, problem, incremental)
                 else:
                     self._fit_lbfgs(problem)
             finally:
-                network.matmul_parts = 1
+                network.thread_plan = SINGLE_THREAD
         if not np.isfinite(network.params).all():
             raise TrainingDivergedError("the weights became non-finite")
 
@@ -434,17 +430,17 @@ class BaseScratchMLP(BaseEstimator):
                 reset=False,
             )
         activation = "identity" if logits else self.out_activation_
-        largest = chunk_product(X.shape[0], self.coefs_, X.dtype)
-        # A large prediction holds BLAS at one thread and shares rows between
-        # threads itself (see _threads); a small one leaves the pools alone.
-        threads = (
-            blas_threads(largest, lbfgs=False)
-            if largest >= SMALL_PRODUCT
-            else contextlib.nullcontext(1)
-        )
-        with threads as parts, np.errstate(all="ignore"):
+        compiled = compiled_predictor(X, self.coefs_, self.intercepts_, self.activation)
+        multiply_adds = X.shape[0] * sum(W.size for W in self.coefs_)
+        threads = prediction_threads(compiled is not None, multiply_adds)
+        with threads as plan, np.errstate(all="ignore"):
             output = forward(
-                X, self.coefs_, self.intercepts_, self.activation, activation, parts
+                X,
+                self.coefs_,
+                self.intercepts_,
+                self.activation,
+                activation,
+                plan,
             )
         _check_finite_output(output, "logits" if logits else f"{activation} outputs")
         return output

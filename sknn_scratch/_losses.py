@@ -223,7 +223,7 @@ LOSSES: dict[str, Loss] = {
         "sign(z - t) (0 where z = t)",
         "regressor",
         (),
-        False,
+        True,
         False,
     ),
     "huber": Loss(
@@ -233,7 +233,7 @@ LOSSES: dict[str, Loss] = {
         "clip(z - t, -d, d)",
         "regressor",
         ("huber_delta",),
-        False,
+        True,
         False,
     ),
     "quantile": Loss(
@@ -243,7 +243,7 @@ LOSSES: dict[str, Loss] = {
         "1 - q if z > t, -q if z < t, 0 where z = t",
         "regressor",
         ("quantile",),
-        False,
+        True,
         False,
     ),
 }

@@ -38,8 +38,9 @@ from itertools import pairwise
 import numpy as np
 
 from ._activations import ACTIVATIONS, OUTPUT_ACTIVATIONS, ones
+from ._engine import compile_network, compiled_predictor
 from ._losses import LOSSES
-from ._parallel import MIN_BLOCK_ROWS, in_blocks, in_halves, matmul
+from ._threads import SINGLE_THREAD, ThreadPlan
 
 # Bound on the temporary memory of one forward pass over many rows (predict,
 # validation scores, full-batch gradients): rows are processed in chunks whose
@@ -88,12 +89,8 @@ def _chunk_rows(n_rows: int, widest: int, itemsize: int) -> int:
     return max(1, min(n_rows, CHUNK_BYTES // max(1, widest * itemsize)))
 
 
-def chunk_product(n_rows: int, coefs: list[np.ndarray], dtype) -> int:
-    """Multiply-adds of the largest matrix product ``forward`` makes for one
-    chunk of rows (how large a prediction's products are)."""
-    widest = max(W.shape[1] for W in coefs)
-    rows = _chunk_rows(n_rows, widest, np.dtype(dtype).itemsize)
-    return max(rows * W.shape[0] * W.shape[1] for W in coefs)
+def _contiguous(array: np.ndarray | None) -> np.ndarray | None:
+    return None if array is None else np.ascontiguousarray(array)
 
 
 def forward(
@@ -102,12 +99,15 @@ def forward(
     intercepts: list[np.ndarray],
     activation: str,
     output_activation: str,
-    parts: int = 1,
+    plan: ThreadPlan = SINGLE_THREAD,
 ) -> np.ndarray:
     """Output of the network for every row of X, computed in chunks of rows.
 
     The temporary memory is bounded by ``CHUNK_BYTES`` whatever the number of
-    rows; only the output (n_samples × n_outputs) grows with X.
+    rows; only the output (n_samples × n_outputs) grows with X. Dense data of
+    one dtype with a compiled activation go through the compiled engine
+    (``_kernels.predict``), which cuts the rows into parts as ``plan`` says
+    (see ``_threads``).
 
     Parameters
     ----------
@@ -118,10 +118,8 @@ def forward(
         Hidden activation name.
     output_activation : str
         Output activation name; "identity" returns the logits.
-    parts : int, default=1
-        Threads to share each chunk's rows between, each taking a block of rows
-        through every layer (see ``_parallel.in_blocks``): for BLAS held at
-        one thread.
+    plan : ThreadPlan, default=SINGLE_THREAD
+        How the compiled engine may spread the work over threads.
 
     Returns
     -------
@@ -133,6 +131,9 @@ def forward(
     out = np.empty((n_rows, widths[-1]), dtype=dtype)
     if n_rows == 0:
         return out
+    compiled = compiled_predictor(X, coefs, intercepts, activation)
+    if compiled is not None:
+        return compiled(X, coefs, intercepts, activation, output_activation, out, *plan)
     hidden = ACTIVATIONS[activation].forward
     output = OUTPUT_ACTIVATIONS[output_activation]
     chunk = _chunk_rows(n_rows, max(widths), dtype.itemsize)
@@ -140,16 +141,15 @@ def forward(
     hidden_widest = max(widths[:-1], default=0)
     buffers = [np.empty(chunk * hidden_widest, dtype=dtype) for _ in range(2)]
     last = len(coefs) - 1
-
-    def through_layers(start: int, stop: int, block: slice) -> None:
-        # rows block of the chunk X[start:stop], through every layer
-        a = X[start + block.start : start + block.stop]
+    for start in range(0, n_rows, chunk):
+        stop = min(start + chunk, n_rows)
+        a = X[start:stop]
         for layer, (W, b) in enumerate(zip(coefs, intercepts, strict=True)):
             if layer == last:
-                z = out[start + block.start : start + block.stop]
+                z = out[start:stop]
             else:
-                flat = buffers[layer % 2][: (stop - start) * W.shape[1]]
-                z = flat.reshape(stop - start, W.shape[1])[block]
+                z = buffers[layer % 2][: (stop - start) * W.shape[1]]
+                z = z.reshape(stop - start, W.shape[1])
             if isinstance(a, np.ndarray):
                 np.matmul(a, W, out=z)
             else:  # sparse
@@ -159,20 +159,6 @@ def forward(
                 hidden(z, z)
             a = z
         output(a)  # while the outputs are still in cache
-
-    for start in range(0, n_rows, chunk):
-        stop = min(start + chunk, n_rows)
-        blocks = min(parts, (stop - start) // MIN_BLOCK_ROWS)
-        if blocks < 2:
-            through_layers(start, stop, slice(0, stop - start))
-        else:
-            in_blocks(
-                lambda block, start=start, stop=stop: through_layers(
-                    start, stop, block
-                ),
-                stop - start,
-                blocks,
-            )
     return out
 
 
@@ -221,13 +207,14 @@ class Network:
         self.output_activation = LOSSES[loss].output_activation
         self._hidden = ACTIVATIONS[activation]
         self._keeps_z = "z" in self._hidden.derivative_reads
+        self.loss_name = loss
         self._loss = LOSSES[loss].forward
         self.loss_settings = dict(loss_settings or {})
         n_hidden = len(self.layer_sizes) - 2
         self.dropout = (0.0,) * n_hidden if dropout is None else tuple(dropout)
         if len(self.dropout) != n_hidden:
             raise ValueError("one dropout rate per hidden layer is needed")
-        self._dropout_rng = np.random.default_rng(0)
+        self.dropout_rng = np.random.default_rng(0)
         self.n_weights, n_params = n_parameters(self.layer_sizes)
         if params is None:
             params = np.zeros(n_params, dtype=self.dtype)
@@ -240,13 +227,25 @@ class Network:
         self._work = None
         self._capacity = 0
         self._views: dict[int, tuple] = {}
-        # Blocks each dense product of a batch is split into, one per thread
-        # (see _parallel.matmul); a fit sets it while it runs.
-        self.matmul_parts = 1
+        # How the compiled engine may spread its work over threads (see
+        # _threads); a fit sets it while it runs.
+        self.thread_plan = SINGLE_THREAD
+        # The compiled engine for this network, or None (see _engine).
+        self.compiled = compile_network(self)
+
+    @property
+    def hidden_activation(self):
+        """The table entry of the hidden activation."""
+        return self._hidden
+
+    @property
+    def loss_entry(self):
+        """The table entry of the loss."""
+        return LOSSES[self.loss_name]
 
     def set_dropout_rng(self, generator: np.random.Generator) -> None:
         """Random generator that draws the dropout masks during training."""
-        self._dropout_rng = generator
+        self.dropout_rng = generator
 
     # -- buffers -----------------------------------------------------------
     def _buffers(self, rows: int) -> tuple:
@@ -309,44 +308,29 @@ class Network:
         for layer in range(last + 1):
             z, bias = activations[layer], intercepts[layer]
             below = X if layer == 0 else activations[layer - 1]
+            self._product(below, coefs[layer], z)
+            z += bias
             if layer == last:
-                self._product(below, coefs[layer], z)
-                z += bias
                 break
-
-            def bias_and_activate(rows: slice, a=z, z=zs[layer], bias=bias) -> None:
-                part = a[rows]
-                part += bias
-                if z is not None:  # the derivative reads z: keep it
-                    np.copyto(z[rows], part)
-                forward(part, part)
-
-            self._product(below, coefs[layer], z, then=bias_and_activate)
+            if zs[layer] is not None:  # the derivative reads z: keep it
+                np.copyto(zs[layer], z)
+            forward(z, z)
             rate = self.dropout[layer]
             if training and rate:
                 mask = masks[layer]
-                self._dropout_rng.random(out=mask, dtype=self.dtype)
+                self.dropout_rng.random(out=mask, dtype=self.dtype)
                 np.greater_equal(mask, rate, out=mask)
                 mask *= 1.0 / (1.0 - rate)
                 z *= mask
         return buffers
 
-    def _product(self, a, W: np.ndarray, out: np.ndarray, then=None) -> None:
-        """out = a W, then ``then(rows)`` on blocks of rows of ``out`` that cover it.
-
-        A large dense product is split over threads by rows (``matmul_parts``,
-        see ``_parallel.matmul``), and each thread goes on with ``then`` on its
-        own rows while they are in its cache.
-        """
-        if not isinstance(a, np.ndarray):  # sparse
-            out[...] = a @ W
-        elif self.matmul_parts > 1:
-            matmul(a, W, out, self.matmul_parts, then)
-            return
-        else:  # the common small case, with as few Python calls as can be
+    @staticmethod
+    def _product(a, W: np.ndarray, out: np.ndarray) -> None:
+        """out = a W, for dense or sparse a."""
+        if isinstance(a, np.ndarray):
             np.matmul(a, W, out=out)
-        if then is not None:
-            in_halves(then, out.shape[0], out.shape[1])
+        else:  # sparse
+            out[...] = a @ W
 
     def _backward(self, X, buffers, coef_grads, intercept_grads) -> None:
         """Gradients from δ_L (already in the buffers) down to the first layer,
@@ -368,28 +352,12 @@ class Network:
             delta_below, a_below = deltas[layer - 1], activations[layer - 1]
             mask, work = masks[layer - 1], scratch[layer - 1]
             rate, z_below = self.dropout[layer - 1], zs[layer - 1]
-
-            def times_derivative(
-                rows: slice,
-                delta_below=delta_below,
-                a=a_below,
-                z=z_below,
-                mask=mask,
-                work=work,
-                rate=rate,
-            ) -> None:
-                if rate and mask is not None:
-                    delta_below[rows] *= mask[rows]
-                    # undo the 1/(1-p) scaling so f' sees the unit's own output
-                    a[rows] *= 1.0 - rate
-                derivative(
-                    delta_below[rows],
-                    a[rows],
-                    None if z is None else z[rows],
-                    work[rows],
-                )
-
-            self._product(delta, coefs[layer].T, delta_below, then=times_derivative)
+            self._product(delta, coefs[layer].T, delta_below)
+            if rate and mask is not None:
+                delta_below *= mask
+                # undo the 1/(1-p) scaling so f' sees the unit's own output
+                a_below *= 1.0 - rate
+            derivative(delta_below, a_below, z_below, work)
 
     def _data_loss(self, buffers, T, sample_weight, scale: float) -> float:
         """Output activation, Σ_i s_i ℓ_i, and δ_L = (a_L - t) ⊙ s / S."""
@@ -416,25 +384,16 @@ class Network:
             return 0.0
         alpha = float(alpha)  # a NumPy float64 would promote float32 work
         weights, grad = self.params[: self.n_weights], self.grad[: self.n_weights]
-        work = self._work_vector()[: self.n_weights]
-
-        def penalise(part: slice) -> float:
-            w = weights[part]
-            if gradient:
-                np.multiply(w, alpha * scale, out=work[part])
-                grad[part] += work[part]
-            return float(np.dot(w, w))
-
-        return 0.5 * alpha * sum(in_halves(penalise, self.n_weights)) * scale
+        if gradient:
+            work = self._work_vector()[: self.n_weights]
+            np.multiply(weights, alpha * scale, out=work)
+            grad += work
+        return 0.5 * alpha * float(np.dot(weights, weights)) * scale
 
     def chunk_rows(self, n_rows: int) -> int:
         """Rows per chunk when n_rows are evaluated at once (L-BFGS, scoring)."""
         widest = max(self.layer_sizes[1:])
         return _chunk_rows(n_rows, widest, self.dtype.itemsize)
-
-    def largest_product(self, rows: int) -> int:
-        """Multiply-adds of the largest matrix product for a batch of rows."""
-        return max(rows * i * o for i, o in pairwise(self.layer_sizes))
 
     def _chunks(self, n_rows: int, max_rows: int | None):
         if max_rows is None:
@@ -473,6 +432,18 @@ class Network:
             The loss E; ``self.grad`` holds ∂E/∂params.
         """
         n_rows = X.shape[0]
+        if self._runs_compiled(X):
+            self.compiled.rng = self.dropout_rng
+            return self.compiled.loss(
+                X,
+                np.ascontiguousarray(T),
+                _contiguous(sample_weight),
+                float(alpha),
+                True,
+                True,
+                self.chunk_rows(n_rows) if max_rows is None else max_rows,
+                *self.thread_plan,
+            )
         total_weight = n_rows if sample_weight is None else sample_weight.sum()
         scale = 1.0 / float(total_weight)
         if max_rows is not None and max_rows >= n_rows:  # a mini-batch: one chunk
@@ -518,6 +489,19 @@ class Network:
         -------
         float
         """
+        if self._runs_compiled(X):
+            self.compiled.rng = self.dropout_rng
+            return self.compiled.loss(
+                X,
+                np.ascontiguousarray(T),
+                _contiguous(sample_weight),
+                float(alpha),
+                False,
+                training,
+                self.chunk_rows(X.shape[0]),
+                *self.thread_plan,
+                outputs,
+            )
         total_weight = X.shape[0] if sample_weight is None else sample_weight.sum()
         scale = 1.0 / float(total_weight)
         data_loss = 0.0
@@ -532,7 +516,22 @@ class Network:
     def predict(self, X) -> np.ndarray:
         """Network output for X with the current parameters (see ``forward``)."""
         return forward(
-            X, self.coefs, self.intercepts, self.activation, self.output_activation
+            X,
+            self.coefs,
+            self.intercepts,
+            self.activation,
+            self.output_activation,
+            self.thread_plan,
+        )
+
+    def _runs_compiled(self, X) -> bool:
+        """Whether the compiled engine computes on X (dense, C-ordered, of the
+        network's dtype); the reference computes on anything else."""
+        return (
+            self.compiled is not None
+            and isinstance(X, np.ndarray)
+            and X.dtype == self.dtype
+            and X.flags.c_contiguous
         )
 
     def initialize(self, random_state: np.random.RandomState) -> None:

@@ -32,8 +32,6 @@ from typing import NamedTuple
 import numpy as np
 import scipy.optimize
 
-from ._parallel import in_halves
-
 
 class _StochasticOptimizer:
     """Learning-rate bookkeeping shared by SGD and Adam."""
@@ -61,6 +59,9 @@ class _StochasticOptimizer:
     def iteration_ends(self, time_step: int) -> None:
         """Called after every epoch with the number of samples seen."""
 
+    def steps_taken(self, steps: int) -> None:
+        """The compiled engine made ``steps`` steps on this optimizer's state."""
+
     def trigger_stopping(self, message: str, verbose: bool) -> bool:
         """Progress stalled: return True to stop training."""
         if verbose:
@@ -69,6 +70,8 @@ class _StochasticOptimizer:
 
 
 class SGD(_StochasticOptimizer):
+    name = "sgd"
+
     """Stochastic gradient descent with momentum and learning-rate schedules.
 
     Parameters
@@ -101,22 +104,16 @@ class SGD(_StochasticOptimizer):
 
     def step(self, params: np.ndarray, grad: np.ndarray) -> None:
         """One update of ``params`` in place."""
-        scratch = self._scratch_like(params)
-        momentum, learning_rate = self.momentum, self.learning_rate
-
-        def update(part: slice) -> None:
-            v, step, p = self.velocity[part], scratch[part], params[part]
-            np.multiply(grad[part], learning_rate, out=step)  # η g
-            v *= momentum
-            v -= step  # v = μ v - η g
-            if self.nesterov:
-                p -= step
-                np.multiply(v, momentum, out=step)
-                p += step  # p += μ v - η g
-            else:
-                p += v
-
-        in_halves(update, self.n_params)
+        step, v = self._scratch_like(params), self.velocity
+        np.multiply(grad, self.learning_rate, out=step)  # η g
+        v *= self.momentum
+        v -= step  # v = μ v - η g
+        if self.nesterov:
+            params -= step
+            np.multiply(v, self.momentum, out=step)
+            params += step  # p += μ v - η g
+        else:
+            params += v
 
     def iteration_ends(self, time_step: int) -> None:
         if self.schedule == "invscaling":
@@ -138,6 +135,8 @@ class SGD(_StochasticOptimizer):
 
 
 class Adam(_StochasticOptimizer):
+    name = "adam"
+
     """Adam (Kingma & Ba, 2014) on a flat parameter vector.
 
     Parameters
@@ -168,6 +167,18 @@ class Adam(_StochasticOptimizer):
         self.m = np.zeros(n_params, dtype=dtype)
         self.v = np.zeros(n_params, dtype=dtype)
 
+    def steps_taken(self, steps: int) -> None:
+        """Count ``steps`` more steps and set the learning rate of the last:
+        η_k = η₀ √(1 - β₂ᵏ) / (1 - β₁ᵏ), scikit-learn's ``learning_rate``."""
+        self.t = t = self.t + steps
+        # Python floats, not NumPy float64 scalars: those would promote a
+        # float32 step to float64 and take NumPy's slow casting path.
+        self.learning_rate = (
+            self.learning_rate_init
+            * math.sqrt(1.0 - self.beta_2**t)
+            / (1.0 - self.beta_1**t)
+        )
+
     def step(self, params: np.ndarray, grad: np.ndarray) -> None:
         """One update of ``params`` in place.
 
@@ -181,35 +192,22 @@ class Adam(_StochasticOptimizer):
         update of the module docstring term for term. (``self.m`` and
         ``self.v`` hold these scaled moments.)
         """
-        self.t = t = self.t + 1
+        self.steps_taken(1)
         beta_1, beta_2 = self.beta_1, self.beta_2
-        # η_k = η₀ √(1 - β₂ᵏ) / (1 - β₁ᵏ), scikit-learn's learning_rate
-        # Python floats, not NumPy float64 scalars: those would promote a
-        # float32 step to float64 and take NumPy's slow casting path.
-        self.learning_rate = (
-            self.learning_rate_init * math.sqrt(1.0 - beta_2**t) / (1.0 - beta_1**t)
-        )
         root = math.sqrt(1.0 - beta_2)
         step_size = self.learning_rate * (1.0 - beta_1) / root
         epsilon = self.epsilon / root
-        scratch = (
-            self._scratch if self._scratch is not None else self._scratch_like(params)
-        )
-
-        def update(part: slice) -> None:
-            m, v, g, s = self.m[part], self.v[part], grad[part], scratch[part]
-            m *= beta_1
-            m += g
-            np.multiply(g, g, out=s)
-            v *= beta_2
-            v += s
-            np.sqrt(v, out=s)
-            s += epsilon
-            np.divide(m, s, out=s)
-            s *= step_size
-            params[part] -= s
-
-        in_halves(update, self.n_params)
+        m, v, s = self.m, self.v, self._scratch_like(params)
+        m *= beta_1
+        m += grad
+        np.multiply(grad, grad, out=s)
+        v *= beta_2
+        v += s
+        np.sqrt(v, out=s)
+        s += epsilon
+        np.divide(m, s, out=s)
+        s *= step_size
+        params -= s
 
 
 def minimize_lbfgs(

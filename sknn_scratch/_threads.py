@@ -1,151 +1,217 @@
-"""How many threads the BLAS libraries get while a network trains.
+"""The whole thread policy of sknn_scratch, in one place.
 
-NumPy and SciPy wheels each bring their own OpenBLAS, each with a pool of
-worker threads that keep spinning for a while after a call. Two things follow,
-measured on 2 cores (see benchmarks/profile_before.txt):
+Who computes on which core:
 
-- a matrix product below about 2·10⁷ multiply-adds is no faster on two threads
-  than on one, while the spinning workers slow down the element-wise work
-  between products, badly so on a busy machine;
-- L-BFGS alternates SciPy's BLAS (inside scipy's L-BFGS-B) with NumPy's (in
-  the loss and gradient), and the two spinning pools fight over the cores:
-  the whole fit was 4× slower than with SciPy's pool on one thread.
+- **The NumPy reference engine** leaves BLAS as it is configured: NumPy's BLAS
+  threads the products, everything else runs on the calling thread.
+- **The compiled engine** (``_kernels``) cuts a large batch, a large
+  prediction or a long parameter pass into parts, one per core, that its own
+  native helper threads compute at the same time (the cut depends only on the
+  sizes, so results never depend on which thread computed a part). The
+  products inside a part are then one-thread BLAS calls: two layers of
+  threads on the same cores only get in each other's way, OpenBLAS's idle
+  workers spin for a while after every call, and on a loaded machine its
+  threads wait for each other (on 2 busy cores a fit with BLAS threading its
+  own products ran 1.6× slower than with our parts).
+- **L-BFGS** runs SciPy's L-BFGS-B, which calls SciPy's BLAS. On the
+  reference engine the products use NumPy's BLAS, a second library with its
+  own spinning pool, and the two fight over the cores: a fit on the digits
+  was 17× slower than with SciPy's pool on one thread.
 
-- after a large product, the spinning workers take the second core from the
-  element-wise work (activations, the optimizer step), which ``_parallel``
-  splits over two threads: a step of Adam on 1.3 million parameters took as
-  long on two threads as on one.
+So while a compiled fit or large prediction runs, or an L-BFGS fit, **SciPy's
+BLAS pool** (the library ``scipy.linalg.cython_blas`` calls) is held at one
+thread. NumPy's BLAS, which user code's products use on pip installs, is
+never touched; only where NumPy and SciPy share one BLAS library (conda) does
+a running fit slow other threads' products while it runs.
 
-So, for the duration of a fit, NumPy's pool gets one thread, and the other
-BLAS pools (SciPy's) get one thread under L-BFGS. When the largest product of a
-mini-batch is large, the fit splits its products itself into as many blocks
-as NumPy's pool had threads (``_parallel.matmul``), so every core still works
-on them. A large prediction does the same, sharing each chunk's rows between
-threads. Limits are reference-counted across threads, so that concurrent fits
-(a threaded grid search) agree on them and the original settings come back
-when the last fit ends.
+The limit is temporary, and its bookkeeping is shared by all threads:
 
-When the pools cannot be managed (no threadpoolctl, or BLAS built on OpenMP,
-whose setting holds for the calling thread alone), BLAS is left to thread its
-own products.
+- the first call to start while no other runs lowers the pool to one thread,
+  if its change takes (checked: some OpenBLAS builds ignore a change made
+  from any thread but the main one), and becomes the limit's owner;
+- calls that start while others run use the limit as they find it;
+- the owner restores what it found when it ends, and checks that the change
+  took (retrying once), even if other calls still run: those finish with
+  BLAS threading its products again, which costs speed, never results. So
+  once every call has returned or raised, on whatever threads and in
+  whatever order, the settings read what they read before the first call.
+
+Where SciPy's BLAS is not one process-wide setting that threadpoolctl can
+change (OpenMP or MKL builds), or a change does not take, nothing is changed
+and the compiled engine does not cut work into parts: BLAS threads its own
+products.
 """
 
 import contextlib
 import os
 import threading
 from pathlib import Path
+from typing import NamedTuple
 
-from ._parallel import CORES, SPLIT_PRODUCT
+# Cores of this machine (asked once: os.cpu_count() costs microseconds).
+CORES = os.cpu_count() or 1
 
-try:  # a dependency of scikit-learn, so always there in practice
-    from threadpoolctl import ThreadpoolController
-except ImportError:  # pragma: no cover
-    ThreadpoolController = None
-
-# Products below this many multiply-adds gain nothing from a second thread.
-SMALL_PRODUCT = SPLIT_PRODUCT
+# Multiply-adds of a prediction below which it runs on the calling thread
+# and leaves the settings alone: a small prediction (a few rows) would spend
+# more on the hand-over than it saves.
+SMALL_PREDICTION = 2_000_000
 
 _lock = threading.Lock()
-_pools = None  # (numpy's BLAS pools, the other BLAS pools), found once
-_requests: list[bool] = []  # one per running fit: whether it runs L-BFGS
-_original: dict = {}
+_holders = 0  # calls now inside hold_scipy_blas
+_owner: int | None = None  # the thread that lowered the pool, while it runs
+_found: dict = {}  # pool -> the thread count the owner found
+_pools: list | None = None  # SciPy's BLAS pools, found once per process
 
 
 def _forget_after_fork() -> None:
-    """A forked child inherits no running fit (and no held lock)."""
-    global _lock, _pools
+    """A forked child runs none of its parent's fits: give its BLAS back the
+    setting the owner found, and start counting afresh."""
+    global _lock, _holders, _owner
     _lock = threading.Lock()
-    _pools = None
-    _requests.clear()
-    _original.clear()
+    for pool, count in _found.items():
+        with contextlib.suppress(Exception):
+            pool.set_num_threads(count)
+    _found.clear()
+    _holders, _owner = 0, None
 
 
 if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_forget_after_fork)
 
 
-def _is_numpys(library: Path) -> bool:
-    folder = library.parent
-    return folder.name.startswith("numpy") or (
-        folder.name == ".dylibs" and folder.parent.name == "numpy"
-    )
+def _inside(path: Path, folder: Path) -> bool:
+    return folder == path or folder in path.parents
 
 
-def _blas_pools():
-    """NumPy's BLAS pool(s), and every other BLAS pool loaded in the process.
-
-    Only pools whose thread count is one setting for the whole process
-    (OpenBLAS built on pthreads, as in NumPy's and SciPy's wheels) are managed:
-    for OpenMP and MKL builds a setting holds for the calling thread alone,
-    which reference counting across threads cannot undo cleanly.
-    """
+def scipy_blas_pools() -> list:
+    """threadpoolctl's controllers of the BLAS that SciPy calls, when it is
+    OpenBLAS on pthreads (one setting for the whole process); [] otherwise."""
     global _pools
     if _pools is None:
-        blas = []
-        if ThreadpoolController is not None:
-            blas = [
-                pool
-                for pool in ThreadpoolController().lib_controllers
-                if pool.user_api == "blas"
-                and getattr(pool, "threading_layer", None) == "pthreads"
-            ]
-        # A pip-installed NumPy keeps its BLAS in numpy.libs (numpy/.dylibs on
-        # macOS); when there is a single BLAS (conda), NumPy and SciPy share it.
-        numpy_pools = [pool for pool in blas if _is_numpys(Path(pool.filepath))]
-        if not numpy_pools and len(blas) == 1:
-            numpy_pools = blas
-        others = [pool for pool in blas if pool not in numpy_pools]
-        _pools = (numpy_pools, others)
+        _pools = _find_scipy_blas_pools()
     return _pools
 
 
-def _apply() -> None:
-    """Set every pool to its original count, or 1 if a running fit asks so."""
-    numpy_pools, others = _blas_pools()
-    single_numpy = bool(_requests)
-    single_others = any(lbfgs for lbfgs in _requests)
-    for pools, single in ((numpy_pools, single_numpy), (others, single_others)):
-        for pool in pools:
-            wanted = 1 if single else _original.get(id(pool), pool.num_threads)
-            if pool.num_threads != wanted:
-                pool.set_num_threads(wanted)
+def _find_scipy_blas_pools() -> list:
+    try:
+        import scipy
+        import scipy.linalg.cython_blas
+        from threadpoolctl import ThreadpoolController
+    except ImportError:  # pragma: no cover - threadpoolctl comes with sklearn
+        return []
+    blas = [c for c in ThreadpoolController().lib_controllers if c.user_api == "blas"]
+    # A pip-installed SciPy keeps its BLAS in scipy.libs (scipy/.dylibs on
+    # macOS); a conda SciPy shares the environment's only BLAS with NumPy.
+    package = Path(scipy.__file__).resolve().parent
+    folders = (package.parent / "scipy.libs", package)
+    scipys = [
+        c
+        for c in blas
+        if any(_inside(Path(c.filepath).resolve(), folder) for folder in folders)
+    ]
+    if not scipys and len(blas) == 1:
+        scipys = blas
+    manageable = all(
+        c.internal_api == "openblas" and getattr(c, "threading_layer", "") == "pthreads"
+        for c in scipys
+    )
+    return scipys if scipys and manageable else []
 
 
 @contextlib.contextmanager
-def blas_threads(largest_product: int, lbfgs: bool):
-    """BLAS thread limits for one fit or one large prediction (see the module
-    docstring).
+def hold_scipy_blas():
+    """Hold SciPy's BLAS pool at one thread while the block runs.
+
+    Yields
+    ------
+    bool
+        Whether the pool is at one thread (False: it cannot be managed, or
+        the change did not take).
+    """
+    global _holders, _owner
+    me = threading.get_ident()
+    with _lock:
+        pools = scipy_blas_pools()
+        if _holders == 0 and pools:
+            found = {pool: pool.num_threads for pool in pools}
+            for pool, count in found.items():
+                if count != 1:
+                    pool.set_num_threads(1)
+            if all(pool.num_threads == 1 for pool in pools):
+                _owner = me
+                _found.update(found)
+            else:  # the change did not take: put back what did
+                _restore(found)
+        _holders += 1
+        held = bool(pools) and all(pool.num_threads == 1 for pool in pools)
+    try:
+        yield held
+    finally:
+        with _lock:
+            _holders -= 1
+            if _owner == me:
+                _restore(_found)
+                _found.clear()
+                _owner = None
+
+
+def _restore(found: dict) -> None:
+    for pool, count in found.items():
+        for _ in range(2):  # a change has been seen not to take
+            if pool.num_threads == count:
+                break
+            pool.set_num_threads(count)
+
+
+class ThreadPlan(NamedTuple):
+    """How the compiled engine may spread one call's work.
+
+    ``parts`` is how many parts large work is cut into: the cores of the
+    machine, whatever else runs, so that results depend on the sizes and the
+    machine only. ``helpers`` says whether helper threads may compute parts
+    at the same time (only with BLAS held at one thread); otherwise the
+    calling thread computes them one after the other.
+    """
+
+    parts: int
+    helpers: bool
+
+
+SINGLE_THREAD = ThreadPlan(1, False)
+
+
+@contextlib.contextmanager
+def fit_threads(compiled: bool, lbfgs: bool):
+    """The thread plan of one fit or partial_fit.
 
     Parameters
     ----------
-    largest_product : int
-        Multiply-adds of the largest matrix product of one mini-batch (or
-        L-BFGS or prediction chunk): rows × fan-in × fan-out.
+    compiled : bool
+        Whether the compiled engine trains.
     lbfgs : bool
         Whether SciPy's L-BFGS-B drives the fit.
 
     Yields
     ------
-    int
-        Blocks to split each large matrix product into (``_parallel.matmul``):
-        1 for small products, or when BLAS threads its own products.
+    ThreadPlan
     """
-    with _lock:
-        if not _requests:
-            numpy_pools, others = _blas_pools()
-            _original.clear()
-            _original.update({id(p): p.num_threads for p in numpy_pools + others})
-        numpy_pools, _ = _blas_pools()
-        _requests.append(lbfgs)
-        _apply()
-        blas_threads = max(
-            (_original.get(id(pool), 1) for pool in numpy_pools), default=1
-        )
-    # one block per thread BLAS had, and no more blocks than cores
-    parts = 1 if largest_product < SMALL_PRODUCT else min(blas_threads, CORES)
-    try:
-        yield parts
-    finally:
-        with _lock:
-            _requests.remove(lbfgs)
-            _apply()
+    if not (compiled or lbfgs):
+        yield SINGLE_THREAD
+        return
+    with hold_scipy_blas() as held:
+        yield ThreadPlan(CORES if compiled else 1, held and compiled and CORES > 1)
+
+
+@contextlib.contextmanager
+def prediction_threads(compiled: bool, multiply_adds: float):
+    """The thread plan of one prediction of ``multiply_adds`` work.
+
+    Yields
+    ------
+    ThreadPlan
+    """
+    if not compiled or multiply_adds < SMALL_PREDICTION or CORES < 2:
+        yield SINGLE_THREAD
+        return
+    with hold_scipy_blas() as held:
+        yield ThreadPlan(CORES, held)

@@ -33,7 +33,10 @@ class MiniBatchTrainer:
     def __init__(self, network, optimizer, X, T, sample_weight, batch_size, alpha):
         self.network = network
         self.optimizer = optimizer
-        self.X, self.T, self.sample_weight = X, T, sample_weight
+        self.X, self.T = X, np.ascontiguousarray(T)
+        self.sample_weight = (
+            None if sample_weight is None else np.ascontiguousarray(sample_weight)
+        )
         self.batch_size = int(batch_size)
         self.alpha = float(alpha)
         self.n_samples = X.shape[0]
@@ -58,6 +61,18 @@ class MiniBatchTrainer:
         """
         network, optimizer = self.network, self.optimizer
         X, T, w = self.X, self.T, self.sample_weight
+        if network._runs_compiled(X):
+            return network.compiled.epoch(
+                X,
+                T,
+                w,
+                order,
+                self.batch_size,
+                optimizer,
+                self.alpha,
+                network.dropout_rng,
+                *network.thread_plan,
+            )
         total = 0.0
         for start in range(0, self.n_samples, self.batch_size):
             stop = min(start + self.batch_size, self.n_samples)

@@ -1,29 +1,31 @@
-"""Threads: BLAS thread limits during fits, and work split over two threads."""
+"""Threads: BLAS settings left as found, and work cut into parts (see _threads).
 
+Invariant: once every fit, partial_fit and predict call has returned or
+raised, on whatever threads and in whatever order, ``threadpool_info()``
+reads what it read before the first call.
+"""
+
+import os
+import subprocess
+import sys
 import threading
-import time
-import warnings
-from itertools import pairwise
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
 from sklearn.exceptions import ConvergenceWarning
-from threadpoolctl import threadpool_info
+from threadpoolctl import threadpool_info, threadpool_limits
 
-from sknn_scratch import (
-    ScratchMLPClassifier,
-    _base,
-    _network,
-    _parallel,
-    _threads,
-    _training,
-)
-from sknn_scratch._optimizers import Adam
+from sknn_scratch import ScratchMLPClassifier, _engine, _threads, _training
 
 pytestmark = pytest.mark.filterwarnings("ignore", category=ConvergenceWarning)
 
+compiled_only = pytest.mark.skipif(
+    _engine.preferred() != "compiled", reason="the compiled engine is not in use"
+)
 
-def blas_threads() -> dict[str, int]:
+
+def blas_settings() -> dict[str, int]:
     return {
         info["filepath"]: info["num_threads"]
         for info in threadpool_info()
@@ -31,254 +33,250 @@ def blas_threads() -> dict[str, int]:
     }
 
 
-def pool_threads(pools) -> list[int]:
-    return [pool.num_threads for pool in pools]
+@pytest.fixture
+def scipy_pools():
+    pools = _threads.scipy_blas_pools()
+    if not pools:
+        pytest.skip("SciPy's BLAS is not a pthreads OpenBLAS in this install")
+    return pools
 
 
 @pytest.fixture
-def managed_pools():
-    numpy_pools, others = _threads._blas_pools()
-    if not numpy_pools:
-        pytest.skip("no pthreads OpenBLAS of NumPy's to manage in this install")
-    return numpy_pools, others
+def small_parts():
+    """Cut even the tests' small problems into parts."""
+    from sknn_scratch import _kernels
+
+    saved = _kernels.part_sizes()
+    _kernels.set_part_sizes(rows=4, multiply_adds=0, elements=8)
+    yield
+    _kernels.set_part_sizes(**saved)
 
 
-def test_small_products_train_on_one_blas_thread(iris, monkeypatch, managed_pools):
-    X, y = iris
-    numpy_pools, _ = managed_pools
+def data(n_samples=400, n_features=10, seed=0):
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((n_samples, n_features))
+    return X, (X[:, 0] + X[:, 1] > 0).astype(int) + (X[:, 2] > 1)
+
+
+def fit(seed=0, X=None, y=None, **params):
+    if X is None:
+        X, y = data()
+    params = {"hidden_layer_sizes": (16,), "max_iter": 5, **params}
+    return ScratchMLPClassifier(random_state=seed, **params).fit(X, y)
+
+
+def test_fits_on_worker_threads_leave_blas_as_found():
+    before = blas_settings()
+    # a fit that ends last on a worker thread
+    worker = threading.Thread(target=fit, kwargs={"max_iter": 20})
+    worker.start()
+    fit(max_iter=1)
+    worker.join()
+    assert blas_settings() == before
+    # four fits on a pool of two threads, on both solvers, with predictions
+    with ThreadPoolExecutor(2) as pool:
+        models = list(
+            pool.map(lambda s: fit(s, solver="lbfgs" if s % 2 else "adam"), range(4))
+        )
+        list(pool.map(lambda m: m.predict_proba(np.ones((5000, 10))), models))
+    assert blas_settings() == before
+    # a fit that raises on a worker thread
+    X, y = data()
+    X[0, 0] = 1e308  # the loss overflows: training diverges and raises
+
+    def diverging():
+        with pytest.raises(ValueError):
+            fit(X=X * 1e300, y=y, solver="lbfgs")
+
+    worker = threading.Thread(target=diverging)
+    worker.start()
+    worker.join()
+    assert blas_settings() == before
+
+
+def test_a_fit_inside_the_users_limits_leaves_them_to_the_user():
+    before = blas_settings()
+    with threadpool_limits(1):
+        fit(solver="lbfgs")
+        fit()
+        assert set(blas_settings().values()) == {1}
+    assert blas_settings() == before
+
+
+@compiled_only
+def test_compiled_fits_hold_scipys_blas_and_never_touch_numpys(
+    scipy_pools, monkeypatch
+):
+    numpys = {path: count for path, count in blas_settings().items() if "numpy" in path}
     seen = []
     original = _training.MiniBatchTrainer.epoch
 
     def recording(self, order=None):
-        seen.append(pool_threads(numpy_pools))
+        seen.append(([p.num_threads for p in scipy_pools], dict(blas_settings())))
         return original(self, order)
 
     monkeypatch.setattr(_training.MiniBatchTrainer, "epoch", recording)
-    before = blas_threads()
-    ScratchMLPClassifier((8,), max_iter=3, random_state=0).fit(X, y)
-    assert seen and all(threads == [1] * len(numpy_pools) for threads in seen)
-    assert blas_threads() == before  # and the settings come back afterwards
+    fit(max_iter=2)
+    assert len(seen) == 2
+    for scipys, settings in seen:
+        assert scipys == [1] * len(scipy_pools)
+        for path, count in numpys.items():  # NumPy's own BLAS: untouched
+            assert settings[path] == count
 
 
-def test_lbfgs_runs_scipys_blas_on_one_thread(iris, monkeypatch, managed_pools):
-    X, y = iris
-    _, others = managed_pools
-    if not others:
-        pytest.skip("NumPy and SciPy share one BLAS here")
+def test_lbfgs_holds_scipys_blas_on_either_engine(scipy_pools, monkeypatch):
+    from sknn_scratch import _base
+
     seen = []
     original = _base.minimize_lbfgs
 
     def recording(*args, **kwargs):
-        seen.append(pool_threads(others))
+        seen.append([pool.num_threads for pool in scipy_pools])
         return original(*args, **kwargs)
 
     monkeypatch.setattr(_base, "minimize_lbfgs", recording)
-    before = blas_threads()
-    ScratchMLPClassifier((8,), solver="lbfgs", max_iter=5).fit(X, y)
-    assert seen == [[1] * len(others)]
-    assert blas_threads() == before
+    for engine in _engine.ENGINES if _engine.preferred() == "compiled" else ["numpy"]:
+        with _engine.using(engine):
+            fit(solver="lbfgs")
+    assert all(counts == [1] * len(scipy_pools) for counts in seen)
 
 
-def test_concurrent_fits_restore_the_settings(iris):
-    X, y = iris
-    before = blas_threads()
-    errors = []
+class StubbornPool:
+    """A BLAS pool whose thread count ignores the first changes asked of it."""
 
-    def fit(seed):
-        try:
-            ScratchMLPClassifier((8,), max_iter=20, random_state=seed).fit(X, y)
-        except Exception as error:  # pragma: no cover - reported below
-            errors.append(error)
+    def __init__(self, ignored: int):
+        self.num_threads, self.ignored, self.calls = 4, ignored, []
 
-    workers = [threading.Thread(target=fit, args=(seed,)) for seed in range(4)]
-    for worker in workers:
-        worker.start()
-    for worker in workers:
-        worker.join()
-    assert not errors
-    assert blas_threads() == before
+    def set_num_threads(self, count):
+        self.calls.append(count)
+        if self.ignored:
+            self.ignored -= 1
+        else:
+            self.num_threads = count
 
 
-def test_split_work_gives_the_same_results_on_one_core_or_two(monkeypatch):
-    n = 2 * _parallel.PARALLEL_MIN + 3
-    rng = np.random.RandomState(0)
-    params, grad = rng.normal(size=n), rng.normal(size=n)
-    results = []
-    for cores in (1, 2):
-        monkeypatch.setattr(_parallel, "CORES", cores)
-        optimizer, updated = Adam(n, np.float64), params.copy()
-        optimizer.step(updated, grad)
-        results.append(updated)
-    np.testing.assert_array_equal(results[0], results[1])
+def test_a_change_that_does_not_take_is_noticed(monkeypatch):
+    pool = StubbornPool(ignored=1)
+    monkeypatch.setattr(_threads, "_pools", [pool])
+    with _threads.hold_scipy_blas() as held:
+        assert not held  # still at 4 threads: the engine must not cut work
+        with _threads.fit_threads(compiled=True, lbfgs=False) as plan:
+            assert not plan.helpers  # the caller computes every part itself
+    assert pool.num_threads == 4
+    pool = StubbornPool(ignored=0)
+    monkeypatch.setattr(_threads, "_pools", [pool])
+    with _threads.hold_scipy_blas() as held:
+        assert held and pool.num_threads == 1
+        pool.ignored = 1  # the first attempt to restore is ignored...
+    assert pool.num_threads == 4 and pool.calls == [1, 4, 4]  # ...and retried
 
 
-def test_the_helper_thread_keeps_the_callers_error_state():
-    n = 2 * _parallel.PARALLEL_MIN
-    optimizer = Adam(n, np.float32)
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")  # a warning from either half fails
-        with np.errstate(over="ignore"):
-            optimizer.step(np.zeros(n, np.float32), np.full(n, 1e20, np.float32))
-
-
-def test_the_helper_threads_errors_reach_the_caller():
-    def work(part):
-        if part.start > 0:
-            raise RuntimeError("from the helper")
-        return 1
-
-    with pytest.raises(RuntimeError, match="from the helper"):
-        _parallel.in_halves(work, 2 * _parallel.PARALLEL_MIN)
-
-
-@pytest.mark.parametrize("dtype", [np.float32, np.float64])
-@pytest.mark.parametrize(
-    "shape",
-    [(512, 64, 300), (300, 40, 70), (20, 50, 400), (90, 30, 100), (1, 3, 1)],
-    ids=["rows", "rows-uneven", "columns", "too-small-to-split", "tiny"],
-)
-@pytest.mark.parametrize("parts", [1, 2, 3])
-@pytest.mark.parametrize("transposed", [False, True])
-def test_split_products_equal_numpys(dtype, shape, parts, transposed, monkeypatch):
-    monkeypatch.setattr(_parallel, "SPLIT_PRODUCT", 0)  # split even small ones
-    rows, inner, cols = shape
-    rng = np.random.default_rng(0)
-    a = rng.standard_normal((rows, inner)).astype(dtype)
-    if transposed:  # a weight gradient multiplies a transposed view
-        a = np.ascontiguousarray(a.T).T
-    b = rng.standard_normal((inner, cols)).astype(dtype)
-    out = np.full((rows, cols), np.nan, dtype)
-    assert _parallel.matmul(a, b, out, parts) is out
-    tol = 1e-5 if dtype == np.float32 else 1e-12
-    np.testing.assert_allclose(out, a @ b, rtol=tol, atol=tol * inner)
-
-
-def test_split_products_report_errors(monkeypatch):
-    monkeypatch.setattr(_parallel, "SPLIT_PRODUCT", 0)
-    a, b = np.ones((300, 4)), np.ones((5, 300))  # inner sizes disagree
-    with pytest.raises(ValueError):
-        _parallel.matmul(a, b, np.empty((300, 300)), 2)
-
-
-def test_large_products_are_split_over_the_blas_threads(monkeypatch, managed_pools):
-    numpy_pools, _ = managed_pools
-    threads = max(pool_threads(numpy_pools))
-    rng = np.random.default_rng(0)
-    X, y = rng.standard_normal((500, 64)), rng.integers(0, 3, 500)
-    seen = []
-    original = _training.MiniBatchTrainer.epoch
-
-    def recording(self, order=None):
-        seen.append((self.network.matmul_parts, pool_threads(numpy_pools)))
-        return original(self, order)
-
-    monkeypatch.setattr(_training.MiniBatchTrainer, "epoch", recording)
-    # 500 rows × 64 inputs × 700 units: above SMALL_PRODUCT multiply-adds
-    assert 500 * 64 * 700 >= _threads.SMALL_PRODUCT
-    model = ScratchMLPClassifier((700,), batch_size=500, max_iter=2, random_state=0)
-    model.fit(X, y)
-    blocks = min(threads, _parallel.CORES)  # one per BLAS thread, at most one per core
-    assert seen == [(blocks, [1] * len(numpy_pools))] * 2
-    assert max(pool_threads(numpy_pools)) == threads  # restored afterwards
-
-
-@pytest.mark.parametrize("parts", [1, 2, 3, 5])
-def test_blocks_cover_the_range_in_order(parts):
-    n = 101
-    results = _parallel.in_blocks(lambda part: list(range(n))[part], n, parts)
-    assert len(results) == parts
-    assert [i for block in results for i in block] == list(range(n))
-
-
-def test_every_block_finishes_before_an_error_is_raised():
-    finished = []
-
-    def work(part):
-        if part.start == 0:
-            raise RuntimeError("from the caller's block")
-        time.sleep(0.05)
-        finished.append(part.start)
-
-    with pytest.raises(RuntimeError, match="caller's block"):
-        _parallel.in_blocks(work, 30, 3)
-    assert sorted(finished) == [10, 20]
-
-
-@pytest.mark.parametrize("activation", ["relu", "tanh"])
-@pytest.mark.parametrize("output", ["softmax", "logistic", "identity"])
-def test_predictions_shared_between_threads_equal_unshared(activation, output):
-    rng = np.random.default_rng(0)
-    sizes = (7, 300, 20, 4)
-    coefs = [rng.standard_normal((i, o)) / np.sqrt(i) for i, o in pairwise(sizes)]
-    intercepts = [rng.standard_normal(o) for o in sizes[1:]]
-    X = rng.standard_normal((1000, sizes[0]))
-    alone = _network.forward(X, coefs, intercepts, activation, output)
-    for parts in (2, 3):
-        shared = _network.forward(X, coefs, intercepts, activation, output, parts)
-        np.testing.assert_allclose(shared, alone, rtol=1e-12, atol=1e-12)
-
-
-def test_large_predictions_hold_blas_at_one_thread(monkeypatch, managed_pools):
-    numpy_pools, _ = managed_pools
-    threads = max(pool_threads(numpy_pools))
-    rng = np.random.default_rng(0)
-    X, y = rng.standard_normal((400, 64)), rng.integers(0, 3, 400)
-    model = ScratchMLPClassifier((600,), max_iter=2, random_state=0).fit(X, y)
-    X_new = rng.standard_normal((2000, 64))
-    assert _network.chunk_product(2000, model.coefs_, X.dtype) >= (
-        _threads.SMALL_PRODUCT
-    )
-    seen = []
-    original = _network.forward
-
-    def recording(*args):
-        seen.append((args[-1], pool_threads(numpy_pools)))
-        return original(*args)
-
-    monkeypatch.setattr(_base, "forward", recording)
-    proba = model.predict_proba(X_new)
-    blocks = min(threads, _parallel.CORES)
-    assert seen == [(blocks, [1] * len(numpy_pools))]
-    assert max(pool_threads(numpy_pools)) == threads  # restored afterwards
-    expected = original(X_new, model.coefs_, model.intercepts_, "relu", "softmax")
-    np.testing.assert_allclose(proba, expected, rtol=1e-12, atol=1e-12)
-    model.predict_proba(X_new[:5])  # a small prediction leaves the pools alone
-    assert seen[-1] == (1, [threads] * len(numpy_pools))
-
-
-@pytest.mark.parametrize("activation", ["relu", "tanh", "logistic"])
-@pytest.mark.parametrize("dropout", [0.0, 0.3])
-def test_training_with_split_products_equals_unsplit(
-    activation, dropout, monkeypatch, managed_pools
+@compiled_only
+def test_parts_give_the_same_results_whichever_thread_computes_them(
+    small_parts, scipy_pools
 ):
+    # The cut depends on the sizes only: whether a helper thread was free to
+    # take a part (or another fit held the helpers) changes nothing.
+    X, y = data(n_samples=500)
+    params = {"hidden_layer_sizes": (40, 30), "max_iter": 8, "batch_size": 100}
+    alone = [fit(seed, X, y, **params) for seed in range(4)]
+    with ThreadPoolExecutor(4) as pool:
+        together = list(pool.map(lambda s: fit(s, X, y, **params), range(4)))
+    for a, b in zip(alone, together, strict=True):
+        np.testing.assert_array_equal(a._params, b._params)
+
+
+@compiled_only
+@pytest.mark.parametrize("solver", ["adam", "sgd", "lbfgs"])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_training_cut_into_parts_equals_training_in_one(
+    small_parts, scipy_pools, monkeypatch, solver, dtype
+):
+    X, y = data(n_samples=500)
+    X = X.astype(dtype)
+    params = {
+        "hidden_layer_sizes": (40, 30),
+        "solver": solver,
+        "max_iter": 8,
+        "batch_size": 100,
+        "dropout": 0.2 if solver != "lbfgs" else 0.0,
+        "alpha": 0.01,
+    }
+    monkeypatch.setattr(_threads, "CORES", 1)
+    whole = fit(0, X, y, **params)
+    monkeypatch.setattr(_threads, "CORES", 3)  # three parts, more than 2 cores
+    parts = fit(0, X, y, **params)
+    # A cut changes only the order in which a gradient's terms are summed;
+    # L-BFGS's line search magnifies that from one iteration to the next.
+    tolerance = {np.float64: 1e-12, np.float32: 1e-5}[dtype]
+    if solver == "lbfgs":
+        tolerance *= 100
+    difference = np.linalg.norm(parts._params - whole._params)
+    assert difference <= tolerance * np.linalg.norm(whole._params)
+
+
+@compiled_only
+@pytest.mark.parametrize("activation", ["relu", "tanh", "logistic"])
+def test_predictions_cut_into_parts_equal_predictions_in_one(
+    small_parts, scipy_pools, monkeypatch, activation
+):
+    X, y = data()
+    model = fit(0, X, y, hidden_layer_sizes=(30, 20), activation=activation)
+    X_new = np.random.default_rng(1).standard_normal((3000, 10))
+    monkeypatch.setattr(_threads, "CORES", 1)
+    whole = model.predict_proba(X_new)
+    monkeypatch.setattr(_threads, "CORES", 3)
+    monkeypatch.setattr(_threads, "SMALL_PREDICTION", 0)
+    np.testing.assert_allclose(model.predict_proba(X_new), whole, rtol=1e-13)
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_a_forked_child_trains_with_its_parents_settings(small_parts):
+    fit(max_iter=2)  # the helper threads exist now
+    before = blas_settings()
+    read, write = os.pipe()
+    worker = threading.Thread(target=fit, kwargs={"max_iter": 50})
+    worker.start()  # a fit is running, holding the BLAS limit, at the fork
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - runs in the child
+        code = 1
+        try:
+            model = fit(max_iter=3)
+            ok = blas_settings() == before and np.isfinite(model._params).all()
+            code = 0 if ok else 2
+        finally:
+            os.write(write, bytes([code]))
+            os._exit(code)
+    worker.join()
+    _, status = os.waitpid(pid, 0)
+    assert os.read(read, 1) == bytes([0])
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert blas_settings() == before
+
+
+SHUTDOWN_SCRIPT = """
+import threading
+import numpy as np
+from sknn_scratch import ScratchMLPClassifier
+
+def train():
     rng = np.random.default_rng(0)
-    X, y = rng.standard_normal((300, 20)), rng.integers(0, 3, 300)
-    params = dict(
-        hidden_layer_sizes=(150, 140),
-        activation=activation,
-        dropout=dropout,
-        batch_size=256,
-        max_iter=5,
-        random_state=0,
+    X = rng.standard_normal((600, 20))
+    model = ScratchMLPClassifier((600, 600), max_iter=2, random_state=0)
+    model.fit(X, X[:, 0] > 0)
+    print("trained", model.n_iter_, flush=True)
+
+threading.Thread(target=train).start()  # not a daemon: the process waits for it
+"""
+
+
+def test_a_fit_finishes_while_the_interpreter_shuts_down():
+    result = subprocess.run(
+        [sys.executable, "-W", "ignore", "-c", SHUTDOWN_SCRIPT],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
     )
-    unsplit = ScratchMLPClassifier(**params).fit(X, y)
-    # split every product (rows, or columns where there are more of those),
-    # with the bias, activation and derivative done per block of rows
-    monkeypatch.setattr(_parallel, "SPLIT_PRODUCT", 0)
-    monkeypatch.setattr(_threads, "SMALL_PRODUCT", 0)
-    parts = []
-    original = _training.MiniBatchTrainer.epoch
-
-    def recording(self, order=None):
-        parts.append(self.network.matmul_parts)
-        return original(self, order)
-
-    monkeypatch.setattr(_training.MiniBatchTrainer, "epoch", recording)
-    split = ScratchMLPClassifier(**params).fit(X, y)
-    assert min(parts) > 1
-    for ours, theirs in zip(
-        split.coefs_ + split.intercepts_,
-        unsplit.coefs_ + unsplit.intercepts_,
-        strict=True,
-    ):
-        np.testing.assert_allclose(ours, theirs, rtol=1e-7, atol=1e-10)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "trained 2"

@@ -1,0 +1,81 @@
+"""Build of the compiled engine (``sknn_scratch._kernels``); everything else
+about the package is declared in pyproject.toml.
+
+The extension is optional: where it cannot be compiled (no C compiler), the
+install still succeeds with a warning and the package runs on its NumPy
+reference engine (``sknn_scratch.show_versions()`` says which engine runs).
+"""
+
+import os
+import sys
+
+from setuptools import Extension, setup
+from setuptools.command.build_ext import build_ext
+
+# Set by CI: a failed build of the extension fails the install.
+REQUIRE_COMPILED = os.environ.get("SKNN_SCRATCH_ENGINE") == "compiled"
+
+
+class OptionalBuildExt(build_ext):
+    """Build the extension if a compiler can; otherwise warn and go on."""
+
+    def build_extensions(self) -> None:
+        if self.compiler.compiler_type != "msvc":
+            for extension in self.extensions:
+                # -ffp-contract=off: no fused multiply-adds, so that the
+                # kernels round as NumPy's element-wise passes do;
+                # -fno-math-errno: sqrt need not set errno, so that loops
+                # calling it can be vectorised (results do not change).
+                extension.extra_compile_args += [
+                    "-O3",
+                    "-ffp-contract=off",
+                    "-fno-math-errno",
+                ]
+        super().build_extensions()
+
+    def run(self) -> None:
+        try:
+            super().run()
+        except Exception as error:
+            if REQUIRE_COMPILED:
+                raise
+            print(
+                "WARNING: sknn_scratch's compiled engine could not be built "
+                f"({error}); the NumPy reference engine will be used.",
+                file=sys.stderr,
+            )
+
+    def build_extension(self, extension) -> None:
+        try:
+            super().build_extension(extension)
+        except Exception as error:
+            if REQUIRE_COMPILED:
+                raise
+            print(
+                f"WARNING: building {extension.name} failed ({error}); the "
+                "NumPy reference engine will be used.",
+                file=sys.stderr,
+            )
+
+
+def extensions() -> list[Extension]:
+    try:
+        from Cython.Build import cythonize
+    except ImportError:
+        if REQUIRE_COMPILED:
+            raise
+        print("WARNING: Cython is missing; no compiled engine.", file=sys.stderr)
+        return []
+    import numpy
+
+    kernels = Extension(
+        "sknn_scratch._kernels",
+        ["sknn_scratch/_kernels.pyx"],
+        # NumPy's headers: the kernels call NumPy's own vectorised loops
+        include_dirs=[numpy.get_include()],
+        define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
+    )
+    return cythonize([kernels], language_level=3)
+
+
+setup(ext_modules=extensions(), cmdclass={"build_ext": OptionalBuildExt})

@@ -1,0 +1,112 @@
+"""Which engine trains and predicts: the compiled kernels or the NumPy reference.
+
+Both engines compute the same thing (the compiled one is ``_kernels.pyx``, the
+reference is ``_network`` and its tables). The compiled engine runs wherever
+the extension was built and the network's activation and loss have fused
+kernels (their table entries say ``compiled=True``) and the data are dense;
+anything else runs on the reference, which is also the fallback of an install
+without a C compiler.
+
+The environment variable ``SKNN_SCRATCH_ENGINE`` chooses:
+
+- unset: the compiled engine where it applies, the reference elsewhere;
+- ``"numpy"``: the reference everywhere;
+- ``"compiled"``: as unset, but a missing extension is an error at import
+  (CI sets it, so that a broken build cannot pass silently).
+"""
+
+import contextlib
+import importlib
+import os
+
+import numpy as np
+
+ENGINE_VARIABLE = "SKNN_SCRATCH_ENGINE"
+ENGINES = ("compiled", "numpy")
+
+_choice = os.environ.get(ENGINE_VARIABLE, "").strip().lower()
+if _choice not in ("", *ENGINES):
+    raise ImportError(
+        f"{ENGINE_VARIABLE}={_choice!r} is not an engine: use one of {ENGINES} "
+        "or leave it unset."
+    )
+
+_KERNELS = __name__.rsplit(".", 1)[0] + "._kernels"
+try:
+    _kernels = importlib.import_module(_KERNELS)
+except ImportError as error:
+    if isinstance(error, ModuleNotFoundError) and error.name == _KERNELS:
+        UNAVAILABLE = f"{_KERNELS} was not built (no C compiler at install?)"
+    else:
+        UNAVAILABLE = f"{_KERNELS} cannot be imported: {error}"
+    if _choice == "compiled":
+        raise ImportError(
+            f"{ENGINE_VARIABLE}=compiled, but {UNAVAILABLE}. Reinstall with a C "
+            "compiler available: pip install . builds it."
+        ) from error
+    _kernels = None
+else:
+    UNAVAILABLE = ""
+
+_preferred = "numpy" if _choice == "numpy" else "compiled"
+
+
+def preferred() -> str:
+    """The engine asked for: "compiled" (if built) or "numpy"."""
+    return _preferred if _kernels is not None else "numpy"
+
+
+@contextlib.contextmanager
+def using(engine: str):
+    """Run the enclosed fits and predictions on ``engine`` (for tests and
+    benchmarks; it sets a module variable, so it is not for threads that
+    disagree)."""
+    global _preferred
+    if engine not in ENGINES:
+        raise ValueError(f"engine must be one of {ENGINES}; got {engine!r}.")
+    if engine == "compiled" and _kernels is None:
+        raise RuntimeError(f"the compiled engine is not built: {UNAVAILABLE}")
+    saved, _preferred = _preferred, engine
+    try:
+        yield
+    finally:
+        _preferred = saved
+
+
+def compile_network(network):
+    """The compiled engine for ``network``, or None where the reference runs
+    (engine not built or not chosen, or no fused kernel for its activation or
+    loss)."""
+    if preferred() != "compiled":
+        return None
+    if not (network.hidden_activation.compiled and network.loss_entry.compiled):
+        return None
+    return _kernels.CompiledNetwork(
+        network.layer_sizes,
+        network.activation,
+        network.loss_name,
+        "z" in network.hidden_activation.derivative_reads,
+        network.dropout,
+        network.params,
+        network.grad,
+        # a loss reads at most one setting (huber_delta, quantile)
+        float(next(iter(network.loss_settings.values()), 0.0)),
+    )
+
+
+def compiled_predictor(X, coefs, intercepts, activation: str):
+    """The compiled prediction (``_kernels.predict``) for these arrays, or None
+    where the reference predicts: engine not built or not chosen, an activation
+    without a fused kernel, sparse data, or arrays not all C-ordered of X's
+    dtype."""
+    from ._activations import ACTIVATIONS
+
+    if preferred() != "compiled" or not ACTIVATIONS[activation].compiled:
+        return None
+    arrays = [X, *coefs, *intercepts]
+    if not all(
+        isinstance(a, np.ndarray) and a.dtype == X.dtype and a.flags.c_contiguous
+        for a in arrays
+    ) or X.dtype not in (np.float32, np.float64):
+        return None
+    return _kernels.predict

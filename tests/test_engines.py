@@ -1,0 +1,233 @@
+"""The two engines, one behaviour: the compiled kernels against the NumPy reference.
+
+Every test here runs the same fit or prediction on both engines and compares
+them. The compiled engine must reproduce the reference after 30 epochs to
+‖Δw‖/‖w‖ ≤ 1e-10 in float64 and 1e-4 in float32, with the same random draws.
+"""
+
+import os
+import subprocess
+import sys
+import warnings
+
+import numpy as np
+import pytest
+from sklearn.exceptions import ConvergenceWarning
+
+from sknn_scratch import ScratchMLPClassifier, ScratchMLPRegressor, _engine
+from sknn_scratch._activations import ACTIVATIONS
+from sknn_scratch._losses import LOSSES
+from sknn_scratch._optimizers import STOCHASTIC_SOLVERS
+
+pytestmark = [
+    pytest.mark.filterwarnings("ignore", category=ConvergenceWarning),
+    pytest.mark.skipif(
+        _engine.preferred() != "compiled",
+        reason=f"the compiled engine is not in use: {_engine.UNAVAILABLE}",
+    ),
+]
+
+COMPILED_ACTIVATIONS = [name for name, a in ACTIVATIONS.items() if a.compiled]
+TOLERANCE = {np.float64: 1e-10, np.float32: 1e-4}
+
+
+def relative_difference(a, b) -> float:
+    return float(np.linalg.norm(a._params - b._params) / np.linalg.norm(a._params))
+
+
+def fit_on_both(make, X, y, **fit_params):
+    """The same estimator fitted on each engine: (reference, compiled)."""
+    fitted = []
+    for engine in ("numpy", "compiled"):
+        with _engine.using(engine):
+            fitted.append(make().fit(X, y, **fit_params))
+    return fitted
+
+
+def data(n_samples=300, n_features=6, seed=0):
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((n_samples, n_features))
+    y = (X[:, 0] + X[:, 1] ** 2 > 0.5).astype(int) + (X[:, 2] > 1)
+    return X, y
+
+
+def test_the_tables_and_the_kernels_agree():
+    from sknn_scratch import _kernels
+
+    assert set(COMPILED_ACTIVATIONS) == set(_kernels.ACTIVATION_KERNELS)
+    compiled_losses = {name for name, loss in LOSSES.items() if loss.compiled}
+    assert compiled_losses == set(_kernels.LOSS_KERNELS)
+    assert set(STOCHASTIC_SOLVERS) == set(_kernels.OPTIMIZER_KERNELS)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("activation", COMPILED_ACTIVATIONS)
+@pytest.mark.parametrize("solver", STOCHASTIC_SOLVERS)
+def test_thirty_epochs_agree(dtype, activation, solver):
+    X, y = data()
+    reference, compiled = fit_on_both(
+        lambda: ScratchMLPClassifier(
+            (12, 7),
+            activation=activation,
+            solver=solver,
+            alpha=0.01,
+            batch_size=64,
+            max_iter=30,
+            tol=0,
+            n_iter_no_change=1000,
+            random_state=0,
+        ),
+        X.astype(dtype),
+        y,
+    )
+    assert compiled.n_iter_ == reference.n_iter_ == 30
+    assert relative_difference(reference, compiled) <= TOLERANCE[dtype]
+    np.testing.assert_allclose(
+        compiled.loss_curve_, reference.loss_curve_, rtol=10 * TOLERANCE[dtype]
+    )
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize(
+    ("kind", "params"),
+    [
+        ("binary", dict(dropout=0.3, nesterovs_momentum=False, solver="sgd")),
+        ("multilabel", dict(class_weight="balanced")),
+        ("regression", dict(early_stopping=True, shuffle=False)),
+        ("poisson", dict(learning_rate="invscaling", solver="sgd")),
+        ("multiclass", dict(dropout=[0.2, 0.5], early_stopping=True)),
+    ],
+)
+def test_losses_weights_dropout_and_early_stopping_agree(dtype, kind, params):
+    X, y = data()
+    weights = np.linspace(0.2, 3.0, X.shape[0])
+    if kind in ("binary", "multilabel", "multiclass"):
+        target = {"binary": y > 0, "multilabel": np.c_[y > 0, y > 1, y == 0]}.get(
+            kind, y
+        )
+
+        def make():
+            return ScratchMLPClassifier((9, 5), max_iter=30, random_state=0, **params)
+
+    else:
+        target = np.abs(X[:, :2]) if kind == "poisson" else X[:, :2] @ [1.0, -2.0]
+        loss = "poisson" if kind == "poisson" else "squared_error"
+
+        def make():
+            return ScratchMLPRegressor(
+                loss, (9, 5), max_iter=30, random_state=0, **params
+            )
+
+    reference, compiled = fit_on_both(
+        make, X.astype(dtype), target, sample_weight=weights
+    )
+    assert compiled.n_iter_ == reference.n_iter_
+    assert relative_difference(reference, compiled) <= TOLERANCE[dtype]
+
+
+def test_lbfgs_agrees_over_its_first_iterations():
+    # L-BFGS amplifies rounding differences from one iteration to the next (the
+    # line search takes other steps), so the engines are compared early on.
+    X, y = data()
+    reference, compiled = fit_on_both(
+        lambda: ScratchMLPClassifier(
+            (10,), "tanh", solver="lbfgs", max_iter=15, random_state=0
+        ),
+        X,
+        y,
+    )
+    assert relative_difference(reference, compiled) <= 1e-8
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("kind", ["multiclass", "binary", "multilabel", "poisson"])
+def test_predictions_agree(dtype, kind):
+    X, y = data()
+    X = X.astype(dtype)
+    if kind == "poisson":
+        model = ScratchMLPRegressor("poisson", (15,), max_iter=20, random_state=0)
+        model.fit(X, np.abs(X[:, 0]))
+    else:
+        target = {"binary": y > 0, "multilabel": np.c_[y > 0, y > 1]}.get(kind, y)
+        model = ScratchMLPClassifier((15,), max_iter=20, random_state=0)
+        model.fit(X, target)
+    predictions = {}
+    for engine in ("numpy", "compiled"):
+        with _engine.using(engine):
+            method = model.predict if kind == "poisson" else model.predict_proba
+            predictions[engine] = method(X)
+    rtol = 1e-12 if dtype == np.float64 else 1e-5
+    np.testing.assert_allclose(
+        predictions["compiled"], predictions["numpy"], rtol=rtol, atol=rtol
+    )
+
+
+def test_sparse_data_train_on_the_reference():
+    # The kernels take dense rows; sparse data train on the reference engine.
+    import scipy.sparse as sp
+
+    X, y = data()
+    X[np.abs(X) < 1] = 0
+    dense, sparse = (
+        ScratchMLPClassifier((8,), max_iter=10, random_state=0).fit(data_, y)
+        for data_ in (X, sp.csr_matrix(X))
+    )
+    assert relative_difference(dense, sparse) <= 1e-10
+
+
+def run_python(code: str, **environment) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **environment},
+        timeout=120,
+        check=False,
+    )
+
+
+def test_the_environment_variable_chooses_the_engine():
+    code = "import sknn_scratch._engine as e; print(e.preferred())"
+    assert run_python(code, SKNN_SCRATCH_ENGINE="numpy").stdout.strip() == "numpy"
+    assert run_python(code, SKNN_SCRATCH_ENGINE="compiled").stdout.strip() == (
+        "compiled"
+    )
+    bad = run_python(code, SKNN_SCRATCH_ENGINE="fortran")
+    assert bad.returncode != 0 and "is not an engine" in bad.stderr
+
+
+BLOCK_THE_EXTENSION = """
+import sys
+class Block:
+    def find_spec(self, name, path=None, target=None):
+        if name == "sknn_scratch._kernels":
+            raise ModuleNotFoundError("no module named " + name, name=name)
+sys.meta_path.insert(0, Block())
+"""
+
+
+def test_a_missing_extension_falls_back_or_fails_as_asked():
+    code = BLOCK_THE_EXTENSION + (
+        "import numpy as np, sknn_scratch\n"
+        "from sknn_scratch import ScratchMLPClassifier\n"
+        "X = np.random.default_rng(0).standard_normal((40, 3))\n"
+        "ScratchMLPClassifier((4,), max_iter=3).fit(X, X[:, 0] > 0)\n"
+        "sknn_scratch.show_versions()\n"
+    )
+    fallback = run_python(code, SKNN_SCRATCH_ENGINE="")
+    assert fallback.returncode == 0, fallback.stderr
+    assert "engine: numpy (the compiled engine could not be loaded" in fallback.stdout
+    assert "sknn_scratch._kernels was not built" in fallback.stdout
+    required = run_python(code, SKNN_SCRATCH_ENGINE="compiled")
+    assert required.returncode != 0
+    assert "SKNN_SCRATCH_ENGINE=compiled" in required.stderr
+
+
+def test_show_versions_names_the_engine(capsys):
+    import sknn_scratch
+
+    sknn_scratch.show_versions()
+    assert "engine: compiled" in capsys.readouterr().out
+    with _engine.using("numpy"), warnings.catch_warnings():
+        sknn_scratch.show_versions()
+    assert "engine: numpy" in capsys.readouterr().out

@@ -1,0 +1,130 @@
+"""Each fused kernel against its NumPy counterpart in the tables.
+
+The compiled engine's stages are called one at a time (``_kernels.activate``,
+``derivative``, ``loss_and_delta``) on the same arrays as the reference
+functions of ``_activations`` and ``_losses``, for every table entry that says
+it has a kernel, in both dtypes, over ordinary and extreme values.
+"""
+
+import numpy as np
+import pytest
+
+from sknn_scratch import _engine
+from sknn_scratch._activations import ACTIVATIONS
+from sknn_scratch._losses import LOSSES
+
+pytestmark = pytest.mark.skipif(
+    _engine.preferred() != "compiled",
+    reason=f"the compiled engine is not in use: {_engine.UNAVAILABLE}",
+)
+
+COMPILED_ACTIVATIONS = [name for name, entry in ACTIVATIONS.items() if entry.compiled]
+COMPILED_LOSSES = [name for name, entry in LOSSES.items() if entry.compiled]
+# Both engines compute transcendental functions with NumPy's (and SciPy's)
+# own loops, so most values agree exactly; a few formulas differ by an
+# operation (the logistic function: from e^-|z| here, scipy's expit there).
+RTOL = {np.float64: 1e-14, np.float32: 1e-6}
+
+
+def values(dtype, extreme: bool) -> np.ndarray:
+    rng = np.random.default_rng(0)
+    z = rng.standard_normal((40, 13)) * 4
+    z[0, :5] = [0.0, -0.0, 1e-8, -1e-8, 40.0]
+    if extreme:
+        big = 1e300 if dtype == np.float64 else 1e30
+        z[1, :4] = [big, -big, big / 7, -big / 3]
+    return z.astype(dtype)
+
+
+def reference_forward(name, z):
+    out = np.empty_like(z)
+    with np.errstate(all="ignore"):
+        ACTIVATIONS[name].forward(z, out)
+    return out
+
+
+def reference_derivative(name, delta, a, z):
+    out = delta.copy()
+    entry = ACTIVATIONS[name]
+    with np.errstate(all="ignore"):
+        entry.derivative(
+            out,
+            a.copy(),
+            z if "z" in entry.derivative_reads else None,
+            np.empty_like(z),
+        )
+    return out
+
+
+@pytest.mark.parametrize("extreme", [False, True], ids=["ordinary", "extreme"])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("name", COMPILED_ACTIVATIONS)
+def test_activation_kernels_equal_the_reference(name, dtype, extreme):
+    from sknn_scratch import _kernels
+
+    z = values(dtype, extreme)
+    bias = np.linspace(-1, 1, z.shape[1]).astype(dtype)
+    compiled = _kernels.activate(z, bias, name)
+    expected = reference_forward(name, z + bias)
+    assert compiled.dtype == dtype
+    np.testing.assert_allclose(compiled, expected, rtol=RTOL[dtype], atol=0)
+    delta = np.random.default_rng(1).standard_normal(z.shape).astype(dtype)
+    compiled = _kernels.derivative(delta, expected, z + bias, name)
+    expected = reference_derivative(name, delta, expected, z + bias)
+    # some derivatives cancel to 0 (silu's at z ≈ -1.28): a rounding of their
+    # O(1) terms is the error to allow there
+    scale = np.abs(expected).max()
+    np.testing.assert_allclose(
+        compiled, expected, rtol=RTOL[dtype], atol=RTOL[dtype] * scale
+    )
+
+
+def targets(name, shape, dtype):
+    rng = np.random.default_rng(2)
+    if name == "log_loss":
+        return np.eye(shape[1], dtype=dtype)[rng.integers(0, shape[1], shape[0])]
+    if name == "binary_log_loss":
+        return rng.integers(0, 2, shape).astype(dtype)
+    if name == "poisson":
+        return rng.poisson(2.0, shape).astype(dtype)
+    return rng.standard_normal(shape).astype(dtype) * 3
+
+
+def settings_of(name) -> dict:
+    return {"huber_delta": {"huber_delta": 1.5}, "quantile": {"quantile": 0.2}}.get(
+        LOSSES[name].settings[0] if LOSSES[name].settings else "", {}
+    )
+
+
+@pytest.mark.parametrize("weighted", [False, True], ids=["unweighted", "weighted"])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("name", COMPILED_LOSSES)
+def test_loss_kernels_equal_the_reference(name, dtype, weighted):
+    from sknn_scratch import _kernels
+
+    z = values(dtype, extreme=False)[:, :4] / 4
+    t = targets(name, z.shape, dtype)
+    weights = np.linspace(0.5, 2.0, z.shape[0]).astype(dtype) if weighted else None
+    settings = settings_of(name)
+    scale = 1.0 / (z.shape[0] if weights is None else float(weights.sum()))
+    total, a, delta = _kernels.loss_and_delta(
+        z, t, weights, name, float(next(iter(settings.values()), 0.0)), scale
+    )
+    expected_a, expected_delta = z.copy(), np.empty_like(z)
+    expected_total = LOSSES[name].forward(
+        expected_a, t, expected_delta, weights, **settings
+    )
+    row_scale = scale if weights is None else (weights * dtype(scale))[:, None]
+    rtol = RTOL[dtype] * 10  # sums in another order
+    assert total == pytest.approx(expected_total, rel=rtol)
+    np.testing.assert_allclose(a, expected_a, rtol=RTOL[dtype])
+    np.testing.assert_allclose(
+        delta, expected_delta * row_scale, rtol=RTOL[dtype], atol=1e-300
+    )
+
+
+def test_every_function_runs_numpys_own_loops():
+    # where they were found, both engines compute the same exp, tanh, ...
+    from sknn_scratch import _kernels
+
+    assert all(_kernels.vector_loops().values())
