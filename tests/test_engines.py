@@ -8,6 +8,7 @@ them. The compiled engine must reproduce the reference after 30 epochs to
 import os
 import subprocess
 import sys
+import tempfile
 import warnings
 
 import numpy as np
@@ -176,14 +177,18 @@ def test_sparse_data_train_on_the_reference():
 
 
 def run_python(code: str, **environment) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-c", code],
-        capture_output=True,
-        text=True,
-        env={**os.environ, **environment},
-        timeout=120,
-        check=False,
-    )
+    # From a directory of its own: in the repository's root, `import
+    # sknn_scratch` would find the source folder, without the built extension.
+    with tempfile.TemporaryDirectory() as folder:
+        return subprocess.run(
+            [sys.executable, "-c", code],
+            capture_output=True,
+            text=True,
+            env={**os.environ, **environment},
+            cwd=folder,
+            timeout=120,
+            check=False,
+        )
 
 
 def test_the_environment_variable_chooses_the_engine():

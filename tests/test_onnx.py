@@ -299,7 +299,7 @@ print("ok")
 """
 
 
-def test_register_changes_only_the_registry_and_only_once():
+def test_register_changes_only_the_registry_and_only_once(tmp_path):
     """In a fresh interpreter: importing sknn_scratch imports no ONNX package,
     register() changes nothing but skl2onnx's registry, adds only our two
     classes to it, and a second call changes nothing."""
@@ -307,6 +307,7 @@ def test_register_changes_only_the_registry_and_only_once():
         [sys.executable, "-c", REGISTER_IN_A_FRESH_PROCESS],
         capture_output=True,
         text=True,
+        cwd=tmp_path,  # not the repository's root: import the installed package
         timeout=300,
     )
     assert result.returncode == 0, result.stderr

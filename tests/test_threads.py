@@ -270,11 +270,12 @@ threading.Thread(target=train).start()  # not a daemon: the process waits for it
 """
 
 
-def test_a_fit_finishes_while_the_interpreter_shuts_down():
+def test_a_fit_finishes_while_the_interpreter_shuts_down(tmp_path):
     result = subprocess.run(
         [sys.executable, "-W", "ignore", "-c", SHUTDOWN_SCRIPT],
         capture_output=True,
         text=True,
+        cwd=tmp_path,  # not the repository's root, whose source has no extension
         timeout=300,
         check=False,
     )
