@@ -44,7 +44,7 @@ def scipy_pools():
 @pytest.fixture
 def small_parts():
     """Cut even the tests' small problems into parts."""
-    from sknn_scratch import _kernels
+    _kernels = _engine._kernels
 
     saved = _kernels.part_sizes()
     _kernels.set_part_sizes(rows=4, multiply_adds=0, elements=8)
