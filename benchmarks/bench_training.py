@@ -186,7 +186,7 @@ THREADS_LIMIT = 1.5
 
 FULL = {
     "small": TrainCase("small", 20_000, 50, 30, (100,), 200, epochs=5, repeats=5),
-    "deep": TrainCase("deep", 20_000, 30, 20, (64, 64, 64), 64, epochs=10, repeats=5),
+    "deep": TrainCase("deep", 20_000, 30, 20, (64, 64, 64), 64, epochs=5, repeats=5),
     "mid": TrainCase("mid", 30_000, 100, 50, (256, 128), 256, epochs=3, repeats=5),
     "wide": TrainCase("wide", 20_000, 256, 64, (1024, 1024), 512, epochs=1, repeats=5),
     "lbfgs": LbfgsCase("lbfgs", (100,), max_iter=200, n_samples=None, repeats=3),
