@@ -2,7 +2,7 @@
 
 Run from the repository root (sknn_scratch installed)::
 
-    python benchmarks/bench_training.py            # full run, about 8 minutes
+    python benchmarks/bench_training.py            # full run, 6-8 minutes on 2 cores
     python benchmarks/bench_training.py --quick    # tiny sizes: a smoke test
     python benchmarks/bench_training.py --cases small deep --dtypes float32 --repeats 7
 

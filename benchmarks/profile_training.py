@@ -819,20 +819,20 @@ def parse_run(run: str, config: dict) -> tuple[TrainCase, np.dtype]:
 
 
 def commit() -> str:
-    """The repository's commit, marked when the work tree has changes."""
+    """The last commit of the package's code, marked when it has changes
+    since."""
     with contextlib.suppress(OSError, subprocess.CalledProcessError):
-        git = ["git", "-C", str(HERE)]
+        package = str(Path(sknn_scratch.__file__).resolve().parent)
+        git = ["git", "-C", package]
         head = subprocess.run(
-            [*git, "rev-parse", "--short", "HEAD"],
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.strip()
-        dirty = subprocess.run(
-            [*git, "status", "--porcelain", "--", "sknn_scratch"],
+            [*git, "log", "-1", "--format=%h", "--", "."],
             capture_output=True, text=True, check=True,
         ).stdout.strip()  # fmt: skip
-        return head + (" with uncommitted changes to sknn_scratch" if dirty else "")
+        dirty = subprocess.run(
+            [*git, "status", "--porcelain", "--", "."],
+            capture_output=True, text=True, check=True,
+        ).stdout.strip()  # fmt: skip
+        return (head or "unknown") + (" with uncommitted changes" if dirty else "")
     return "unknown"
 
 
@@ -929,7 +929,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     header = (
         f"Profile of ScratchMLPClassifier's fit ({args.engine} engine, Adam), made by "
         f"benchmarks/profile_training.py\n"
-        f"engine at {commit()}; {perf_version}\n"
+        f"sknn_scratch at commit {commit()}; {perf_version}\n"
         f"{args.note + chr(10) if args.note else ''}"
         f"{environment()}\n"
         f"{machine}\n"
