@@ -10,8 +10,11 @@ Contenders
 ----------
 ``floor``
     The matrix products of mini-batch backpropagation and nothing else (see
-    below): the time no MLP can beat at these shapes and this dtype with
-    NumPy's BLAS.
+    below), with NumPy's BLAS at its default threads: what an MLP would cost
+    at these shapes and this dtype if everything but its products were free.
+    On a busy machine a threaded BLAS waits for its own threads, which
+    inflates the floor more than the single-threaded parts of the compiled
+    engine: ratios to the floor are only comparable from quiet runs.
 ``ours``
     ``sknn_scratch.ScratchMLPClassifier`` as installed: the compiled engine
     (``sknn_scratch._kernels``) where it is built, which runs whole epochs in
