@@ -43,9 +43,12 @@ What it reports, per case
   - ``BLAS a·W (forward)``, ``BLAS aᵀ·δ (weight gradient)``, ``BLAS δ·Wᵀ
     (input gradient)``: time inside BLAS, by the product the compiled code
     asked for (read from the transposition flags of its ``gemm`` call);
+    other BLAS calls by the compiled function that made them;
   - one group per compiled function (the names of ``_kernels.pyx``:
-    ``bias_activate``, ``times_derivative``, ``output_loss``,
-    ``adam_step``...), with the libc and libm calls they make;
+    ``bias_activate``, ``times_derivative``, ``output_loss``, the
+    optimizer's loop...), with the libc and libm calls they make; the
+    ``cdef inline`` helpers (``_exp``, ``gemm``, ...) count for the line
+    that calls them;
   - ``gather (row copies)``: the shuffled batch's rows copied into place;
     ``bias gradient``: the sum of δ over the rows; ``dropout``;
   - ``helper threads: hand-over``: waking helpers and waiting for them
@@ -145,7 +148,8 @@ HAND_OVER = "helper threads: hand-over (wake, wait)"
 # Lines of the compiled code that get a group of their own, first match wins
 # (pattern over the .pyx line's text).
 LINE_GROUPS = (
-    ("gather (row copies)", re.compile(r"\bmemcpy\(")),
+    # the shuffled batch's rows, read through ``source = order[...]``
+    ("gather (row copies)", re.compile(r"\bsource\b|\bmemcpy\(|\bprefetch")),
     ("bias gradient (Σ δ over rows)", re.compile(r"\bbias_grad\b")),
     ("dropout", re.compile(r"\bmask\b")),
 )
@@ -545,20 +549,15 @@ def _library_of(frames: list[Frame], index: int) -> str | None:
 
 def _blas_charge(callers: list[Frame], pyx: PyxLines) -> Charge:
     """A BLAS sample: the product asked for by the compiled code's gemm call."""
-    first = None
     for frame in callers:
         function = compiled_function(frame.symbol)
-        if function is None:
+        if function is None or function in pyx.inline:
             continue
         line = pyx.line(frame.source)
         if match := GEMM_CALL.search(pyx.text.get(line, "")):
             return Charge(PRODUCTS[match.groups()], line, function)
-        first = first or (function, line)
-    if first is None:
-        return Charge(f"BLAS {NOT_COMPILED}")
-    if first[0] == "gemm":
-        return Charge("BLAS (product unknown: no .pyx lines)", first[1], first[0])
-    return Charge(f"BLAS, called from {first[0]}", first[1], first[0])
+        return Charge(f"BLAS, called from {function}", line, function)
+    return Charge(f"BLAS {NOT_COMPILED}")
 
 
 def _compiled_group(function: str, text: str) -> str:
@@ -646,8 +645,9 @@ def analyse(recording: Recording, pyx: PyxLines) -> tuple[Breakdown, dict]:
         if event.frames:
             symbol = event.frames[0].symbol
             library = os.path.basename(_library_of(event.frames, 0) or "?")
-            name = compiled_function(symbol) or symbol
-            breakdown.leaves[f"{name} ({library})"] += event.period_ns
+            if name := compiled_function(symbol):
+                symbol, library = name, _MODULE
+            breakdown.leaves[f"{symbol} ({library})"] += event.period_ns
     return breakdown, thread_times(switches, recording.start_ns, recording.stop_ns)
 
 
