@@ -31,8 +31,9 @@ The limit is temporary, and its bookkeeping is shared by all threads:
   from any thread but the main one), and becomes the limit's owner;
 - calls that start while others run use the limit as they find it;
 - the owner restores what it found when it ends, and checks that the change
-  took (retrying once), even if other calls still run: those finish with
-  BLAS threading its products again, which costs speed, never results. So
+  took (retrying once), even if other calls still run: from then on those
+  compute their parts one after the other, with BLAS threading its products
+  again (``ThreadPlan.now``), which costs no results. So
   once every call has returned or raised, on whatever threads and in
   whatever order, the settings read what they read before the first call.
 
@@ -58,7 +59,7 @@ SMALL_PREDICTION = 2_000_000
 
 _lock = threading.Lock()
 _holders = 0  # calls now inside hold_scipy_blas
-_owner: int | None = None  # the thread that lowered the pool, while it runs
+_owner: object | None = None  # the call that lowered the pool, while it runs
 _found: dict = {}  # pool -> the thread count the owner found
 _pools: list | None = None  # SciPy's BLAS pools, found once per process
 
@@ -129,7 +130,7 @@ def hold_scipy_blas():
         the change did not take).
     """
     global _holders, _owner
-    me = threading.get_ident()
+    me = object()  # this call (not its thread: calls may nest on one thread)
     with _lock:
         pools = scipy_blas_pools()
         if _holders == 0 and pools:
@@ -149,7 +150,7 @@ def hold_scipy_blas():
     finally:
         with _lock:
             _holders -= 1
-            if _owner == me:
+            if _owner is me:
                 _restore(_found)
                 _found.clear()
                 _owner = None
@@ -175,6 +176,13 @@ class ThreadPlan(NamedTuple):
 
     parts: int
     helpers: bool
+
+    def now(self) -> tuple[int, bool]:
+        """The plan as it stands at this call: helper threads only while
+        SciPy's BLAS is still held. (Its owner may have ended and restored it
+        while this fit runs on; parts computed by helpers over BLAS's own
+        threads would then oversubscribe the cores.)"""
+        return self.parts, self.helpers and _owner is not None
 
 
 SINGLE_THREAD = ThreadPlan(1, False)

@@ -171,6 +171,26 @@ def test_a_change_that_does_not_take_is_noticed(monkeypatch):
     assert pool.num_threads == 4 and pool.calls == [1, 4, 4]  # ...and retried
 
 
+def test_calls_that_outlive_the_limits_owner_stop_using_helpers(monkeypatch):
+    # The owner (the call that lowered the pool) restores it when it ends;
+    # a fit still running must then stop computing parts on helper threads,
+    # whose products would run over BLAS's own threads again.
+    pool = StubbornPool(ignored=0)
+    monkeypatch.setattr(_threads, "_pools", [pool])
+    monkeypatch.setattr(_threads, "CORES", 2)
+    owner = _threads.hold_scipy_blas()
+    assert owner.__enter__()
+    with _threads.fit_threads(compiled=True, lbfgs=False) as plan:
+        assert plan.now() == (2, True)
+        with _threads.fit_threads(compiled=True, lbfgs=False) as nested:
+            assert nested.now() == (2, True)
+        assert pool.num_threads == 1  # a nested call is no owner
+        owner.__exit__(None, None, None)
+        assert pool.num_threads == 4
+        assert plan.now() == (2, False)  # the same cut, on the caller alone
+    assert pool.num_threads == 4
+
+
 @compiled_only
 def test_parts_give_the_same_results_whichever_thread_computes_them(
     small_parts, scipy_pools
