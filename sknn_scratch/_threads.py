@@ -44,6 +44,7 @@ products.
 """
 
 import contextlib
+import ctypes
 import os
 import threading
 from pathlib import Path
@@ -85,18 +86,59 @@ def _inside(path: Path, folder: Path) -> bool:
 
 
 def scipy_blas_pools() -> list:
-    """threadpoolctl's controllers of the BLAS that SciPy calls, when it is
-    OpenBLAS on pthreads (one setting for the whole process); [] otherwise."""
+    """The BLAS that SciPy calls, when it is OpenBLAS on pthreads (one setting
+    for the whole process), as ``OpenBLASThreads``; [] otherwise."""
     global _pools
     if _pools is None:
         _pools = _find_scipy_blas_pools()
     return _pools
 
 
+class OpenBLASThreads:
+    """The thread count of one OpenBLAS library, read and set through its own
+    functions.
+
+    Not through threadpoolctl's ``set_num_threads``: that one lets only the
+    first Python thread to set a count (usually the main one) change it
+    again, and ignores the others, so a fit on a worker thread (a threaded
+    grid search) could never lower it. The calls of this package coordinate
+    among themselves (``hold_scipy_blas``), and every change is checked.
+    """
+
+    def __init__(self, filepath: str) -> None:
+        self.filepath = filepath
+        mode = getattr(os, "RTLD_NOLOAD", ctypes.DEFAULT_MODE)  # the loaded one
+        library = ctypes.CDLL(filepath, mode=mode)
+        # SciPy's and NumPy's wheels prefix OpenBLAS's symbols (scipy_...,
+        # with 64_ for the 64-bit-integer build); other builds do not.
+        for prefix, suffix in (("scipy_", ""), ("", ""), ("scipy_", "64_")):
+            try:
+                self._get = getattr(
+                    library, f"{prefix}openblas_get_num_threads{suffix}"
+                )
+                self._set = getattr(
+                    library, f"{prefix}openblas_set_num_threads{suffix}"
+                )
+            except AttributeError:
+                continue
+            break
+        else:
+            raise OSError(f"no openblas_set_num_threads in {filepath}")
+        self._get.restype, self._get.argtypes = ctypes.c_int, []
+        self._set.restype, self._set.argtypes = None, [ctypes.c_int]
+
+    @property
+    def num_threads(self) -> int:
+        return int(self._get())
+
+    def set_num_threads(self, count: int) -> None:
+        self._set(int(count))
+
+
 def _find_scipy_blas_pools() -> list:
     try:
         import scipy
-        import scipy.linalg.cython_blas
+        import scipy.linalg.cython_blas  # loads SciPy's BLAS
         from threadpoolctl import ThreadpoolController
     except ImportError:  # pragma: no cover - threadpoolctl comes with sklearn
         return []
@@ -116,7 +158,12 @@ def _find_scipy_blas_pools() -> list:
         c.internal_api == "openblas" and getattr(c, "threading_layer", "") == "pthreads"
         for c in scipys
     )
-    return scipys if scipys and manageable else []
+    if not (scipys and manageable):
+        return []
+    try:
+        return [OpenBLASThreads(c.filepath) for c in scipys]
+    except OSError:
+        return []
 
 
 @contextlib.contextmanager

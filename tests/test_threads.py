@@ -124,6 +124,33 @@ def test_compiled_fits_hold_scipys_blas_and_never_touch_numpys(
             assert settings[path] == count
 
 
+@compiled_only
+def test_a_fit_on_a_worker_thread_holds_blas_whoever_controls_threadpoolctl(
+    scipy_pools, monkeypatch
+):
+    # threadpoolctl lets only the first thread that set OpenBLAS's count (here
+    # the main one, through the user's own limits) change it again; a fit on
+    # a worker thread must still hold SciPy's BLAS at one thread, and restore.
+    with threadpool_limits(1):
+        pass  # the main thread now controls threadpoolctl's OpenBLAS setting
+    before = blas_settings()
+    seen = []
+    original = _training.MiniBatchTrainer.epoch
+
+    def recording(self, order=None):
+        seen.append(([p.num_threads for p in scipy_pools], self.network.thread_plan))
+        return original(self, order)
+
+    monkeypatch.setattr(_training.MiniBatchTrainer, "epoch", recording)
+    worker = threading.Thread(target=fit, kwargs={"max_iter": 2})
+    worker.start()
+    worker.join()
+    assert len(seen) == 2
+    assert all(counts == [1] * len(scipy_pools) for counts, _ in seen)
+    assert all(plan.helpers == (_threads.CORES > 1) for _, plan in seen)
+    assert blas_settings() == before
+
+
 def test_lbfgs_holds_scipys_blas_on_either_engine(scipy_pools, monkeypatch):
     from sknn_scratch import _base
 
