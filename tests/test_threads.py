@@ -14,7 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import pytest
 from sklearn.exceptions import ConvergenceWarning
-from threadpoolctl import threadpool_info, threadpool_limits
+from threadpoolctl import ThreadpoolController, threadpool_info, threadpool_limits
 
 from sknn_scratch import ScratchMLPClassifier, _engine, _threads, _training
 
@@ -128,11 +128,13 @@ def test_compiled_fits_hold_scipys_blas_and_never_touch_numpys(
 def test_a_fit_on_a_worker_thread_holds_blas_whoever_controls_threadpoolctl(
     scipy_pools, monkeypatch
 ):
-    # threadpoolctl lets only the first thread that set OpenBLAS's count (here
-    # the main one, through the user's own limits) change it again; a fit on
-    # a worker thread must still hold SciPy's BLAS at one thread, and restore.
-    with threadpool_limits(1):
-        pass  # the main thread now controls threadpoolctl's OpenBLAS setting
+    # threadpoolctl lets only the first thread that set OpenBLAS's count
+    # through it (the main one, say, by a fit or by the user's own
+    # controller) change it again; a fit on a worker thread must still hold
+    # SciPy's BLAS at one thread, and restore it.
+    fit(max_iter=1)
+    for pool in ThreadpoolController().lib_controllers:
+        pool.set_num_threads(pool.num_threads)  # the main thread takes control
     before = blas_settings()
     seen = []
     original = _training.MiniBatchTrainer.epoch
