@@ -4,9 +4,13 @@ about the package is declared in pyproject.toml.
 The extension is optional: where it cannot be compiled (no C compiler), the
 install still succeeds with a warning and the package runs on its NumPy
 reference engine (``sknn_scratch.show_versions()`` says which engine runs).
+On x86-64 the same kernels are also built for CPUs with AVX2
+(``sknn_scratch._kernels_avx2``), which the package loads where the CPU has
+it; that second build is a bonus, never a reason for the install to fail.
 """
 
 import os
+import platform
 import sys
 
 from setuptools import Extension, setup
@@ -14,6 +18,7 @@ from setuptools.command.build_ext import build_ext
 
 # Set by CI: a failed build of the extension fails the install.
 REQUIRE_COMPILED = os.environ.get("SKNN_SCRATCH_ENGINE") == "compiled"
+AVX2_BUILD = "sknn_scratch._kernels_avx2"
 
 
 class OptionalBuildExt(build_ext):
@@ -31,6 +36,10 @@ class OptionalBuildExt(build_ext):
                     "-ffp-contract=off",
                     "-fno-math-errno",
                 ]
+                if extension.name == AVX2_BUILD:
+                    extension.extra_compile_args.append("-mavx2")
+        else:
+            self.extensions = [e for e in self.extensions if e.name != AVX2_BUILD]
         super().build_extensions()
 
     def run(self) -> None:
@@ -49,7 +58,7 @@ class OptionalBuildExt(build_ext):
         try:
             super().build_extension(extension)
         except Exception as error:
-            if REQUIRE_COMPILED:
+            if REQUIRE_COMPILED and extension.name != AVX2_BUILD:
                 raise
             print(
                 f"WARNING: building {extension.name} failed ({error}); the "
@@ -68,14 +77,20 @@ def extensions() -> list[Extension]:
         return []
     import numpy
 
-    kernels = Extension(
-        "sknn_scratch._kernels",
-        ["sknn_scratch/_kernels.pyx"],
-        # NumPy's headers: the kernels call NumPy's own vectorised loops
-        include_dirs=[numpy.get_include()],
-        define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
-    )
-    return cythonize([kernels], language_level=3)
+    builds = ["sknn_scratch._kernels"]
+    if platform.machine().lower() in ("x86_64", "amd64"):
+        builds.append(AVX2_BUILD)
+    kernels = [
+        Extension(
+            name,
+            [name.replace(".", "/") + ".pyx"],
+            # NumPy's headers: the kernels call NumPy's own vectorised loops
+            include_dirs=[numpy.get_include()],
+            define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
+        )
+        for name in builds
+    ]
+    return cythonize(kernels, language_level=3)
 
 
 setup(ext_modules=extensions(), cmdclass={"build_ext": OptionalBuildExt})

@@ -2,27 +2,28 @@
 
 Run from the repository root (sknn_scratch installed)::
 
-    python benchmarks/bench_training.py            # full run, a few minutes
+    python benchmarks/bench_training.py            # full run, 6-8 minutes on 2 cores
     python benchmarks/bench_training.py --quick    # tiny sizes: a smoke test
-    python benchmarks/bench_training.py --cases small --dtypes float32 --repeats 7
+    python benchmarks/bench_training.py --cases small deep --dtypes float32 --repeats 7
 
 Contenders
 ----------
 ``floor``
     The matrix products of mini-batch backpropagation and nothing else (see
-    below): the time no NumPy MLP can beat at these shapes and this dtype.
-``NumPy loop``
-    The least a NumPy MLP can do (mini-batch cases only): one function with
-    every buffer made beforehand and nothing but the NumPy calls that Adam
-    training with ReLU units and a softmax must make per batch (gather, the
-    products, bias, activation, loss, output delta, derivative, bias
-    gradients, L2 penalty, Adam's ten passes), with NumPy's default threads.
-    No validation, bookkeeping or safety: it skips the softmax's row shift,
-    sample weights and every check. How close ``ours`` comes to it is what an
-    engine written in NumPy can still gain; the gap between it and the floor
-    is what only fused kernels could.
+    below), with NumPy's BLAS at its default threads: what an MLP would cost
+    at these shapes and this dtype if everything but its products were free.
+    On a busy machine a threaded BLAS waits for its own threads, which
+    inflates the floor more than the single-threaded parts of the compiled
+    engine: ratios to the floor are only comparable from quiet runs.
 ``ours``
-    ``sknn_scratch.ScratchMLPClassifier``.
+    ``sknn_scratch.ScratchMLPClassifier`` as installed: the compiled engine
+    (``sknn_scratch._kernels``) where it is built, which runs whole epochs in
+    C and calls SciPy's BLAS. The environment line says which engine it is.
+``NumPy engine``
+    The same estimator on the NumPy reference engine
+    (``sknn_scratch._engine.using("numpy")``): the readable implementation
+    the compiled one must reproduce, and the fallback of an install without
+    a C compiler. Its products use NumPy's BLAS, like the floor's.
 ``scikit-learn``
     ``sklearn.neural_network.MLPClassifier``, with the same ``random_state``
     as ours, so both make the same random draws and learn the same weights to
@@ -33,6 +34,20 @@ Contenders
     Glorot-uniform draws as scikit-learn's, its L2 penalty is scikit-learn's
     (``alpha / batch_size`` as weight decay on the weights only), and it
     shuffles with NumPy. Left out, with a note, when ``import torch`` fails.
+
+Cases
+-----
+``small``, ``deep``, ``mid`` and ``wide`` train with mini-batch Adam (shapes
+in ``FULL``): a small network; a deep, narrow one whose per-call costs rule;
+a mid-sized one; a wide one whose products rule. ``lbfgs`` fits the digits
+with L-BFGS, ``predict`` times ``predict_proba`` over many rows.
+
+``threads`` checks a requirement of issue 11: two fits on two threads
+(``threading.Thread``) must not take longer than 1.5× the same two fits one
+after the other. Its products are large enough that the compiled engine cuts
+each batch into parts for its helper threads. Each engine (and
+scikit-learn's MLP, for context) runs the pair both ways, interleaved like
+every other case; the table gives both times and their ratio.
 
 Every training contender uses the same data, shapes, dtype, Adam with
 scikit-learn's defaults (learning rate 1e-3, β₁ 0.9, β₂ 0.999, ε 1e-8, α
@@ -66,7 +81,8 @@ falls on all of them alike. Before the repeats, each contender runs once on a
 small slice of the data (untimed) so that code paths, thread pools and caches
 are warm. The time of a training contender is the wall time of a whole fit
 (validation and initialisation included; they are a few ms) divided by the
-number of epochs.
+number of epochs; in ``threads`` it is the wall time of the two whole fits,
+from the first start to the last end.
 
 **The reported figure is the minimum over the repeats.** Noise on a shared
 machine only ever adds time, so the fastest repeat is the best estimate of what
@@ -81,11 +97,14 @@ included) is measured by ``tracemalloc`` in a separate, untimed call;
 """
 
 import argparse
+import contextlib
+import functools
 import gc
 import os
 import platform
 import statistics
 import sys
+import threading
 import time
 import tracemalloc
 import warnings
@@ -102,8 +121,7 @@ from sklearn.neural_network import MLPClassifier
 from sklearn.preprocessing import StandardScaler
 
 import sknn_scratch
-from sknn_scratch import ScratchMLPClassifier
-from sknn_scratch._network import layer_views, n_parameters
+from sknn_scratch import ScratchMLPClassifier, _engine
 
 try:
     import torch
@@ -116,7 +134,7 @@ else:
 SEED = 0
 N_CLASSES = 10
 ALPHA = 1e-4  # scikit-learn's default L2 penalty
-ALL_CASES = ("small", "wide", "lbfgs", "predict")
+ALL_CASES = ("small", "deep", "mid", "wide", "lbfgs", "predict", "threads")
 ALL_DTYPES = ("float64", "float32")
 
 
@@ -156,8 +174,23 @@ class PredictCase:
     repeats: int
 
 
+@dataclass(frozen=True)
+class ThreadsCase:
+    """Two identical fits of ``train``, one after the other and at once."""
+
+    name: str
+    train: TrainCase
+    repeats: int
+
+
+# The threads case's limit (issue 11): two fits at once on two threads take at
+# most this many times as long as the same two fits one after the other.
+THREADS_LIMIT = 1.5
+
 FULL = {
     "small": TrainCase("small", 20_000, 50, 30, (100,), 200, epochs=5, repeats=5),
+    "deep": TrainCase("deep", 20_000, 30, 20, (64, 64, 64), 64, epochs=5, repeats=5),
+    "mid": TrainCase("mid", 30_000, 100, 50, (256, 128), 256, epochs=3, repeats=5),
     "wide": TrainCase("wide", 20_000, 256, 64, (1024, 1024), 512, epochs=1, repeats=5),
     "lbfgs": LbfgsCase("lbfgs", (100,), max_iter=200, n_samples=None, repeats=3),
     "predict": PredictCase(
@@ -166,16 +199,28 @@ FULL = {
         TrainCase("predict-fit", 20_000, 50, 30, (100,), 200, epochs=1, repeats=1),
         repeats=3,
     ),
+    "threads": ThreadsCase(
+        "threads",
+        TrainCase("threads-fit", 2_000, 200, 50, (512,), 1000, epochs=10, repeats=1),
+        repeats=5,
+    ),
 }
 
 QUICK = {
     "small": TrainCase("small", 1_000, 20, 10, (16,), 100, epochs=1, repeats=1),
+    "deep": TrainCase("deep", 1_000, 12, 8, (16, 16, 16), 64, epochs=1, repeats=1),
+    "mid": TrainCase("mid", 1_000, 24, 12, (32, 16), 128, epochs=1, repeats=1),
     "wide": TrainCase("wide", 512, 32, 16, (64, 64), 128, epochs=1, repeats=1),
     "lbfgs": LbfgsCase("lbfgs", (16,), max_iter=5, n_samples=300, repeats=1),
     "predict": PredictCase(
         "predict",
         20_000,
         TrainCase("predict-fit", 1_000, 20, 10, (16,), 100, epochs=1, repeats=1),
+        repeats=1,
+    ),
+    "threads": ThreadsCase(
+        "threads",
+        TrainCase("threads-fit", 400, 20, 10, (32,), 200, epochs=1, repeats=1),
         repeats=1,
     ),
 }
@@ -311,115 +356,6 @@ def floor_epochs(
     return run
 
 
-def numpy_loop_epochs(
-    X: np.ndarray, y: np.ndarray, sizes: tuple[int, ...], batch_size: int, alpha: float
-) -> tuple[Callable[[int], float], Callable[[], str]]:
-    """A function that times ``epochs`` epochs of the plain NumPy Adam loop,
-    and one that returns its training accuracy.
-
-    See the module docstring: the NumPy calls any NumPy MLP must make per
-    batch, and nothing else. The weights start from the same Glorot-uniform
-    bounds as the estimators'.
-    """
-    dtype = X.dtype
-    n_samples, n_layers = X.shape[0], len(sizes) - 1
-    T = np.eye(sizes[-1], dtype=dtype)[y]
-    # the engine's flat layout (weights, then biases), so that the L2 penalty
-    # and Adam are whole-vector passes here too
-    n_weights, n_params = n_parameters(sizes)
-    params, grad = np.empty(n_params, dtype), np.empty(n_params, dtype)
-    weights, biases = layer_views(params, sizes)
-    weight_grads, bias_grads = layer_views(grad, sizes)
-    m, v, scratch = np.zeros_like(params), np.zeros_like(params), np.empty_like(params)
-    X_batch = np.empty((batch_size, X.shape[1]), dtype)
-    T_batch = np.empty((batch_size, sizes[-1]), dtype)
-    activations = [np.empty((batch_size, n), dtype) for n in sizes[1:]]
-    deltas = [np.empty((batch_size, n), dtype) for n in sizes[1:]]
-    masks = [np.empty((batch_size, n), dtype) for n in sizes[1:-1]]
-    ones_rows, ones_classes = np.ones(batch_size, dtype), np.ones(sizes[-1], dtype)
-    beta_1, beta_2, epsilon, learning_rate = 0.9, 0.999, 1e-8, 1e-3
-
-    def run(epochs: int) -> float:
-        # every run trains afresh from the same start (untimed)
-        rng = np.random.default_rng(SEED)
-        for W, b in zip(weights, biases, strict=True):
-            bound = np.sqrt(6.0 / sum(W.shape))
-            W[...] = rng.uniform(-bound, bound, W.shape)
-            b[...] = rng.uniform(-bound, bound, b.shape)
-        m[...], v[...], step = 0.0, 0.0, 0
-        begin = time.perf_counter()
-        for _ in range(epochs):
-            order = rng.permutation(n_samples)
-            for first in range(0, n_samples, batch_size):
-                index = order[first : first + batch_size]
-                rows = len(index)
-                a = np.take(X, index, axis=0, out=X_batch[:rows])
-                t = np.take(T, index, axis=0, out=T_batch[:rows])
-                for layer in range(n_layers):
-                    z = activations[layer][:rows]
-                    np.matmul(a, weights[layer], out=z)
-                    z += biases[layer]
-                    if layer < n_layers - 1:
-                        np.maximum(z, 0.0, out=z)
-                    a = z
-                t_dot_z = np.vdot(t, a)
-                np.exp(a, out=a)
-                row_sums = a @ ones_classes
-                a /= row_sums[:, None]
-                loss = (float(np.log(row_sums).sum()) - t_dot_z) / rows
-                delta = deltas[-1][:rows]
-                np.subtract(a, t, out=delta)
-                delta *= 1.0 / rows
-                for layer in range(n_layers - 1, -1, -1):
-                    below = (
-                        X_batch[:rows] if layer == 0 else activations[layer - 1][:rows]
-                    )
-                    np.matmul(below.T, delta, out=weight_grads[layer])
-                    np.matmul(ones_rows[:rows], delta, out=bias_grads[layer])
-                    if layer:
-                        mask = masks[layer - 1][:rows]
-                        delta_below = deltas[layer - 1][:rows]
-                        np.matmul(delta, weights[layer].T, out=delta_below)
-                        np.greater(below, 0.0, out=mask)
-                        delta_below *= mask
-                        delta = delta_below
-                w, g, s = params[:n_weights], grad[:n_weights], scratch[:n_weights]
-                loss += 0.5 * alpha * float(np.dot(w, w)) / rows
-                np.multiply(w, alpha / rows, out=s)
-                g += s
-                step += 1
-                step_size = (
-                    learning_rate
-                    * (1.0 - beta_2**step) ** 0.5
-                    / (1.0 - beta_1**step)
-                    * (1.0 - beta_1)
-                    / (1.0 - beta_2) ** 0.5
-                )
-                # (ufuncs with out=: an augmented assignment would make these
-                # arrays local to run())
-                np.multiply(m, beta_1, out=m)
-                np.add(m, grad, out=m)
-                np.multiply(grad, grad, out=scratch)
-                np.multiply(v, beta_2, out=v)
-                np.add(v, scratch, out=v)
-                np.sqrt(v, out=scratch)
-                np.add(scratch, epsilon / (1.0 - beta_2) ** 0.5, out=scratch)
-                np.divide(m, scratch, out=scratch)
-                np.multiply(scratch, step_size, out=scratch)
-                np.subtract(params, scratch, out=params)
-        return time.perf_counter() - begin
-
-    def accuracy() -> str:
-        a = X
-        for layer in range(n_layers):
-            a = a @ weights[layer] + biases[layer]
-            if layer < n_layers - 1:
-                a = np.maximum(a, 0.0)
-        return f"{np.mean(a.argmax(axis=1) == y):.4f}"
-
-    return run, accuracy
-
-
 # -- contenders: the estimators --------------------------------------------------------
 def adam_params(case: TrainCase, epochs: int) -> dict[str, object]:
     """Estimator parameters shared by ours and scikit-learn's for a case."""
@@ -435,20 +371,42 @@ def adam_params(case: TrainCase, epochs: int) -> dict[str, object]:
     }
 
 
+# The estimators of the table, by contender name: "NumPy engine" is ours on the
+# reference engine.
+ESTIMATORS: dict[str, Callable[..., object]] = {
+    "ours": ScratchMLPClassifier,
+    "NumPy engine": ScratchMLPClassifier,
+    "scikit-learn": MLPClassifier,
+}
+
+
+def on_engine(name: str) -> contextlib.AbstractContextManager:
+    """The engine context of a contender: the reference engine for "NumPy
+    engine", the installed default for everyone else.
+
+    ``_engine.using`` sets a module variable: enter it on the calling thread
+    only, around work whose threads all use the same engine.
+    """
+    return (
+        _engine.using("numpy") if name == "NumPy engine" else contextlib.nullcontext()
+    )
+
+
 def estimator_contender(
     name: str,
-    factory: Callable[..., object],
     params: dict[str, object],
     X: np.ndarray,
     y: np.ndarray,
     warmup_rows: int,
 ) -> Contender:
     """A contender that fits a fresh estimator each run and scores the last one."""
+    factory = ESTIMATORS[name]
     fitted: dict[str, object] = {}
 
     def fit(X_fit: np.ndarray, y_fit: np.ndarray, **extra: object) -> object:
         estimator = factory(**{**params, **extra})
-        estimator.fit(X_fit, y_fit)
+        with on_engine(name):
+            estimator.fit(X_fit, y_fit)
         return estimator
 
     def run() -> float:
@@ -569,7 +527,8 @@ def torch_contender(
 
 # -- cases ---------------------------------------------------------------------------------
 def run_train_case(case: TrainCase, dtype: np.dtype, epochs: int, repeats: int) -> Row:
-    """Floor, ours, scikit-learn and PyTorch on one mini-batch training case."""
+    """Floor, ours on both engines, scikit-learn and PyTorch on one mini-batch
+    training case."""
     X, y = classification_data(case, dtype)
     sizes = layer_sizes(X.shape[1], case.hidden)
     n_batches = len(batch_rows(case.n_samples, case.batch_size))
@@ -582,19 +541,9 @@ def run_train_case(case: TrainCase, dtype: np.dtype, epochs: int, repeats: int) 
     floor = floor_epochs(sizes, case.n_samples, case.batch_size, dtype)
     warmup_rows = min(case.n_samples, 4 * case.batch_size)
     params = adam_params(case, epochs)
-    numpy_loop, numpy_loop_accuracy = numpy_loop_epochs(
-        X, y, sizes, case.batch_size, ALPHA
-    )
     contenders = [
         Contender("floor", lambda: floor(epochs), warmup=lambda: floor(1)),
-        Contender(
-            "NumPy loop",
-            lambda: numpy_loop(epochs),
-            warmup=lambda: numpy_loop(1),
-            quality=numpy_loop_accuracy,
-        ),
-        estimator_contender("ours", ScratchMLPClassifier, params, X, y, warmup_rows),
-        estimator_contender("scikit-learn", MLPClassifier, params, X, y, warmup_rows),
+        *(estimator_contender(name, params, X, y, warmup_rows) for name in ESTIMATORS),
     ]
     if torch is not None:
         contenders.append(torch_contender(case, X, y, epochs))
@@ -610,7 +559,8 @@ def run_train_case(case: TrainCase, dtype: np.dtype, epochs: int, repeats: int) 
 
 
 def run_lbfgs_case(case: LbfgsCase, repeats: int) -> Row:
-    """Ours and scikit-learn's L-BFGS fits of the standardized digits."""
+    """Ours (both engines) and scikit-learn's L-BFGS fits of the standardized
+    digits."""
     X, y = load_digits(return_X_y=True)
     if case.n_samples is not None:
         X, y = X[: case.n_samples], y[: case.n_samples]
@@ -629,8 +579,7 @@ def run_lbfgs_case(case: LbfgsCase, repeats: int) -> Row:
     }
     warmup_rows = min(X.shape[0], 200)
     contenders = [
-        estimator_contender("ours", ScratchMLPClassifier, params, X, y, warmup_rows),
-        estimator_contender("scikit-learn", MLPClassifier, params, X, y, warmup_rows),
+        estimator_contender(name, params, X, y, warmup_rows) for name in ESTIMATORS
     ]
     row = Row(case.name, "float64", "s/fit")
     row.times = measure(contenders, repeats)
@@ -642,7 +591,8 @@ def run_lbfgs_case(case: LbfgsCase, repeats: int) -> Row:
 
 
 def run_predict_case(case: PredictCase, dtype: np.dtype, repeats: int) -> Row:
-    """``predict_proba`` over many rows: floor (forward products), ours, sklearn, torch."""
+    """``predict_proba`` over many rows: floor (forward products), ours on both
+    engines, scikit-learn, PyTorch."""
     X_train, y_train = classification_data(case.train, dtype)
     params = adam_params(case.train, case.train.epochs)
     ours = ScratchMLPClassifier(**params).fit(X_train, y_train)
@@ -675,18 +625,22 @@ def run_predict_case(case: PredictCase, dtype: np.dtype, repeats: int) -> Row:
 
         return run
 
+    estimators = {"ours": ours, "NumPy engine": ours, "scikit-learn": theirs}
+
+    def proba(name: str, rows: np.ndarray) -> np.ndarray:
+        with on_engine(name):
+            return estimators[name].predict_proba(rows)
+
     small = X[:1000]
     contenders = [
         Contender("floor", lambda: timed(floor), warmup=floor),
-        Contender(
-            "ours",
-            keep("ours", lambda: ours.predict_proba(X)),
-            warmup=lambda: ours.predict_proba(small),
-        ),
-        Contender(
-            "scikit-learn",
-            keep("scikit-learn", lambda: theirs.predict_proba(X)),
-            warmup=lambda: theirs.predict_proba(small),
+        *(
+            Contender(
+                name,
+                keep(name, functools.partial(proba, name, X)),
+                warmup=functools.partial(proba, name, small),
+            )
+            for name in estimators
         ),
     ]
     if torch is not None:
@@ -710,23 +664,101 @@ def run_predict_case(case: PredictCase, dtype: np.dtype, repeats: int) -> Row:
         for name, values in measure(contenders, repeats).items()
     }
     reference = results["ours"]
-    for name in ("scikit-learn", "PyTorch"):
+    for name in ("NumPy engine", "scikit-learn", "PyTorch"):
         if name in results:
             gap = float(np.max(np.abs(results[name] - reference)))
             row.quality[name] = f"max Δp vs ours {gap:.1e}"
     row.quality["ours"] = "reference"
     results.clear()
     peaks = {
-        "ours": peak_memory(lambda: ours.predict_proba(X)),
-        "scikit-learn": peak_memory(lambda: theirs.predict_proba(X)),
+        name: peak_memory(functools.partial(proba, name, X)) for name in estimators
     }
     output_mb = case.n_rows * N_CLASSES * dtype.itemsize / 2**20
     row.notes = (
-        f"peak alloc ours {peaks['ours']:.0f} MB / sklearn {peaks['scikit-learn']:.0f} MB "
-        f"(output {output_mb:.0f} MB incl.)"
+        "peak alloc "
+        + " / ".join(f"{name} {peak:.0f} MB" for name, peak in peaks.items())
+        + f" (output {output_mb:.0f} MB incl.)"
     )
     print_detail(row, quality_label="check")
     print(f"  {row.notes}")
+    return row
+
+
+WAYS = ("one after the other", "two threads at once")
+
+
+def two_fits(fit: Callable[[], object], at_once: bool) -> float:
+    """Wall time of two calls of ``fit``: one after the other on this thread,
+    or each on its own thread, started together. An error in a thread is
+    raised here."""
+    if not at_once:
+        return timed(lambda: (fit(), fit()))
+    errors: list[BaseException] = []
+
+    def work() -> None:
+        try:
+            fit()
+        except BaseException as error:  # raised below, on the calling thread
+            errors.append(error)
+
+    threads = [threading.Thread(target=work) for _ in range(2)]
+    start = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    elapsed = time.perf_counter() - start
+    if errors:
+        raise errors[0]
+    return elapsed
+
+
+def run_threads_case(
+    case: ThreadsCase, dtype: np.dtype, epochs: int, repeats: int
+) -> Row:
+    """Two fits one after the other and two at once on two threads, for ours on
+    each engine and for scikit-learn."""
+    train = case.train
+    X, y = classification_data(train, dtype)
+    sizes = layer_sizes(X.shape[1], train.hidden)
+    print(
+        f"\n== {case.name} {dtype.name}: two fits of {train.n_samples}×"
+        f"{train.n_features}, layers {' → '.join(map(str, sizes))}, batch "
+        f"{train.batch_size}, {epochs} epoch(s), {' and '.join(WAYS)}; "
+        f"{repeats} repeat(s)",
+        flush=True,
+    )
+    params = adam_params(train, epochs)
+    warmup_rows = min(train.n_samples, 2 * train.batch_size)
+
+    def contender(name: str, at_once: bool) -> Contender:
+        factory = ESTIMATORS[name]
+
+        def fit(rows: int | None = None, **extra: object) -> None:
+            factory(**{**params, **extra}).fit(X[:rows], y[:rows])
+
+        def run() -> float:
+            with on_engine(name):  # on this thread, for both fits' threads
+                return two_fits(fit, at_once)
+
+        def warmup() -> None:
+            with on_engine(name):
+                two_fits(functools.partial(fit, warmup_rows, max_iter=1), at_once)
+
+        return Contender(f"{name}: {WAYS[at_once]}", run, warmup)
+
+    contenders = [
+        contender(name, at_once) for name in ESTIMATORS for at_once in (False, True)
+    ]
+    row = Row(case.name, dtype.name, "ms")
+    row.times = {
+        name: [1e3 * t for t in values]
+        for name, values in measure(contenders, repeats).items()
+    }
+    print_detail(row, quality_label="")
+    for name in ESTIMATORS:
+        after, at_once = (f"{name}: {way}" for way in WAYS)
+        print(f"  {name}: at once / one after the other = {ratio(row, at_once, after)}")
     return row
 
 
@@ -744,7 +776,7 @@ def peak_memory(work: Callable[[], object]) -> float:
 
 
 # -- reporting -------------------------------------------------------------------------------
-CONTENDERS = ("floor", "NumPy loop", "ours", "scikit-learn", "PyTorch")
+CONTENDERS = ("floor", "ours", "NumPy engine", "scikit-learn", "PyTorch")
 
 
 def fmt_time(value: float) -> str:
@@ -752,38 +784,44 @@ def fmt_time(value: float) -> str:
     return f"{value:.3g}" if value < 1000 else f"{value:.0f}"
 
 
+def ratio(row: Row, numerator: str, denominator: str) -> str:
+    """Ratio of two contenders' minimum times, or '-' if either did not run."""
+    top, bottom = row.best(numerator), row.best(denominator)
+    return f"{top / bottom:.2f}" if top and bottom else "-"
+
+
 def print_detail(row: Row, quality_label: str) -> None:
     """The per-case block: min, median, ratio to the floor, quality, all repeats."""
     floor = row.best("floor")
+    width = max(13, *map(len, row.times))
     print(
-        f"  {'contender':<13} {'min ' + row.unit:>15} {'median':>9} {'×floor':>7}  "
+        f"  {'contender':<{width}} {'min ' + row.unit:>15} {'median':>9} {'×floor':>7}  "
         f"{quality_label}"
     )
-    for name in CONTENDERS:
-        values = row.times.get(name)
+    for name, values in row.times.items():
         if not values:
             continue
         best = min(values)
-        ratio = f"{best / floor:.2f}" if floor else "-"
+        to_floor = f"{best / floor:.2f}" if floor else "-"
         repeats = ", ".join(fmt_time(v) for v in values)
         print(
-            f"  {name:<13} {fmt_time(best):>15} {fmt_time(statistics.median(values)):>9} "
-            f"{ratio:>7}  {row.quality.get(name, '-'):<28} [{repeats}]"
+            f"  {name:<{width}} {fmt_time(best):>15} "
+            f"{fmt_time(statistics.median(values)):>9} {to_floor:>7}  "
+            f"{row.quality.get(name, '-'):<28} [{repeats}]"
         )
-    ours, theirs = row.best("ours"), row.best("scikit-learn")
-    if ours and theirs:
-        print(f"  scikit-learn / ours = {theirs / ours:.2f}  (minimum times)")
-    if "PyTorch" not in row.times:
-        print("  PyTorch: not run (" + (TORCH_MISSING or "not applicable") + ")")
+    for other in ("scikit-learn", "PyTorch"):
+        if row.best(other) and row.best("ours"):
+            print(f"  {other} / ours = {ratio(row, other, 'ours')}  (minimum times)")
     sys.stdout.flush()
 
 
 def markdown_table(rows: Sequence[Row]) -> str:
     """The summary table: minimum times, each with its ratio to the floor."""
     lines = [
-        "| case | dtype | unit | floor | NumPy loop | ours | scikit-learn | PyTorch "
-        "| sklearn/ours | accuracy / check: ours · sklearn · PyTorch | notes |",
-        "|---|---|---|---:|---:|---:|---:|---:|---:|---|---|",
+        "| case | dtype | unit | floor | ours | NumPy engine | scikit-learn | PyTorch "
+        "| sklearn/ours | PyTorch/ours "
+        "| accuracy / check: ours · NumPy engine · sklearn · PyTorch | notes |",
+        "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---|---|",
     ]
     for row in rows:
         floor = row.best("floor")
@@ -796,15 +834,34 @@ def markdown_table(rows: Sequence[Row]) -> str:
                 cells.append(fmt_time(best))
             else:
                 cells.append(f"{fmt_time(best)} ({best / floor:.1f}×)")
-        ours, theirs = row.best("ours"), row.best("scikit-learn")
-        ratio = f"{theirs / ours:.2f}" if ours and theirs else "-"
-        quality = " · ".join(
-            row.quality.get(name, "-") for name in ("ours", "scikit-learn", "PyTorch")
-        )
+        quality = " · ".join(row.quality.get(name, "-") for name in CONTENDERS[1:])
         lines.append(
-            f"| {row.case} | {row.dtype} | {row.unit} | {' | '.join(cells)} | {ratio} "
+            f"| {row.case} | {row.dtype} | {row.unit} | {' | '.join(cells)} "
+            f"| {ratio(row, 'scikit-learn', 'ours')} | {ratio(row, 'PyTorch', 'ours')} "
             f"| {quality} | {row.notes} |"
         )
+    return "\n".join(lines)
+
+
+def threads_table(rows: Sequence[Row]) -> str:
+    """The threads case's table: both ways' minimum times and their ratio."""
+    lines = [
+        "| engine | dtype | one after the other | two threads at once "
+        f"| at once / one after the other (limit {THREADS_LIMIT}) |",
+        "|---|---|---:|---:|---:|",
+    ]
+    for row in rows:
+        for name in ESTIMATORS:
+            after, at_once = (f"{name}: {way}" for way in WAYS)
+            if row.best(after) is None:
+                continue
+            verdict = ratio(row, at_once, after)
+            if name == "ours" and verdict != "-" and float(verdict) > THREADS_LIMIT:
+                verdict += " (over the limit)"
+            lines.append(
+                f"| {name} | {row.dtype} | {fmt_time(row.best(after))} {row.unit} "
+                f"| {fmt_time(row.best(at_once))} {row.unit} | {verdict} |"
+            )
     return "\n".join(lines)
 
 
@@ -826,7 +883,8 @@ def environment() -> str:
         f"SciPy {scipy.__version__}",
         f"scikit-learn {sklearn.__version__}",
         f"sknn_scratch {sknn_scratch.__version__} from "
-        f"{os.path.dirname(sknn_scratch.__file__)}",
+        f"{os.path.dirname(sknn_scratch.__file__)}, engine of ours: "
+        f"{_engine.preferred()}",
         f"PyTorch {torch.__version__} ({torch.get_num_threads()} threads)"
         if torch is not None
         else "PyTorch: not available",
@@ -863,10 +921,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         nargs="+",
         choices=ALL_DTYPES,
         default=list(ALL_DTYPES),
-        help="dtypes of the small, wide and predict cases (default: both)",
+        help="dtypes of every case but lbfgs (default: both)",
     )
     parser.add_argument("--repeats", type=int, help="repeats of every case")
-    parser.add_argument("--epochs", type=int, help="epochs of the small and wide cases")
+    parser.add_argument(
+        "--epochs", type=int, help="epochs of the mini-batch cases (threads included)"
+    )
     parser.add_argument(
         "--no-torch", action="store_true", help="leave PyTorch out even if installed"
     )
@@ -889,25 +949,43 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(environment())
     if torch is None:
         print(f"note: PyTorch left out ({TORCH_MISSING})")
+    if _engine.preferred() != "compiled":
+        print(
+            "note: the compiled engine is not in use "
+            f"({_engine.UNAVAILABLE or _engine.ENGINE_VARIABLE + ' chooses numpy'}): "
+            "ours runs the NumPy engine too"
+        )
     print("times: minimum over interleaved repeats (median in the detail)")
     started = time.perf_counter()
     rows: list[Row] = []
+    thread_rows: list[Row] = []
     for name in ALL_CASES:
         if name not in args.cases:
             continue
         case = config[name]
         repeats = args.repeats or case.repeats
-        if isinstance(case, TrainCase):
-            for dtype_name in args.dtypes:
-                epochs = args.epochs or case.epochs
-                rows.append(run_train_case(case, np.dtype(dtype_name), epochs, repeats))
-        elif isinstance(case, LbfgsCase):
+        if isinstance(case, LbfgsCase):
             rows.append(run_lbfgs_case(case, repeats))
-        else:
-            for dtype_name in args.dtypes:
-                rows.append(run_predict_case(case, np.dtype(dtype_name), repeats))
-    print("\nSummary (minimum of the repeats; (n×) = ratio to the floor):\n")
-    print(markdown_table(rows))
+            continue
+        for dtype in map(np.dtype, args.dtypes):
+            if isinstance(case, TrainCase):
+                epochs = args.epochs or case.epochs
+                rows.append(run_train_case(case, dtype, epochs, repeats))
+            elif isinstance(case, PredictCase):
+                rows.append(run_predict_case(case, dtype, repeats))
+            else:
+                epochs = args.epochs or case.train.epochs
+                thread_rows.append(run_threads_case(case, dtype, epochs, repeats))
+    if rows:
+        print("\nSummary (minimum of the repeats; (n×) = ratio to the floor):\n")
+        print(markdown_table(rows))
+    if thread_rows:
+        print(
+            f"\nTwo fits on two threads (issue 11: at most {THREADS_LIMIT}× the "
+            "time of the same two fits one after the other; minimum of the "
+            "repeats):\n"
+        )
+        print(threads_table(thread_rows))
     print(
         f"\ntotal wall time {time.perf_counter() - started:.1f} s; "
         f"load average at the end {load_average()}"

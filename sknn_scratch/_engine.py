@@ -32,6 +32,20 @@ if _choice not in ("", *ENGINES):
     )
 
 _KERNELS = __name__.rsplit(".", 1)[0] + "._kernels"
+
+
+def _cpu_has_avx2() -> bool:
+    """Whether this CPU runs AVX2 instructions, as NumPy found at import."""
+    try:
+        from numpy._core._multiarray_umath import __cpu_features__
+    except ImportError:  # NumPy 1.x
+        try:
+            from numpy.core._multiarray_umath import __cpu_features__
+        except ImportError:
+            return False
+    return bool(__cpu_features__.get("AVX2", False))
+
+
 try:
     _kernels = importlib.import_module(_KERNELS)
 except ImportError as error:
@@ -47,6 +61,10 @@ except ImportError as error:
     _kernels = None
 else:
     UNAVAILABLE = ""
+    # The same kernels built for AVX2 (setup.py), where the CPU has it.
+    if _cpu_has_avx2():
+        with contextlib.suppress(ImportError):
+            _kernels = importlib.import_module(_KERNELS + "_avx2")
 
 _preferred = "numpy" if _choice == "numpy" else "compiled"
 

@@ -133,7 +133,9 @@ def forward(
         return out
     compiled = compiled_predictor(X, coefs, intercepts, activation)
     if compiled is not None:
-        return compiled(X, coefs, intercepts, activation, output_activation, out, *plan)
+        return compiled(
+            X, coefs, intercepts, activation, output_activation, out, *plan.now()
+        )
     hidden = ACTIVATIONS[activation].forward
     output = OUTPUT_ACTIVATIONS[output_activation]
     chunk = _chunk_rows(n_rows, max(widths), dtype.itemsize)
@@ -442,7 +444,7 @@ class Network:
                 True,
                 True,
                 self.chunk_rows(n_rows) if max_rows is None else max_rows,
-                *self.thread_plan,
+                *self.thread_plan.now(),
             )
         total_weight = n_rows if sample_weight is None else sample_weight.sum()
         scale = 1.0 / float(total_weight)
@@ -499,7 +501,7 @@ class Network:
                 False,
                 training,
                 self.chunk_rows(X.shape[0]),
-                *self.thread_plan,
+                *self.thread_plan.now(),
                 outputs,
             )
         total_weight = X.shape[0] if sample_weight is None else sample_weight.sum()

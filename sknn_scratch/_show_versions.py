@@ -33,7 +33,7 @@ def show_versions() -> None:
     from . import __version__
 
     if _engine.preferred() == "compiled":
-        engine = "compiled (sknn_scratch._kernels)"
+        engine = f"compiled ({_engine._kernels.__name__})"
     elif _engine.UNAVAILABLE:
         engine = (
             f"numpy (the compiled engine could not be loaded: {_engine.UNAVAILABLE})"

@@ -31,8 +31,9 @@ The limit is temporary, and its bookkeeping is shared by all threads:
   from any thread but the main one), and becomes the limit's owner;
 - calls that start while others run use the limit as they find it;
 - the owner restores what it found when it ends, and checks that the change
-  took (retrying once), even if other calls still run: those finish with
-  BLAS threading its products again, which costs speed, never results. So
+  took (retrying once), even if other calls still run: from then on those
+  compute their parts one after the other, with BLAS threading its products
+  again (``ThreadPlan.now``), which costs no results. So
   once every call has returned or raised, on whatever threads and in
   whatever order, the settings read what they read before the first call.
 
@@ -43,6 +44,7 @@ products.
 """
 
 import contextlib
+import ctypes
 import os
 import threading
 from pathlib import Path
@@ -58,7 +60,7 @@ SMALL_PREDICTION = 2_000_000
 
 _lock = threading.Lock()
 _holders = 0  # calls now inside hold_scipy_blas
-_owner: int | None = None  # the thread that lowered the pool, while it runs
+_owner: object | None = None  # the call that lowered the pool, while it runs
 _found: dict = {}  # pool -> the thread count the owner found
 _pools: list | None = None  # SciPy's BLAS pools, found once per process
 
@@ -84,18 +86,59 @@ def _inside(path: Path, folder: Path) -> bool:
 
 
 def scipy_blas_pools() -> list:
-    """threadpoolctl's controllers of the BLAS that SciPy calls, when it is
-    OpenBLAS on pthreads (one setting for the whole process); [] otherwise."""
+    """The BLAS that SciPy calls, when it is OpenBLAS on pthreads (one setting
+    for the whole process), as ``OpenBLASThreads``; [] otherwise."""
     global _pools
     if _pools is None:
         _pools = _find_scipy_blas_pools()
     return _pools
 
 
+class OpenBLASThreads:
+    """The thread count of one OpenBLAS library, read and set through its own
+    functions.
+
+    Not through threadpoolctl's ``set_num_threads``: that one lets only the
+    first Python thread to set a count (usually the main one) change it
+    again, and ignores the others, so a fit on a worker thread (a threaded
+    grid search) could never lower it. The calls of this package coordinate
+    among themselves (``hold_scipy_blas``), and every change is checked.
+    """
+
+    def __init__(self, filepath: str) -> None:
+        self.filepath = filepath
+        mode = getattr(os, "RTLD_NOLOAD", ctypes.DEFAULT_MODE)  # the loaded one
+        library = ctypes.CDLL(filepath, mode=mode)
+        # SciPy's and NumPy's wheels prefix OpenBLAS's symbols (scipy_...,
+        # with 64_ for the 64-bit-integer build); other builds do not.
+        for prefix, suffix in (("scipy_", ""), ("", ""), ("scipy_", "64_")):
+            try:
+                self._get = getattr(
+                    library, f"{prefix}openblas_get_num_threads{suffix}"
+                )
+                self._set = getattr(
+                    library, f"{prefix}openblas_set_num_threads{suffix}"
+                )
+            except AttributeError:
+                continue
+            break
+        else:
+            raise OSError(f"no openblas_set_num_threads in {filepath}")
+        self._get.restype, self._get.argtypes = ctypes.c_int, []
+        self._set.restype, self._set.argtypes = None, [ctypes.c_int]
+
+    @property
+    def num_threads(self) -> int:
+        return int(self._get())
+
+    def set_num_threads(self, count: int) -> None:
+        self._set(int(count))
+
+
 def _find_scipy_blas_pools() -> list:
     try:
         import scipy
-        import scipy.linalg.cython_blas
+        import scipy.linalg.cython_blas  # loads SciPy's BLAS
         from threadpoolctl import ThreadpoolController
     except ImportError:  # pragma: no cover - threadpoolctl comes with sklearn
         return []
@@ -115,7 +158,12 @@ def _find_scipy_blas_pools() -> list:
         c.internal_api == "openblas" and getattr(c, "threading_layer", "") == "pthreads"
         for c in scipys
     )
-    return scipys if scipys and manageable else []
+    if not (scipys and manageable):
+        return []
+    try:
+        return [OpenBLASThreads(c.filepath) for c in scipys]
+    except OSError:
+        return []
 
 
 @contextlib.contextmanager
@@ -129,7 +177,7 @@ def hold_scipy_blas():
         the change did not take).
     """
     global _holders, _owner
-    me = threading.get_ident()
+    me = object()  # this call (not its thread: calls may nest on one thread)
     with _lock:
         pools = scipy_blas_pools()
         if _holders == 0 and pools:
@@ -149,7 +197,7 @@ def hold_scipy_blas():
     finally:
         with _lock:
             _holders -= 1
-            if _owner == me:
+            if _owner is me:
                 _restore(_found)
                 _found.clear()
                 _owner = None
@@ -175,6 +223,13 @@ class ThreadPlan(NamedTuple):
 
     parts: int
     helpers: bool
+
+    def now(self) -> tuple[int, bool]:
+        """The plan as it stands at this call: helper threads only while
+        SciPy's BLAS is still held. (Its owner may have ended and restored it
+        while this fit runs on; parts computed by helpers over BLAS's own
+        threads would then oversubscribe the cores.)"""
+        return self.parts, self.helpers and _owner is not None
 
 
 SINGLE_THREAD = ThreadPlan(1, False)

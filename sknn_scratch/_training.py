@@ -71,7 +71,7 @@ class MiniBatchTrainer:
                 optimizer,
                 self.alpha,
                 network.dropout_rng,
-                *network.thread_plan,
+                *network.thread_plan.now(),
             )
         total = 0.0
         for start in range(0, self.n_samples, self.batch_size):

@@ -53,7 +53,7 @@ def data(n_samples=300, n_features=6, seed=0):
 
 
 def test_the_tables_and_the_kernels_agree():
-    from sknn_scratch import _kernels
+    _kernels = _engine._kernels
 
     assert set(COMPILED_ACTIVATIONS) == set(_kernels.ACTIVATION_KERNELS)
     compiled_losses = {name for name, loss in LOSSES.items() if loss.compiled}
@@ -174,6 +174,32 @@ def test_sparse_data_train_on_the_reference():
         for data_ in (X, sp.csr_matrix(X))
     )
     assert relative_difference(dense, sparse) <= 1e-10
+
+
+def test_every_build_of_the_kernels_trains_identically(monkeypatch):
+    # The AVX2 build (x86-64) runs the same code as the baseline one, four
+    # doubles at a time: without fused multiply-adds it rounds the same way.
+    import importlib
+
+    builds = []
+    for name in ("sknn_scratch._kernels", "sknn_scratch._kernels_avx2"):
+        try:
+            builds.append(importlib.import_module(name))
+        except ImportError:
+            pass
+    if len(builds) < 2 or not _engine._cpu_has_avx2():
+        pytest.skip("one build of the kernels here")
+    X, y = data()
+    fitted = []
+    for build in builds:
+        monkeypatch.setattr(_engine, "_kernels", build)
+        for dtype in (np.float64, np.float32):
+            model = ScratchMLPClassifier(
+                (20,), "tanh", max_iter=5, alpha=0.1, dropout=0.1, random_state=0
+            )
+            fitted.append(model.fit(X.astype(dtype), y).predict_proba(X))
+    for baseline, avx2 in zip(fitted[:2], fitted[2:], strict=True):
+        np.testing.assert_array_equal(baseline, avx2)
 
 
 def run_python(code: str, **environment) -> subprocess.CompletedProcess:

@@ -60,7 +60,7 @@ def reference_derivative(name, delta, a, z):
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("name", COMPILED_ACTIVATIONS)
 def test_activation_kernels_equal_the_reference(name, dtype, extreme):
-    from sknn_scratch import _kernels
+    _kernels = _engine._kernels
 
     z = values(dtype, extreme)
     bias = np.linspace(-1, 1, z.shape[1]).astype(dtype)
@@ -100,7 +100,7 @@ def settings_of(name) -> dict:
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("name", COMPILED_LOSSES)
 def test_loss_kernels_equal_the_reference(name, dtype, weighted):
-    from sknn_scratch import _kernels
+    _kernels = _engine._kernels
 
     z = values(dtype, extreme=False)[:, :4] / 4
     t = targets(name, z.shape, dtype)
@@ -125,6 +125,6 @@ def test_loss_kernels_equal_the_reference(name, dtype, weighted):
 
 def test_every_function_runs_numpys_own_loops():
     # where they were found, both engines compute the same exp, tanh, ...
-    from sknn_scratch import _kernels
+    _kernels = _engine._kernels
 
     assert all(_kernels.vector_loops().values())

@@ -14,7 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import pytest
 from sklearn.exceptions import ConvergenceWarning
-from threadpoolctl import threadpool_info, threadpool_limits
+from threadpoolctl import ThreadpoolController, threadpool_info, threadpool_limits
 
 from sknn_scratch import ScratchMLPClassifier, _engine, _threads, _training
 
@@ -44,7 +44,7 @@ def scipy_pools():
 @pytest.fixture
 def small_parts():
     """Cut even the tests' small problems into parts."""
-    from sknn_scratch import _kernels
+    _kernels = _engine._kernels
 
     saved = _kernels.part_sizes()
     _kernels.set_part_sizes(rows=4, multiply_adds=0, elements=8)
@@ -124,6 +124,35 @@ def test_compiled_fits_hold_scipys_blas_and_never_touch_numpys(
             assert settings[path] == count
 
 
+@compiled_only
+def test_a_fit_on_a_worker_thread_holds_blas_whoever_controls_threadpoolctl(
+    scipy_pools, monkeypatch
+):
+    # threadpoolctl lets only the first thread that set OpenBLAS's count
+    # through it (the main one, say, by a fit or by the user's own
+    # controller) change it again; a fit on a worker thread must still hold
+    # SciPy's BLAS at one thread, and restore it.
+    fit(max_iter=1)
+    for pool in ThreadpoolController().lib_controllers:
+        pool.set_num_threads(pool.num_threads)  # the main thread takes control
+    before = blas_settings()
+    seen = []
+    original = _training.MiniBatchTrainer.epoch
+
+    def recording(self, order=None):
+        seen.append(([p.num_threads for p in scipy_pools], self.network.thread_plan))
+        return original(self, order)
+
+    monkeypatch.setattr(_training.MiniBatchTrainer, "epoch", recording)
+    worker = threading.Thread(target=fit, kwargs={"max_iter": 2})
+    worker.start()
+    worker.join()
+    assert len(seen) == 2
+    assert all(counts == [1] * len(scipy_pools) for counts, _ in seen)
+    assert all(plan.helpers == (_threads.CORES > 1) for _, plan in seen)
+    assert blas_settings() == before
+
+
 def test_lbfgs_holds_scipys_blas_on_either_engine(scipy_pools, monkeypatch):
     from sknn_scratch import _base
 
@@ -169,6 +198,26 @@ def test_a_change_that_does_not_take_is_noticed(monkeypatch):
         assert held and pool.num_threads == 1
         pool.ignored = 1  # the first attempt to restore is ignored...
     assert pool.num_threads == 4 and pool.calls == [1, 4, 4]  # ...and retried
+
+
+def test_calls_that_outlive_the_limits_owner_stop_using_helpers(monkeypatch):
+    # The owner (the call that lowered the pool) restores it when it ends;
+    # a fit still running must then stop computing parts on helper threads,
+    # whose products would run over BLAS's own threads again.
+    pool = StubbornPool(ignored=0)
+    monkeypatch.setattr(_threads, "_pools", [pool])
+    monkeypatch.setattr(_threads, "CORES", 2)
+    owner = _threads.hold_scipy_blas()
+    assert owner.__enter__()
+    with _threads.fit_threads(compiled=True, lbfgs=False) as plan:
+        assert plan.now() == (2, True)
+        with _threads.fit_threads(compiled=True, lbfgs=False) as nested:
+            assert nested.now() == (2, True)
+        assert pool.num_threads == 1  # a nested call is no owner
+        owner.__exit__(None, None, None)
+        assert pool.num_threads == 4
+        assert plan.now() == (2, False)  # the same cut, on the caller alone
+    assert pool.num_threads == 4
 
 
 @compiled_only
