@@ -109,7 +109,9 @@ def test_the_worked_example_is_a_session():
 
 
 @pytest.mark.parametrize(
-    "page", [p for p in PAGES_WITH_SESSIONS if p != WORKED_EXAMPLE], ids=str
+    "page",
+    [p for p in PAGES_WITH_SESSIONS if p != WORKED_EXAMPLE],
+    ids=lambda page: page.name,
 )
 def test_guide_sessions(page):
     require(page.name)
