@@ -4,11 +4,20 @@ import tracemalloc
 from pathlib import Path
 
 import numpy as np
+from sklearn.neural_network import MLPClassifier, MLPRegressor
 
-from sknn_scratch import ScratchMLPClassifier, ScratchMLPRegressor
+from sknn_scratch import ScratchMLPClassifier, ScratchMLPRegressor, _engine
 from sknn_scratch._losses import LOSSES, REGRESSION_LOSSES
 
 MiB = 2**20
+
+# scikit-learn's estimator that each of ours stands in for
+SKLEARN_TWIN = {ScratchMLPClassifier: MLPClassifier, ScratchMLPRegressor: MLPRegressor}
+
+# The engines this install runs: a test parametrised over them runs its body
+# inside ``_engine.using(engine)`` (the compiled one only where it was built
+# and not turned off by SKNN_SCRATCH_ENGINE=numpy).
+ENGINES = ["numpy", "compiled"] if _engine.preferred() == "compiled" else ["numpy"]
 
 # The kinds of problem the estimators solve: the classifier's three, and one
 # per regression loss of the engine's table (named by the loss).
@@ -58,6 +67,37 @@ def engine_targets(loss: str, n_samples: int, rng: np.random.RandomState):
     if output_activation == "exp":
         return rng.poisson(2.0, size=(n_samples, 2)).astype(float)
     return rng.normal(size=(n_samples, 2))
+
+
+def finite_differences(function, point: np.ndarray, step: float = 1e-6):
+    """Central differences (f(x + h e_i) - f(x - h e_i)) / 2h at ``point``,
+    one entry i at a time (``point`` is moved in place and put back).
+
+    For a scalar function (a loss) that is its gradient; for an elementwise
+    one (an activation) its entry i is taken: the derivative at x_i. The
+    tests' one finite difference; whole estimators are checked with the
+    public ``check_gradients``.
+    """
+    result = np.empty_like(point)
+    for index in np.ndindex(point.shape):
+        saved = point[index]
+        values = []
+        for moved in (saved + step, saved - step):
+            point[index] = moved
+            value = function(point)
+            values.append(value if np.ndim(value) == 0 else value[index])
+        point[index] = saved
+        result[index] = (values[0] - values[1]) / (2 * step)
+    return result
+
+
+def away_from_kinks(loss: str, t: np.ndarray, rng: np.random.RandomState):
+    """Outputs z for targets t whose residuals keep clear of 0 and of the
+    settings' ±huber_delta, where losses have kinks or jumps of ℓ''."""
+    if LOSSES[loss].output_activation != "identity":
+        return rng.normal(size=t.shape)
+    offsets = np.array([-1.7, -0.8, -0.3, 0.2, 0.35, 0.9, 1.6])
+    return t + rng.choice(offsets, size=t.shape)
 
 
 def weights_of(estimator) -> list[np.ndarray]:

@@ -1,8 +1,13 @@
 """Bad input gets a ValueError that names the problem, before any training.
 
+Bad data, bad parameters (of scikit-learn's and of our options), calls that
+cannot be made (partial_fit with lbfgs, ...), and the wording: where
+scikit-learn's MLP refuses the same input, our message begins with its.
+
 Every row of the tables below is tried on both estimators (where it applies).
-Training is booby-trapped: if an error were only raised after an epoch or an
-L-BFGS run had started, the trap's AssertionError would fail the test.
+Training is booby-trapped (``no_training``): if an error were only raised after
+an epoch or an L-BFGS run had started, the trap's AssertionError would fail the
+test. What a failed call leaves behind: test_failures.py.
 """
 
 import warnings
@@ -10,7 +15,7 @@ import warnings
 import numpy as np
 import pytest
 import scipy.sparse as sp
-from sklearn.neural_network import MLPClassifier, MLPRegressor
+from helpers import SKLEARN_TWIN
 
 from sknn_scratch import ScratchMLPClassifier, ScratchMLPRegressor, _base, _training
 
@@ -178,6 +183,7 @@ BAD_PARAMETERS = [
     ("epsilon", [0.0, -1e-8]),
     ("n_iter_no_change", [0, 1.5, -np.inf, "never"]),
     ("max_fun", [0, 2.5]),
+    ("dropout", [1.0, -0.1, [0.5, 1.2], np.nan]),  # (and "0.5", below)
     # one-pass iterators would be used up by validation; dicts and sets have
     # no order
     (
@@ -240,8 +246,18 @@ def test_quantile_loss_needs_a_quantile(method):
 @pytest.mark.usefixtures("no_training")
 @pytest.mark.parametrize("estimator_class", ESTIMATORS, ids=lambda c: c.__name__)
 def test_partial_fit_with_lbfgs(estimator_class):
+    estimator = estimator_class(solver="lbfgs")
+    assert not hasattr(estimator, "partial_fit")
     with pytest.raises(ValueError, match="only available for stochastic optimizers"):
-        estimator_class(solver="lbfgs").partial_fit(X, target_for(estimator_class))
+        estimator.partial_fit(X, target_for(estimator_class))
+    with pytest.raises(AttributeError):
+        estimator.partial_fit(X, target_for(estimator_class))
+
+
+@pytest.mark.usefixtures("no_training")
+def test_partial_fit_needs_classes_on_first_call():
+    with pytest.raises(ValueError, match="classes must be passed"):
+        ScratchMLPClassifier().partial_fit(X, Y_CLASS)
 
 
 @pytest.mark.usefixtures("no_training")
@@ -276,8 +292,78 @@ def test_partial_fit_may_see_one_class_when_classes_are_known():
     assert list(clf.classes_) == [0, 1]
 
 
+@pytest.mark.usefixtures("no_training")
+def test_early_stopping_needs_a_validation_set(iris):
+    X, y = iris
+    with pytest.raises(ValueError, match="validation set is too small"):
+        ScratchMLPClassifier(early_stopping=True, validation_fraction=0.01).fit(
+            X[:60], y[:60]
+        )
+    regressor = ScratchMLPRegressor(early_stopping=True)
+    assert not hasattr(regressor, "partial_fit")  # as for lbfgs
+    with pytest.raises(ValueError, match="partial_fit does not support early_stop"):
+        regressor.partial_fit(X, y)
+
+
+def test_zero_weight_validation_split_is_a_clear_error():
+    rng = np.random.RandomState(0)
+    X, y = rng.normal(size=(100, 3)), rng.normal(size=100)
+    weights = np.zeros(100)
+    weights[:5] = 1.0
+    messages = set()
+    for seed in range(4):
+        reg = ScratchMLPRegressor(
+            hidden_layer_sizes=(4,), early_stopping=True, random_state=seed
+        )
+        try:
+            reg.fit(X, y, sample_weight=weights)
+        except ValueError as error:
+            messages.add(str(error).split(";")[0])
+    assert any("validation set split off" in m for m in messages)
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_parameter_errors_are_also_type_errors(iris):
+    X, y = iris
+    with pytest.raises(TypeError, match="'solver' parameter"):
+        ScratchMLPClassifier(solver="newton").fit(X, y)
+    # an invalid solver reaches the parameter check, which lists the choices
+    with pytest.raises(ValueError, match=r"'solver' parameter .* 'lbfgs'"):
+        ScratchMLPRegressor(solver="newton").partial_fit(X, y)
+    reg = ScratchMLPRegressor(max_iter=2).fit(X, y)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(ValueError, match="X must hold numbers"):
+            reg.predict(np.full((2, 4), {}, dtype=object))
+
+
+# -- options beyond scikit-learn's ----------------------------------------------
+@pytest.mark.usefixtures("no_training")
+def test_class_weight_errors(iris):
+    X, y = iris
+    with pytest.raises(ValueError, match=r"labels \[7\] that are not among"):
+        ScratchMLPClassifier(class_weight={7: 2.0}).fit(X, y)
+    with pytest.raises(ValueError, match="multilabel targets class_weight can only"):
+        ScratchMLPClassifier(class_weight={0: 2.0}).fit(X, np.c_[y == 0, y == 1])
+    with pytest.raises(ValueError, match="'class_weight' parameter"):
+        ScratchMLPClassifier(class_weight={0: -1.0}).fit(X, y)
+    with pytest.raises(ValueError, match="'class_weight' parameter"):
+        ScratchMLPClassifier(class_weight="auto").fit(X, y)
+    with pytest.raises(ValueError, match="weight of zero"):
+        ScratchMLPClassifier(class_weight={0: 0, 1: 0, 2: 0}).fit(X, y)
+
+
+@pytest.mark.usefixtures("no_training")
+def test_dropout_that_does_not_fit_the_network_or_the_solver(iris):
+    # dropout's bad values: BAD_PARAMETERS
+    X, y = iris
+    with pytest.raises(ValueError, match="2 rates for 1 hidden layer"):
+        ScratchMLPClassifier((5,), dropout=[0.1, 0.2]).fit(X, y)
+    with pytest.raises(ValueError, match="dropout needs a stochastic solver"):
+        ScratchMLPRegressor(solver="lbfgs", dropout=0.2).fit(X, y)
+
+
 # -- scikit-learn's wording ----------------------------------------------------
-SKLEARN_TWIN = {ScratchMLPClassifier: MLPClassifier, ScratchMLPRegressor: MLPRegressor}
 
 
 def message_of(call) -> str | None:

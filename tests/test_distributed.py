@@ -1,25 +1,22 @@
-"""The estimators on a Dask cluster, and trained out of core.
+"""The estimators on a Dask cluster.
 
 - joblib's Dask backend runs a ``GridSearchCV`` on a ``LocalCluster`` of two
   worker processes (loopback only), with the same fold scores as in-process;
 - dask-ml's ``Incremental`` trains on a chunked dask array: to an accuracy (or
   R²) close to ``fit`` on the same data, and to exactly the weights of a local
   ``partial_fit`` loop over the same blocks in the same order (so an estimator
-  pickled between workers mid-training loses none of its optimizer state);
-- ``partial_fit`` streamed over a ``numpy.memmap`` of 80 MB keeps its traced
-  memory to a small fraction of the file, and learns exactly what it learns
-  from the same chunks held in memory.
+  pickled between workers mid-training loses none of its optimizer state).
+
+(Out-of-core training without Dask, over a ``numpy.memmap``: test_memory.py.)
 
 The whole module is skipped unless the ``distributed`` extra is installed.
 """
 
 import re
 from collections.abc import Iterator
-from pathlib import Path
 
 import numpy as np
 import pytest
-from helpers import traced_peak
 from joblib import parallel_config
 from sklearn.datasets import make_classification, make_regression
 from sklearn.metrics import mean_squared_error, r2_score
@@ -35,8 +32,6 @@ pytest.importorskip("dask_ml", reason=INSTALL)
 
 import dask.array as da  # noqa: E402  (after the skip: dask may be missing)
 from dask_ml.wrappers import Incremental  # noqa: E402
-
-MB = 1e6
 
 
 @pytest.fixture(scope="module")
@@ -237,79 +232,3 @@ def test_incremental_equals_local_partial_fit(client, estimator_class, solver):
         strict=True,
     ):
         np.testing.assert_allclose(theirs, ours, rtol=1e-12, atol=1e-15)
-
-
-# -- partial_fit over a numpy.memmap -----------------------------------------------
-
-N_ROWS, N_FEATURES, CHUNK_ROWS = 100_000, 100, 5_000  # an 80 MB float64 file
-
-
-@pytest.fixture(scope="module")
-def memmap_data(tmp_path_factory) -> tuple[Path, Path, Path]:
-    """X.npy (80 MB), a binary and a continuous target, written chunk by chunk."""
-    directory = tmp_path_factory.mktemp("out_of_core")
-    rng = np.random.default_rng(0)
-    w = rng.standard_normal(N_FEATURES) / np.sqrt(N_FEATURES)
-    paths = directory / "X.npy", directory / "labels.npy", directory / "targets.npy"
-    X = np.lib.format.open_memmap(paths[0], "w+", np.float64, (N_ROWS, N_FEATURES))
-    labels = np.lib.format.open_memmap(paths[1], "w+", np.int64, (N_ROWS,))
-    targets = np.lib.format.open_memmap(paths[2], "w+", np.float64, (N_ROWS,))
-    for start in range(0, N_ROWS, CHUNK_ROWS):
-        rows = slice(start, start + CHUNK_ROWS)
-        X[rows] = rng.standard_normal((CHUNK_ROWS, N_FEATURES))
-        signal = np.tanh(X[rows] @ w)
-        labels[rows] = signal + 0.3 * rng.standard_normal(CHUNK_ROWS) > 0
-        targets[rows] = signal + 0.1 * rng.standard_normal(CHUNK_ROWS)
-    for array in (X, labels, targets):
-        array.flush()
-    del X, labels, targets
-    return paths
-
-
-def stream(model, X: np.ndarray, y: np.ndarray, classifier: bool):
-    """One pass of partial_fit over X and y in chunks of CHUNK_ROWS rows."""
-    kwargs = {"classes": [0, 1]} if classifier else {}
-    for start in range(0, N_ROWS, CHUNK_ROWS):
-        stop = start + CHUNK_ROWS
-        model.partial_fit(X[start:stop], y[start:stop], **kwargs)
-    return model
-
-
-@pytest.mark.parametrize("estimator_class", [ScratchMLPClassifier, ScratchMLPRegressor])
-def test_out_of_core_partial_fit_memory_is_bounded(memmap_data, estimator_class):
-    X_path, labels_path, targets_path = memmap_data
-    classifier = estimator_class is ScratchMLPClassifier
-    y_path = labels_path if classifier else targets_path
-    file_bytes = X_path.stat().st_size
-    assert file_bytes >= 80 * MB
-
-    def make_model():
-        return estimator_class(hidden_layer_sizes=(16,), random_state=0)
-
-    def out_of_core():
-        X, y = np.load(X_path, mmap_mode="r"), np.load(y_path, mmap_mode="r")
-        return stream(make_model(), X, y, classifier)
-
-    def in_memory():
-        X, y = np.load(X_path), np.load(y_path)
-        return stream(make_model(), X, y, classifier)
-
-    streamed, streamed_peak = traced_peak(out_of_core)
-    loaded, loaded_peak = traced_peak(in_memory)
-
-    # tracemalloc sees NumPy's buffers: loading the file shows in full ...
-    assert loaded_peak > 0.95 * file_bytes
-    # ... while streaming it through partial_fit holds a few chunks at most
-    # (a chunk is 4 MB, a twentieth of the file).
-    assert streamed_peak < file_bytes / 8, f"{streamed_peak / MB:.1f} MB traced"
-
-    assert len(streamed.loss_curve_) == N_ROWS // CHUNK_ROWS
-    assert streamed.loss_curve_ == loaded.loss_curve_
-    for theirs, ours in zip(
-        streamed.coefs_ + streamed.intercepts_,
-        loaded.coefs_ + loaded.intercepts_,
-        strict=True,
-    ):
-        np.testing.assert_array_equal(theirs, ours)
-    # and it learned: the first chunks' loss is well above the last ones'
-    assert np.mean(streamed.loss_curve_[-3:]) < 0.8 * np.mean(streamed.loss_curve_[:3])

@@ -2,12 +2,16 @@
 
 - The Python sessions (```pycon blocks) of the user guide's pages run as
   doctests; the worked example of "How the engine learns" on each engine.
+- The guide's tables of activations and losses are the engine's, and its
+  snippets (```python blocks of "Deploying") run as they are written.
 - The API reference lists every public object, and each one's Examples
   section runs as a doctest.
 - The README's usage example runs.
 - The site builds in its quick mode with warnings as errors, as CI needs: a
   broken docstring, page or example fails here. Every public object gets its
   page, and every example its gallery page, with its figure where it draws.
+
+(The example scripts' output: test_examples.py.)
 """
 
 import doctest
@@ -23,11 +27,14 @@ import warnings
 from pathlib import Path
 
 import pytest
+from helpers import guide_python_blocks
 from sklearn.exceptions import ConvergenceWarning
 
 import sknn_scratch
 import sknn_scratch.onnx
 from sknn_scratch import _engine
+from sknn_scratch._activations import ACTIVATIONS
+from sknn_scratch._losses import LOSSES
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"
@@ -41,6 +48,8 @@ PAGES_WITH_SESSIONS = [
 ]
 # The page whose worked example is checked against each engine.
 WORKED_EXAMPLE = DOCS / "engine.md"
+# The page that holds the tables of activations and losses.
+TABLES_PAGE = DOCS / "beyond.md"
 
 # What some sessions and examples need beyond the test extra, by page or name.
 NEEDS = {
@@ -125,6 +134,86 @@ def test_worked_example_on_each_engine(engine):
         pytest.skip(f"the compiled engine is not built: {_engine.UNAVAILABLE}")
     with _engine.using(engine):
         run_doctest(page_doctest(WORKED_EXAMPLE))
+
+
+def markdown_table(header: list[str], rows: list[list[str]]) -> str:
+    """A GitHub table; a "|" inside a cell is escaped, code spans included."""
+
+    def line(cells):
+        return "| " + " | ".join(cell.replace("|", "\\|") for cell in cells) + " |"
+
+    return "\n".join([line(header), "|" + "---|" * len(header), *map(line, rows)])
+
+
+def activation_table() -> str:
+    return markdown_table(
+        ["`activation`", "f(z)", "f′(z)", "weights and biases drawn by"],
+        [
+            [
+                f'`"{name}"`',
+                f"`{a.formula}`",
+                f"`{a.derivative_formula}`",
+                a.init.description,
+            ]
+            for name, a in ACTIVATIONS.items()
+        ],
+    )
+
+
+def loss_table() -> str:
+    return markdown_table(
+        ["loss", "ℓ(z, t)", "δ = ∂ℓ/∂z", "output", "estimator", "parameters"],
+        [
+            [
+                f'`"{name}"`',
+                f"`{loss.formula}`",
+                f"`{loss.delta_formula}`",
+                loss.output_activation,
+                loss.estimator,
+                ", ".join(f"`{setting}`" for setting in loss.settings) or "–",
+            ]
+            for name, loss in LOSSES.items()
+        ],
+    )
+
+
+@pytest.mark.parametrize("table", [activation_table, loss_table])
+def test_guide_tables_are_the_engines(table):
+    expected = table()
+    assert expected in TABLES_PAGE.read_text(encoding="utf-8"), (
+        f"The table in {TABLES_PAGE.name} is not the engine's; it should read:"
+        f"\n\n{expected}\n"
+    )
+
+
+def run_snippet(snippet: str, cwd: Path) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-c", snippet],
+        cwd=cwd,  # not the repository's root: import the installed package
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+def test_deploying_skops_snippet_runs(tmp_path):
+    """The guide's skops example on the "Deploying" page runs as it is written."""
+    pytest.importorskip("skops", reason='needs the test extra: pip install ".[test]"')
+    (snippet,) = [b for b in guide_python_blocks("deploying") if "skops" in b]
+    result = run_snippet(snippet, tmp_path)
+    assert result.returncode == 0, result.stderr
+
+
+def test_deploying_onnx_snippet_runs(tmp_path):
+    """The guide's ONNX example on the "Deploying" page runs as it is written."""
+    for module in ("skl2onnx", "onnxruntime"):
+        pytest.importorskip(
+            module, reason='needs the onnx extra: pip install ".[onnx]"'
+        )
+    (snippet,) = [b for b in guide_python_blocks("deploying") if "onnxruntime" in b]
+    result = run_snippet(snippet, tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split()[0] == "True"  # the same labels
 
 
 def test_readme_usage_runs(tmp_path):

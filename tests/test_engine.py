@@ -1,13 +1,16 @@
-"""The NumPy engine on its own: layout, activations, losses, optimizers."""
+"""The NumPy engine's parts against their textbook formulas: the parameter
+layout, activations, output activations, losses, optimizer steps, dropout
+masks, chunked forward passes. (Their derivatives against finite differences:
+test_gradients.py; the compiled engine against these parts: test_kernels.py.)"""
 
 import warnings
 
 import numpy as np
 import pytest
-from helpers import engine_targets, loss_settings
+from helpers import away_from_kinks, engine_targets, loss_settings
 from scipy.special import expit, ndtr, softmax, xlogy
 
-from sknn_scratch import _network
+from sknn_scratch import _engine, _network
 from sknn_scratch._activations import ACTIVATIONS, OUTPUT_ACTIVATIONS
 from sknn_scratch._losses import LOSSES, REGRESSION_LOSSES
 from sknn_scratch._network import Network, forward, layer_views
@@ -28,21 +31,6 @@ def test_parameters_are_views_into_one_flat_vector():
     assert network.intercepts[0][0] == 18
     coefs, _ = layer_views(network.params, (4, 3, 2))
     np.testing.assert_array_equal(coefs[1], network.coefs[1])
-
-
-@pytest.mark.parametrize("name", sorted(ACTIVATIONS))
-def test_activation_derivative_matches_finite_differences(name):
-    activation = ACTIVATIONS[name]
-    z = np.linspace(-3, 3, 60).reshape(3, -1) + 0.013  # avoid relu's kink at 0
-    a = np.empty_like(z)
-    activation.forward(z, a)
-    delta = np.ones_like(z)
-    activation.derivative(delta, a, z.copy(), np.empty_like(z))
-    step = 1e-6
-    up, down = z + step, z - step
-    activation.forward(up, up)
-    activation.forward(down, down)
-    np.testing.assert_allclose(delta, (up - down) / (2 * step), rtol=1e-6, atol=1e-9)
 
 
 def mish_derivative(z):
@@ -156,15 +144,6 @@ def naive_loss(name, z, t):
     pytest.fail(f"add the textbook formula of loss {name!r} to this test")
 
 
-def away_from_kinks(name, t, rng):
-    """Outputs z for targets t whose residuals keep clear of 0 and of the
-    settings' ±huber_delta, where losses have kinks or jumps of ℓ''."""
-    if LOSSES[name].output_activation != "identity":
-        return rng.normal(size=t.shape)
-    offsets = np.array([-1.7, -0.8, -0.3, 0.2, 0.35, 0.9, 1.6])
-    return t + rng.choice(offsets, size=t.shape)
-
-
 @pytest.mark.parametrize("name", list(LOSSES))
 def test_loss_values_agree_with_textbook_formulas(name):
     rng = np.random.RandomState(1)
@@ -181,28 +160,6 @@ def test_loss_values_agree_with_textbook_formulas(name):
         expected = per_sample.sum() if sample_weight is None else per_sample @ weights
         assert total == pytest.approx(expected, rel=1e-12)
         np.testing.assert_allclose(a, expected_a, rtol=1e-12)
-
-
-@pytest.mark.parametrize("name", list(LOSSES))
-def test_loss_delta_is_the_derivative_of_its_value(name):
-    rng = np.random.RandomState(2)
-    t = engine_targets(name, 5, rng)
-    z = away_from_kinks(name, t, rng)
-    loss, settings = LOSSES[name], loss_settings(name)
-
-    def value(z):
-        return loss.forward(z.copy(), t, np.empty_like(z), None, **settings)
-
-    delta = np.empty_like(z)
-    loss.forward(z.copy(), t, delta, None, **settings)
-    step = 1e-6
-    numeric = np.empty_like(z)
-    for index in np.ndindex(z.shape):
-        up, down = z.copy(), z.copy()
-        up[index] += step
-        down[index] -= step
-        numeric[index] = (value(up) - value(down)) / (2 * step)
-    np.testing.assert_allclose(delta, numeric, rtol=1e-6, atol=1e-8)
 
 
 def test_kinks_get_the_least_subgradient():
@@ -322,9 +279,10 @@ def test_forward_in_chunks_equals_one_pass(monkeypatch):
     network = Network((5, 7, 6, 3), "tanh", "log_loss", np.float64)
     network.initialize(rng)
     X = rng.normal(size=(1000, 5))
-    whole = network.predict(X)
-    monkeypatch.setattr(_network, "CHUNK_BYTES", 7 * 8 * 33)  # 33 rows a chunk
-    chunked = forward(X, network.coefs, network.intercepts, "tanh", "softmax")
+    with _engine.using("numpy"):  # the compiled engine has its own parts
+        whole = network.predict(X)
+        monkeypatch.setattr(_network, "CHUNK_BYTES", 7 * 8 * 33)  # 33 rows a chunk
+        chunked = forward(X, network.coefs, network.intercepts, "tanh", "softmax")
     np.testing.assert_allclose(chunked, whole, rtol=1e-14)
     np.testing.assert_allclose(whole.sum(axis=1), 1.0)
 
@@ -358,11 +316,15 @@ def test_adam_step_matches_its_formula():
     np.testing.assert_allclose(actual, p, rtol=1e-12)
 
 
-def test_optimizer_pickles_without_its_scratch_vector():
-    import pickle
-
-    optimizer = Adam(1000, np.float32)
-    optimizer.step(np.zeros(1000, np.float32), np.ones(1000, np.float32))
-    restored = pickle.loads(pickle.dumps(optimizer))
-    assert restored._scratch is None
-    np.testing.assert_array_equal(restored.m, optimizer.m)
+def test_inverted_dropout_masks():
+    network = Network((4, 1000, 2), "identity", "squared_error", np.float64, [0.3])
+    network.initialize(np.random.RandomState(0))
+    network.set_dropout_rng(np.random.default_rng(0))
+    X = np.random.RandomState(1).normal(size=(200, 4))
+    kept = network._forward(X, training=False)[0][0].copy()
+    dropped = network._forward(X, training=True)[0][0]
+    ratio = dropped[kept != 0] / kept[kept != 0]
+    assert set(np.round(np.unique(ratio), 12)) == {0.0, round(1 / 0.7, 12)}
+    assert (ratio == 0).mean() == pytest.approx(0.3, abs=0.01)
+    # scaling by 1/(1 - p) keeps each unit's expected output
+    np.testing.assert_allclose(dropped.mean(axis=0), kept.mean(axis=0), atol=0.15)

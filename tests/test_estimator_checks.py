@@ -29,8 +29,7 @@ from typing import NamedTuple
 from unittest import SkipTest
 
 import pytest
-from helpers import loss_settings
-from sklearn.neural_network import MLPClassifier, MLPRegressor
+from helpers import SKLEARN_TWIN, loss_settings
 from sklearn.utils.estimator_checks import (
     estimator_checks_generator,
     parametrize_with_checks,
@@ -43,8 +42,6 @@ from sknn_scratch._optimizers import SOLVERS
 
 # Skips that follow from our API (a method we deliberately do not have).
 STRUCTURAL_SKIPS = {"check_classifiers_multilabel_output_format_decision_function"}
-
-SKLEARN_TWIN = {ScratchMLPClassifier: MLPClassifier, ScratchMLPRegressor: MLPRegressor}
 
 
 def _check_name(check) -> str:

@@ -1,18 +1,14 @@
-"""Features beyond scikit-learn's MLP: class weights, the validation loss curve,
-dropout, check_gradients and LossCurveDisplay."""
+"""What each option beyond scikit-learn's MLP does: class weights, the
+validation loss curve, dropout and LossCurveDisplay. (Their bad values:
+test_bad_input.py; check_gradients: test_gradients.py; the new activations and
+losses are table entries, tested wherever the tables are.)"""
 
 import copy
-import itertools
-import warnings
 
 import numpy as np
 import pytest
 from helpers import (
-    CLASSIFICATION_KINDS,
-    REGRESSION_KINDS,
     assert_same_weights,
-    make_estimator,
-    targets_for,
     weights_of,
 )
 from sklearn.base import clone
@@ -28,12 +24,7 @@ from sknn_scratch import (
     LossCurveDisplay,
     ScratchMLPClassifier,
     ScratchMLPRegressor,
-    _engine,
-    check_gradients,
 )
-from sknn_scratch._activations import ACTIVATIONS
-from sknn_scratch._losses import LOSSES
-from sknn_scratch._network import Network
 
 pytestmark = pytest.mark.filterwarnings("ignore", category=ConvergenceWarning)
 
@@ -126,20 +117,6 @@ def test_class_weight_in_partial_fit(iris):
         balanced.partial_fit(X, y, classes=[0, 1, 2])
 
 
-def test_class_weight_errors(iris):
-    X, y = iris
-    with pytest.raises(ValueError, match=r"labels \[7\] that are not among"):
-        ScratchMLPClassifier(class_weight={7: 2.0}).fit(X, y)
-    with pytest.raises(ValueError, match="multilabel targets class_weight can only"):
-        ScratchMLPClassifier(class_weight={0: 2.0}).fit(X, np.c_[y == 0, y == 1])
-    with pytest.raises(ValueError, match="'class_weight' parameter"):
-        ScratchMLPClassifier(class_weight={0: -1.0}).fit(X, y)
-    with pytest.raises(ValueError, match="'class_weight' parameter"):
-        ScratchMLPClassifier(class_weight="auto").fit(X, y)
-    with pytest.raises(ValueError, match="weight of zero"):
-        ScratchMLPClassifier(class_weight={0: 0, 1: 0, 2: 0}).fit(X, y)
-
-
 # -- validation_loss_curve_ -----------------------------------------------------
 @pytest.mark.parametrize("solver", ["adam", "sgd"])
 def test_validation_loss_curve(iris, solver):
@@ -221,195 +198,6 @@ def test_dropout_keeps_partial_fit_masks_fresh(iris):
     generator_state = copy.deepcopy(clf._dropout_rng.bit_generator.state)
     clf.partial_fit(X, y)
     assert clf._dropout_rng.bit_generator.state != generator_state
-
-
-def test_inverted_dropout_masks():
-    network = Network((4, 1000, 2), "identity", "squared_error", np.float64, [0.3])
-    network.initialize(np.random.RandomState(0))
-    network.set_dropout_rng(np.random.default_rng(0))
-    X = np.random.RandomState(1).normal(size=(200, 4))
-    kept = network._forward(X, training=False)[0][0].copy()
-    dropped = network._forward(X, training=True)[0][0]
-    ratio = dropped[kept != 0] / kept[kept != 0]
-    assert set(np.round(np.unique(ratio), 12)) == {0.0, round(1 / 0.7, 12)}
-    assert (ratio == 0).mean() == pytest.approx(0.3, abs=0.01)
-    # scaling by 1/(1 - p) keeps each unit's expected output
-    np.testing.assert_allclose(dropped.mean(axis=0), kept.mean(axis=0), atol=0.15)
-
-
-def test_dropout_errors(iris):
-    X, y = iris
-    with pytest.raises(ValueError, match="2 rates for 1 hidden layer"):
-        ScratchMLPClassifier((5,), dropout=[0.1, 0.2]).fit(X, y)
-    with pytest.raises(ValueError, match="dropout needs a stochastic solver"):
-        ScratchMLPRegressor(solver="lbfgs", dropout=0.2).fit(X, y)
-    for bad in [1.0, -0.1, [0.5, 1.2], "0.5", np.nan]:
-        with pytest.raises(ValueError, match="'dropout' parameter"):
-            ScratchMLPClassifier((5, 5), dropout=bad).fit(X, y)
-
-
-# -- check_gradients ----------------------------------------
-@pytest.mark.parametrize(
-    ("kind", "hidden", "activation"),
-    list(
-        itertools.product(
-            CLASSIFICATION_KINDS + REGRESSION_KINDS,
-            [(), (5,), (5, 4)],
-            list(ACTIVATIONS),
-        )
-    ),
-)
-def test_check_gradients_passes_for_every_configuration(iris, kind, hidden, activation):
-    X, y = iris
-    X, y = X[::10], y[::10]
-    estimator = make_estimator(
-        kind, hidden_layer_sizes=hidden, activation=activation, alpha=0.3,
-        random_state=0,
-    )  # fmt: skip
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")  # every parameter of a fresh net checked
-        error = check_gradients(estimator, X, targets_for(kind, X, y), max_params=None)
-    assert error < 1e-6
-    assert not hasattr(estimator, "coefs_")  # the estimator was left alone
-
-
-@pytest.mark.parametrize(
-    ("kind", "activation"),
-    list(itertools.product(CLASSIFICATION_KINDS + REGRESSION_KINDS, ACTIVATIONS)),
-)
-def test_check_gradients_passes_on_trained_networks(iris, kind, activation):
-    """At a minimum the gradient is near zero and units or residuals sit on
-    their kinks: no false alarm, against the per-sample scale."""
-    X, y = iris
-    X, y = X[::3], y[::3]
-    targets = targets_for(kind, X, y)
-    X = X[:, 2:]  # so that regression targets (X[:, :2]) are not functions of X
-    estimator = make_estimator(
-        kind, hidden_layer_sizes=(5,), activation=activation, solver="lbfgs",
-        max_iter=300, random_state=0,
-    ).fit(X, targets)  # fmt: skip
-    with warnings.catch_warnings():
-        # parameters with kinks on both sides are left out, with a warning
-        warnings.filterwarnings("ignore", "\\d+ of \\d+ checked parameters were left")
-        error = check_gradients(estimator, X, targets, max_params=None)
-    assert error < 1e-6  # NaN (nothing checked) fails too
-
-
-def shifted_to_a_kink(estimator, X, distance):
-    """Move the first hidden unit's bias so that its pre-activation for the
-    first sample lies ``distance`` from relu's kink at 0."""
-    z = X[0] @ estimator.coefs_[0][:, 0] + estimator.intercepts_[0][0]
-    estimator.intercepts_[0][0] -= z - distance
-
-
-@pytest.mark.parametrize("activation", ["relu", "leaky_relu"])
-@pytest.mark.parametrize("distance", [3e-7, -1e-12, 0.0])
-def test_check_gradients_steps_around_a_kink(iris, activation, distance):
-    """A unit within one step of its kink (the flaky CI case) or on it."""
-    X, y = iris
-    X, y = X[::10], y[::10]
-    clf = ScratchMLPClassifier(
-        (5,), activation, solver="lbfgs", max_iter=5, random_state=0
-    ).fit(X, y)
-    shifted_to_a_kink(clf, X, distance)
-    assert check_gradients(clf, X, y, max_params=None) < 1e-6
-
-
-def test_check_gradients_leaves_out_parameters_on_kinks_both_ways(iris):
-    """A linear model that fits the absolute error exactly has every residual
-    on the kink, on both sides of every parameter: nothing can be checked."""
-    X, _ = iris
-    X = X[::5]
-    reg = ScratchMLPRegressor(
-        loss="absolute_error", hidden_layer_sizes=(), solver="lbfgs", max_iter=500,
-        random_state=0,
-    ).fit(X, X[:, 0])  # fmt: skip
-    with pytest.warns(UserWarning, match="5 of 5 checked parameters were left out"):
-        assert np.isnan(check_gradients(reg, X, X[:, 0], max_params=None))
-
-
-def test_check_gradients_catches_a_wrong_derivative(iris, monkeypatch):
-    X, y = iris
-    tanh = ACTIVATIONS["tanh"]
-
-    def off_by_a_bit(delta, a, z, scratch):
-        tanh.derivative(delta, a, z, scratch)
-        delta *= 1.01
-
-    monkeypatch.setitem(ACTIVATIONS, "tanh", tanh._replace(derivative=off_by_a_bit))
-    clf = ScratchMLPClassifier((5,), "tanh", random_state=0)
-    with _engine.using("numpy"):  # the engine whose derivative was broken
-        assert check_gradients(clf, X[::10], y[::10]) > 1e-4
-
-
-def test_check_gradients_catches_a_wrong_delta_on_a_trained_network(iris, monkeypatch):
-    """At the minimum of the true loss, a delta that is wrong for some residuals
-    leaves per-sample terms that no longer cancel."""
-    X, _ = iris
-    X, t = X[::3, 1:], X[::3, 0]
-    reg = ScratchMLPRegressor(
-        loss="huber", hidden_layer_sizes=(5,), activation="tanh", solver="lbfgs",
-        max_iter=300, random_state=0,
-    ).fit(X, t)  # fmt: skip
-    assert check_gradients(reg, X, t, max_params=None) < 1e-6
-    huber = LOSSES["huber"]
-
-    def too_large_above(z, t, delta, sample_weight, **settings):
-        total = huber.forward(z, t, delta, sample_weight, **settings)
-        delta[delta > 0] *= 1.01
-        return total
-
-    monkeypatch.setitem(LOSSES, "huber", huber._replace(forward=too_large_above))
-    with _engine.using("numpy"):  # the engine whose delta was broken
-        assert check_gradients(reg, X, t, max_params=None) > 1e-4
-
-
-def test_check_gradients_on_fitted_weights_dropout_and_weights(iris):
-    X, y = iris
-    clf = ScratchMLPClassifier(
-        (6, 5), "tanh", dropout=[0.3, 0.5], class_weight="balanced", random_state=0
-    ).fit(X, y)
-    before = weights_of(clf)
-    error = check_gradients(
-        clf, X[::5], y[::5], sample_weight=np.linspace(0.5, 2, 30), random_state=0
-    )
-    assert error < 1e-6
-    for a, b in zip(before, weights_of(clf), strict=True):
-        np.testing.assert_array_equal(a, b)
-    float32 = ScratchMLPRegressor(solver="lbfgs", random_state=0)
-    float32.fit(X.astype(np.float32), X[:, 0])
-    assert check_gradients(float32, X[::5], X[::5, 0]) < 1e-6
-
-
-def test_check_gradients_samples_parameters_of_large_networks(iris, monkeypatch):
-    X, y = iris
-    clf = ScratchMLPClassifier((300, 300), random_state=0)
-    calls = {"loss": 0, "loss_and_gradient": 0}
-    for name in calls:
-        original = getattr(Network, name)
-
-        def counting(self, *args, _original=original, _name=name, **kwargs):
-            calls[_name] += 1
-            return _original(self, *args, **kwargs)
-
-        monkeypatch.setattr(Network, name, counting)
-    X, y = X[::7], y[::7]
-    assert check_gradients(clf, X, y, max_params=50, random_state=0) < 1e-6
-    # one backward pass, and one per sample for the gradient's scale; about
-    # two forward passes per checked parameter (a few more for one that is
-    # re-examined), not per parameter of the network
-    assert calls["loss_and_gradient"] == 1 + len(X)
-    assert 2 * 50 < calls["loss"] < 2 * 60
-
-
-def test_check_gradients_rejects_bad_arguments(iris):
-    X, y = iris
-    with pytest.raises(ValueError, match="epsilon"):
-        check_gradients(ScratchMLPClassifier(), X, y, epsilon=0)
-    with pytest.raises(ValueError, match="max_params"):
-        check_gradients(ScratchMLPClassifier(), X, y, max_params=0)
-    with pytest.raises(ValueError, match="checks ScratchMLPClassifier"):
-        check_gradients(StandardScaler(), X, y)
 
 
 # -- LossCurveDisplay ----------------------------------------

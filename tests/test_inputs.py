@@ -1,9 +1,14 @@
-"""What the estimators accept: dtypes, sparse matrices, DataFrames, target kinds."""
+"""What the estimators accept: dtypes, sparse matrices, DataFrames, lists, labels
+of any type, target shapes (multilabel, several outputs, sparse), a single row;
+and that no input is ever modified. (What they refuse: test_bad_input.py.)"""
+
+import warnings
 
 import numpy as np
 import pandas as pd
 import pytest
 import scipy.sparse as sp
+from helpers import weights_of
 from sklearn.datasets import make_multilabel_classification, make_regression
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.preprocessing import StandardScaler
@@ -156,20 +161,87 @@ def test_poisson_regression_learns_a_log_linear_rate():
     np.testing.assert_allclose(reg.intercepts_[0], [0.2], atol=0.08)
 
 
-def test_inputs_are_not_modified(iris):
+def test_sparse_targets_for_the_regressor(iris):
+    X, _ = iris
+    Y = np.c_[X[:, 0], np.zeros(150)]
+    dense = ScratchMLPRegressor(max_iter=5, random_state=0).fit(X, Y)
+    sparse = ScratchMLPRegressor(max_iter=5, random_state=0).fit(X, sp.csr_matrix(Y))
+    for a, b in zip(weights_of(dense), weights_of(sparse), strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("solver", ["adam", "sgd", "lbfgs"])
+def test_single_row(solver):
+    X = np.array([[1.0, -2.0, 3.0]])
+    reg = ScratchMLPRegressor(solver=solver, max_iter=5)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        reg.fit(X, [0.5])
+    assert np.isfinite(reg.predict(X)).all()
+    with pytest.raises(ValueError, match="at least 2 classes"):
+        ScratchMLPClassifier(solver=solver).fit(X, [1])
+
+
+def input_variants(X):
+    yield "C float64", np.ascontiguousarray(X)
+    yield "F float64", np.asfortranarray(X)
+    yield "float32", X.astype(np.float32)
+    yield "int", (X * 10).astype(np.int64)
+    yield "strided view", np.repeat(X, 2, axis=0)[::2]
+    yield "CSR", sp.csr_matrix(X)
+    yield "CSC", sp.csc_matrix(X)
+    yield "DataFrame", pd.DataFrame(X, columns=list("abcd"))
+    readonly = X.copy()
+    readonly.setflags(write=False)
+    yield "read-only", readonly
+
+
+def snapshot(value):
+    if sp.issparse(value):
+        return value.copy()
+    if isinstance(value, pd.DataFrame):
+        return value.copy(deep=True)
+    return np.array(value, copy=True)
+
+
+def assert_unchanged(before, after):
+    if sp.issparse(before):
+        assert (before != after).nnz == 0
+        assert before.format == after.format
+    elif isinstance(before, pd.DataFrame):
+        pd.testing.assert_frame_equal(before, after)
+    else:
+        np.testing.assert_array_equal(before, after)
+        assert before.dtype == after.dtype
+
+
+@pytest.mark.parametrize("solver", SOLVERS)
+def test_inputs_are_never_modified(iris, solver):
+    """Neither fit, partial_fit nor the predictions change X, y or the sample
+    weights, whatever their layout and dtype."""
     X, y = iris
-    for X_in in [np.asfortranarray(X), X.astype(np.float32), sp.csr_matrix(X)]:
-        before = X_in.copy()
-        weights = np.linspace(0.5, 1.5, len(y))
-        weights_before = weights.copy()
-        y_before = y.copy()
-        clf = ScratchMLPClassifier(max_iter=3, random_state=0)
-        clf.fit(X_in, y, sample_weight=weights)
-        clf.partial_fit(X_in, y, sample_weight=weights)
-        clf.predict_proba(X_in)
-        if sp.issparse(X_in):
-            assert (X_in != before).nnz == 0
-        else:
-            np.testing.assert_array_equal(X_in, before)
-        np.testing.assert_array_equal(weights, weights_before)
-        np.testing.assert_array_equal(y, y_before)
+    for _, X_variant in input_variants(X):
+        for estimator, target_values in [
+            (ScratchMLPClassifier(solver=solver, max_iter=3, random_state=0), y),
+            (ScratchMLPRegressor(solver=solver, max_iter=3, random_state=0), X[:, 0]),
+        ]:
+            for y_variant, weights_dtype in [
+                (target_values, np.float64),
+                (target_values.astype(np.float32), np.float32),
+            ]:
+                weights = np.linspace(0.5, 2.0, len(y)).astype(weights_dtype)
+                kept = [snapshot(v) for v in (X_variant, y_variant, weights)]
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore", ConvergenceWarning)
+                    estimator.fit(X_variant, y_variant, sample_weight=weights)
+                    if solver != "lbfgs":
+                        estimator.partial_fit(
+                            X_variant, y_variant, sample_weight=weights
+                        )
+                estimator.predict(X_variant)
+                if isinstance(estimator, ScratchMLPClassifier):
+                    estimator.predict_proba(X_variant)
+                for original, now in zip(
+                    kept, (X_variant, y_variant, weights), strict=True
+                ):
+                    assert_unchanged(original, now)

@@ -8,7 +8,6 @@ import warnings
 
 import numpy as np
 import pytest
-from helpers import guide_python_blocks
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
@@ -312,17 +311,3 @@ def test_register_changes_only_the_registry_and_only_once(tmp_path):
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "ok"
-
-
-def test_readme_snippet_runs(tmp_path):
-    """The guide's example on the "Deploying" page runs as it is written."""
-    (snippet,) = [b for b in guide_python_blocks("deploying") if "onnxruntime" in b]
-    result = subprocess.run(
-        [sys.executable, "-c", snippet],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.split()[0] == "True"  # the same labels

@@ -1,13 +1,13 @@
-"""Both estimators inside pipelines and model searches, as users run them.
+"""Both estimators inside scikit-learn's tools, as users run them.
 
 Every test runs for the classifier and for the regressor: ``clone``, nested
-``get_params``/``set_params``, ``GridSearchCV`` with worker processes,
-``RandomizedSearchCV`` over a continuous distribution, ``cross_val_score`` and
-pickling a fitted pipeline.
+``get_params``/``set_params``, ``GridSearchCV`` serially, in threads and in
+worker processes, ``RandomizedSearchCV`` over a continuous distribution and
+``cross_val_score``. (A saved pipeline: test_persistence.py; a search on a Dask
+cluster: test_distributed.py.)
 """
 
-import pickle
-
+import joblib
 import numpy as np
 import pytest
 from numpy.testing import assert_allclose, assert_array_equal
@@ -119,26 +119,30 @@ def test_params_nested_two_levels_deep():
     assert model.predict(X).shape == (len(X),)
 
 
-def test_grid_search_in_processes_matches_serial(case):
+@pytest.mark.parametrize("solver", ["adam", "sgd", "lbfgs"])
+def test_grid_search_in_threads_and_processes_matches_serial(case, solver):
     estimator_class, _, data = case
     X, y = data()
     grid = {"mlp__hidden_layer_sizes": [(4,), (8,)], "mlp__alpha": [1e-4, 1.0]}
-
-    def search(n_jobs):
-        return GridSearchCV(
-            make_pipeline(estimator_class), grid, cv=3, n_jobs=n_jobs
-        ).fit(X, y)
-
-    serial, parallel = search(1), search(2)  # n_jobs=2: loky worker processes
+    searches = {}
+    # n_jobs=2 in threads, and in loky's worker processes
+    for backend, n_jobs in [("sequential", 1), ("threading", 2), ("loky", 2)]:
+        search = GridSearchCV(
+            make_pipeline(estimator_class, solver=solver), grid, cv=3, n_jobs=n_jobs
+        )
+        with joblib.parallel_config(backend=backend):
+            searches[backend] = search.fit(X, y)
+    serial = searches["sequential"]
     assert len(serial.cv_results_["params"]) == 4
-    assert_allclose(
-        parallel.cv_results_["mean_test_score"],
-        serial.cv_results_["mean_test_score"],
-        rtol=1e-10,
-    )
-    assert parallel.best_params_ == serial.best_params_
-    # the refitted best pipeline is the same in both
-    assert_allclose(outputs(parallel, X), outputs(serial, X), rtol=1e-10)
+    for backend in ("threading", "loky"):
+        parallel = searches[backend]
+        assert_array_equal(
+            parallel.cv_results_["mean_test_score"],
+            serial.cv_results_["mean_test_score"],
+        )
+        assert parallel.best_params_ == serial.best_params_
+        # the refitted best pipeline is the same in both
+        assert_allclose(outputs(parallel, X), outputs(serial, X), rtol=1e-10)
 
 
 def test_randomized_search_over_a_log_uniform_learning_rate(case):
@@ -176,13 +180,3 @@ def test_cross_val_score_matches_scikit_learns_mlp(case):
     assert ours.mean() > 0.6  # accuracy or R², far above chance
     # Same random draws and the same steps: the same scores, up to rounding.
     assert_allclose(ours, reference, rtol=1e-6, atol=1e-9)
-
-
-def test_pickled_pipeline_predicts_identically(case):
-    estimator_class, _, data = case
-    X, y = data()
-    pipeline = make_pipeline(estimator_class).fit(X, y)
-    restored = pickle.loads(pickle.dumps(pipeline))
-    assert_array_equal(restored.predict(X), pipeline.predict(X))
-    assert_array_equal(outputs(restored, X), outputs(pipeline, X))
-    assert restored.score(X, y) == pipeline.score(X, y)

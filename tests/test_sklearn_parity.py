@@ -12,7 +12,7 @@ import inspect
 import numpy as np
 import pytest
 import scipy.sparse as sp
-from helpers import assert_same_weights
+from helpers import SKLEARN_TWIN, assert_same_weights
 from sklearn.datasets import make_multilabel_classification, make_regression
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.neural_network import MLPClassifier, MLPRegressor
@@ -22,7 +22,7 @@ from sknn_scratch import ScratchMLPClassifier, ScratchMLPRegressor
 
 pytestmark = pytest.mark.filterwarnings("ignore", category=ConvergenceWarning)
 
-PAIRS = [(ScratchMLPClassifier, MLPClassifier), (ScratchMLPRegressor, MLPRegressor)]
+PAIRS = list(SKLEARN_TWIN.items())
 
 
 # Our additions, after scikit-learn's parameters, with defaults that change nothing.

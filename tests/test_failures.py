@@ -1,0 +1,208 @@
+"""A call that fails leaves the estimator as it was, and says what to try.
+
+Training that diverges (in every solver, on a fresh fit, in a continued one,
+under early stopping), input refused by a fitted estimator, an error in a
+first fit; and, for another thread, the restore is atomic. (The messages for
+bad input, and that they come before training: test_bad_input.py.)"""
+
+import sys
+import threading
+import warnings
+
+import numpy as np
+import pytest
+from helpers import weights_of
+from sklearn.exceptions import ConvergenceWarning, NotFittedError
+from sklearn.utils.validation import check_is_fitted
+
+from sknn_scratch import ScratchMLPClassifier, ScratchMLPRegressor
+
+pytestmark = pytest.mark.filterwarnings("ignore", category=ConvergenceWarning)
+
+
+def fitted_state(estimator) -> dict:
+    """Every fitted attribute, with arrays and lists copied."""
+    state = {}
+    for name, value in vars(estimator).items():
+        if name.endswith("_") and not name.startswith("__"):
+            if isinstance(value, list):
+                value = [np.copy(v) if isinstance(v, np.ndarray) else v for v in value]
+            elif isinstance(value, np.ndarray):
+                value = value.copy()
+            state[name] = value
+    return state
+
+
+def assert_same_state(before: dict, after: dict) -> None:
+    assert before.keys() == after.keys()
+    for name, value in before.items():
+        if isinstance(value, list) and value and isinstance(value[0], np.ndarray):
+            for a, b in zip(value, after[name], strict=True):
+                np.testing.assert_array_equal(a, b)
+        else:
+            np.testing.assert_array_equal(value, after[name])
+
+
+# -- divergence -------------------------------------------------------------------
+# Each way to diverge: the estimator, its solver, the scale of X (and of the
+# regressor's targets) and the learning rate. Squared errors of 1e200-sized
+# targets overflow; so do SGD's steps of 1000 × a 1e200-sized gradient. (Adam's
+# steps stay near the learning rate, and a log-loss grows only linearly, so a
+# classifier under Adam trains — badly — without overflowing.) At 1e6 and a
+# learning rate of 10, sgd's weights grow over a few epochs instead.
+DIVERGING = [
+    (ScratchMLPRegressor, "adam", 1e200, 1e3),
+    (ScratchMLPRegressor, "sgd", 1e200, 1e3),
+    (ScratchMLPRegressor, "lbfgs", 1e200, 1e3),
+    (ScratchMLPClassifier, "sgd", 1e200, 1e3),
+    (ScratchMLPRegressor, "sgd", 1e6, 10.0),
+]
+
+
+@pytest.mark.parametrize(
+    ("estimator_class", "solver", "scale", "learning_rate"),
+    DIVERGING,
+    ids=[f"{c.__name__}-{solver}-{scale:g}" for c, solver, scale, _ in DIVERGING],
+)
+def test_divergence_is_a_value_error_that_says_what_to_try(
+    iris, estimator_class, solver, scale, learning_rate
+):
+    X, y = iris
+    y = y if estimator_class is ScratchMLPClassifier else y * scale
+    estimator = estimator_class(
+        solver=solver, learning_rate_init=learning_rate, random_state=0
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        with pytest.raises(
+            ValueError, match=r"diverged.*Scale the inputs.*learning_rate_init"
+        ):
+            estimator.fit(X * scale, y)
+    assert not hasattr(estimator, "coefs_")  # unfitted again, not fitted with NaN
+
+
+def test_divergence_in_a_continued_fit_restores_everything(iris):
+    """partial_fit and a warm-started fit that diverge leave every fitted
+    attribute as it was, and the estimator predicts as before."""
+    X, _ = iris
+    reg = ScratchMLPRegressor(
+        solver="sgd", learning_rate_init=10.0, warm_start=True, random_state=0
+    )
+    reg.set_params(max_iter=5, learning_rate_init=1e-3).fit(X, X[:, 0])
+    before, predicted = fitted_state(reg), reg.predict(X)
+    assert np.isfinite(predicted).all()
+    reg.set_params(learning_rate_init=10.0)
+    for continued in (reg.partial_fit, reg.fit):
+        with pytest.raises(ValueError, match="diverged"):
+            continued(X * 1e200, X[:, 0] * 1e200)  # the squared error overflows
+        assert_same_state(before, fitted_state(reg))
+        np.testing.assert_array_equal(reg.predict(X), predicted)
+
+
+def test_divergence_under_early_stopping_keeps_the_best_weights(iris):
+    """As scikit-learn's MLP ends on its best validated weights: the diverged
+    epoch is recorded as NaN and counted, and a ConvergenceWarning says so."""
+    X, _ = iris
+    y = X[:, 0] * 10.0  # sgd at this rate diverges after a few epochs
+    params = dict(
+        hidden_layer_sizes=(8,), solver="sgd", learning_rate_init=0.1,
+        early_stopping=True, n_iter_no_change=100, max_iter=50, random_state=0,
+    )  # fmt: skip
+    reg = ScratchMLPRegressor(**params)
+    with pytest.warns(ConvergenceWarning, match=r"diverged.*best validation score"):
+        reg.fit(X, y)
+    assert 1 < reg.n_iter_ < 50
+    for curve in [reg.loss_curve_, reg.validation_scores_, reg.validation_loss_curve_]:
+        assert len(curve) == reg.n_iter_
+        assert np.isnan(curve[-1])
+    assert np.isfinite(reg.loss_curve_[:-1]).all() and np.isnan(reg.loss_)
+    best_epoch = int(np.nanargmax(reg.validation_scores_)) + 1
+    assert reg.best_validation_score_ == reg.validation_scores_[best_epoch - 1]
+    # the weights are those of a run stopped after the best epoch
+    stopped = ScratchMLPRegressor(**{**params, "max_iter": best_epoch})
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        stopped.fit(X, y)
+    for kept, expected in zip(weights_of(reg), weights_of(stopped), strict=True):
+        np.testing.assert_array_equal(kept, expected)
+
+    # without early stopping: an error, and the estimator as it was
+    plain = ScratchMLPRegressor(**{**params, "early_stopping": False})
+    with pytest.raises(ValueError, match=r"diverged.*non-finite at iteration"):
+        plain.fit(X, y)
+    assert not hasattr(plain, "coefs_")
+
+
+# -- other failures -------------------------------------------------------------
+def test_a_failed_refit_keeps_the_fitted_model(iris):
+    X, y = iris
+    clf = ScratchMLPClassifier((5,), max_iter=20, random_state=0).fit(X, y)
+    before, predicted = fitted_state(clf), clf.predict(X)
+    with pytest.raises(ValueError, match="non-negative"):
+        clf.fit(X[:, :2], y % 2, sample_weight=-np.ones(150))
+    assert_same_state(before, fitted_state(clf))
+    np.testing.assert_array_equal(clf.predict(X), predicted)
+
+
+def test_a_failed_first_fit_leaves_the_estimator_unfitted(iris):
+    X, y = iris
+    clf = ScratchMLPClassifier(warm_start=True, max_iter=5)
+    with pytest.raises(ValueError, match="at least 2 classes"):
+        clf.fit(X, np.zeros(150))
+    with pytest.raises(NotFittedError):
+        clf.predict(X)
+    clf.fit(X, y)  # warm start has nothing to continue from: a fresh fit
+    assert list(clf.classes_) == [0, 1, 2]
+
+    early = ScratchMLPClassifier(early_stopping=True)
+    with pytest.raises(ValueError, match="early_stopping"):
+        early.partial_fit(X, y, classes=[0, 1, 2])
+    assert vars(early).keys() == early.get_params().keys()
+
+
+def test_a_failed_calls_restore_is_atomic_for_other_threads(iris):
+    """While one thread's partial_fit fails and restores the estimator, another
+    thread predicting never sees it empty (NotFittedError) or half-restored."""
+    X, y = iris
+    clf = ScratchMLPClassifier((5,), random_state=0).partial_fit(
+        X, y, classes=[0, 1, 2]
+    )
+    bad_weights = -np.ones(len(y))  # refused after the snapshot is taken
+    errors, stop = [], threading.Event()
+
+    def predict() -> None:
+        while not stop.is_set():
+            try:
+                for _ in range(20):  # what every prediction does first
+                    check_is_fitted(clf)
+                clf.predict_proba(X[:5])
+            except Exception as error:  # any error here is the failure
+                errors.append(error)
+                return
+
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)
+    reader = threading.Thread(target=predict)
+    try:
+        reader.start()
+        for _ in range(1000):
+            with pytest.raises(ValueError, match="non-negative"):
+                clf.partial_fit(X, y, sample_weight=bad_weights)
+            if errors:
+                break
+    finally:
+        stop.set()
+        reader.join()
+        sys.setswitchinterval(interval)
+    assert not errors, repr(errors[0])
+
+    class Watched(dict):
+        """An attribute dictionary that must never be emptied in place."""
+
+        def clear(self):
+            raise AssertionError("the restore emptied the estimator")
+
+    clf.__dict__ = Watched(vars(clf))
+    with pytest.raises(ValueError, match="non-negative"):
+        clf.partial_fit(X, y, sample_weight=bad_weights)
+    assert "coefs_" in vars(clf)

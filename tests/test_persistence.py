@@ -1,0 +1,201 @@
+"""Saving and loading a fitted estimator: pickle, joblib and skops.
+
+Whatever the format, a loaded estimator (alone or in a pipeline) predicts
+exactly what the original predicts and keeps training exactly like it
+(partial_fit goes on with the optimizer's state, warm start from the weights).
+A skops file names no types but ours, so it loads trusting exactly those; a
+pickle carries no scratch buffers.
+"""
+
+import pickle
+import warnings
+
+import joblib
+import numpy as np
+import pandas as pd
+import pytest
+from helpers import (
+    CLASSIFICATION_KINDS,
+    REGRESSION_KINDS,
+    assert_same_weights,
+    make_estimator,
+    targets_for,
+)
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+from sknn_scratch import ScratchMLPClassifier, ScratchMLPRegressor, _optimizers
+from sknn_scratch._optimizers import Adam
+
+try:
+    import skops.io as skops_io
+except ImportError:  # the test extra is not installed
+    skops_io = None
+
+needs_skops = pytest.mark.skipif(
+    skops_io is None, reason='needs the test extra: pip install ".[test]"'
+)
+# every format is tried in each test (skops where the test extra is installed)
+FORMATS = ["pickle", "joblib"] + ([] if skops_io is None else ["skops"])
+KINDS = CLASSIFICATION_KINDS + REGRESSION_KINDS
+DTYPES = [np.float64, np.float32]
+
+
+def round_trip(estimator, file_format: str, tmp_path):
+    """The estimator saved in ``file_format`` and loaded again."""
+    if file_format == "pickle":
+        return pickle.loads(pickle.dumps(estimator))
+    if file_format == "joblib":
+        path = tmp_path / "model.joblib"
+        joblib.dump(estimator, path)
+        return joblib.load(path)
+    return skops_round_trip(estimator)[0]
+
+
+def skops_round_trip(estimator):
+    """Loaded from a skops file trusting the types it names; and those types."""
+    data = skops_io.dumps(estimator)
+    untrusted = skops_io.get_untrusted_types(data=data)
+    return skops_io.loads(data, trusted=untrusted), untrusted
+
+
+def fit(kind, solver, dtype, X, y):
+    estimator = make_estimator(
+        kind,
+        hidden_layer_sizes=(5,),
+        solver=solver,
+        max_iter=8,
+        random_state=0,
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        estimator.fit(X.astype(dtype), targets_for(kind, X, y))
+    return estimator
+
+
+def assert_only_our_types(estimator, solver, untrusted) -> None:
+    """Only our own classes need trusting: the estimator and, for sgd and
+    adam, the optimizer it keeps for partial_fit."""
+    assert f"{type(estimator).__module__}.{type(estimator).__name__}" in untrusted
+    assert all(name.split(".")[0] == "sknn_scratch" for name in untrusted), untrusted
+    if _optimizers.SOLVERS[solver].stochastic:
+        optimizer = type(estimator._optimizer)
+        assert f"{optimizer.__module__}.{optimizer.__name__}" in untrusted
+
+
+def prediction_methods(estimator) -> list[str]:
+    methods = ["predict", "predict_proba", "predict_log_proba"]
+    return [method for method in methods if hasattr(estimator, method)]
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("solver", _optimizers.SOLVERS)
+@pytest.mark.parametrize("kind", KINDS)
+def test_loaded_estimator_predicts_identically(iris, kind, solver, dtype, tmp_path):
+    X, y = iris
+    estimator = fit(kind, solver, dtype, X, y)
+    X_test = X.astype(dtype)
+    for file_format in FORMATS:
+        if file_format == "skops":
+            restored, untrusted = skops_round_trip(estimator)
+            assert_only_our_types(estimator, solver, untrusted)
+        else:
+            restored = round_trip(estimator, file_format, tmp_path)
+        for method in prediction_methods(estimator):
+            expected = getattr(estimator, method)(X_test)
+            actual = getattr(restored, method)(X_test)
+            assert actual.dtype == expected.dtype, file_format
+            np.testing.assert_array_equal(actual, expected, err_msg=file_format)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("solver", _optimizers.SOLVERS)
+@pytest.mark.parametrize("kind", ["multiclass", "squared_error"])
+def test_loaded_estimator_keeps_training_like_the_original(
+    iris, kind, solver, dtype, tmp_path
+):
+    """Copies loaded from each format train along with the original, step for
+    step, to the same weights."""
+    X, y = iris
+    X_train, target = X.astype(dtype), targets_for(kind, X, y)
+    original = fit(kind, solver, dtype, X, y)
+
+    def assert_in_step(copies):
+        for file_format, restored in copies.items():
+            try:
+                assert_same_weights(original, restored, rtol=0, atol=0)
+            except AssertionError as error:
+                raise AssertionError(f"loaded from {file_format}: {error}") from None
+
+    if _optimizers.SOLVERS[solver].stochastic:
+        # partial_fit goes on with the optimizer's state (moments, velocity,
+        # step count), which came through the file: saved after fit, then
+        # after a partial_fit
+        for _ in range(2):
+            copies = {f: round_trip(original, f, tmp_path) for f in FORMATS}
+            for estimator in (original, *copies.values()):
+                estimator.partial_fit(X_train, target)
+            assert_in_step(copies)
+
+    # warm_start: fit goes on from the loaded weights
+    copies = {f: round_trip(original, f, tmp_path) for f in FORMATS}
+    for estimator in (original, *copies.values()):
+        estimator.set_params(warm_start=True, max_iter=3)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            estimator.fit(X_train, target)
+    assert_in_step(copies)
+
+
+@pytest.mark.filterwarnings("ignore", category=ConvergenceWarning)
+@pytest.mark.parametrize("estimator_class", [ScratchMLPClassifier, ScratchMLPRegressor])
+def test_loaded_pipeline_predicts_identically(iris, estimator_class, tmp_path):
+    X, y = iris
+    y = y if estimator_class is ScratchMLPClassifier else X[:, 0]
+    network = estimator_class(hidden_layer_sizes=(8,), max_iter=30, random_state=0)
+    pipeline = make_pipeline(StandardScaler(), network).fit(X, y)
+    for file_format in FORMATS:
+        restored = round_trip(pipeline, file_format, tmp_path)
+        for method in prediction_methods(pipeline):
+            np.testing.assert_array_equal(
+                getattr(restored, method)(X),
+                getattr(pipeline, method)(X),
+                err_msg=file_format,
+            )
+        assert restored.score(X, y) == pipeline.score(X, y), file_format
+
+
+def test_optimizer_pickles_without_its_scratch_vector():
+    optimizer = Adam(1000, np.float32)
+    optimizer.step(np.zeros(1000, np.float32), np.ones(1000, np.float32))
+    restored = pickle.loads(pickle.dumps(optimizer))
+    assert restored._scratch is None
+    np.testing.assert_array_equal(restored.m, optimizer.m)
+
+
+@needs_skops
+def test_skops_file_of_our_options_names_only_our_types(iris):
+    """String labels, feature names, class weights, dropout and early stopping
+    leave nothing in the file that skops does not trust."""
+    X, y = iris
+    frame = pd.DataFrame(X, columns=["sepal_l", "sepal_w", "petal_l", "petal_w"])
+    labels = np.array(["setosa", "versicolor", "virginica"])[y]
+    classifier = ScratchMLPClassifier(
+        hidden_layer_sizes=(5,),
+        class_weight="balanced",
+        dropout=0.2,
+        early_stopping=True,
+        max_iter=8,
+        random_state=0,
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        classifier.fit(frame, labels)
+    restored, untrusted = skops_round_trip(classifier)
+    assert all(name.split(".")[0] == "sknn_scratch" for name in untrusted), untrusted
+    np.testing.assert_array_equal(restored.feature_names_in_, frame.columns)
+    np.testing.assert_array_equal(
+        restored.predict_proba(frame), classifier.predict_proba(frame)
+    )
+    np.testing.assert_array_equal(restored.predict(frame), classifier.predict(frame))
