@@ -1,4 +1,5 @@
-"""Which activation? The same network trained once per hidden activation.
+"""Which activation? The same network trained once per hidden activation
+=====================================================================
 
 The two-moons data (300 points, noise 0.2) are classified by a network with
 16 hidden units, trained by Adam in mini-batches of 32 from the same random

@@ -1,4 +1,5 @@
-"""Logical AND learned by a single logistic unit.
+"""Logical AND learned by a single logistic unit
+=============================================
 
 With ``hidden_layer_sizes=()`` the network has no hidden layer: the two inputs
 feed one logistic output directly, so the model is p = σ(w1·x1 + w2·x2 + b),

@@ -1,4 +1,5 @@
-"""Class weights on an imbalanced problem: the rare class stops being ignored.
+"""Class weights on an imbalanced problem: the rare class stops being ignored
+==========================================================================
 
 Two classes, one twenty times rarer than the other (synthetic data from
 ``make_classification``). A network trained on the plain log-loss can do well

@@ -1,4 +1,5 @@
-"""Grid search on handwritten digits, side by side with scikit-learn's MLP.
+"""Grid search on handwritten digits, side by side with scikit-learn's MLP
+=======================================================================
 
 ``Pipeline(StandardScaler, ScratchMLPClassifier)`` is tuned by ``GridSearchCV``
 over the hidden layer size and the initial learning rate (3-fold

@@ -1,4 +1,5 @@
-"""Grid search on a Dask cluster, through joblib's Dask backend.
+"""Grid search on a Dask cluster, through joblib's Dask backend
+============================================================
 
 ``GridSearchCV`` hands its fits to joblib, and joblib can hand them to a
 ``dask.distributed`` cluster instead of local processes: inside

@@ -1,4 +1,5 @@
-"""Dropout on digits, with the validation curves drawn by LossCurveDisplay.
+"""Dropout on digits, with the validation curves drawn by LossCurveDisplay
+=======================================================================
 
 A wide network (two hidden layers of 256 units) trained on 300 handwritten
 digits overfits: the training loss keeps falling while the loss

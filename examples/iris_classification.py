@@ -1,4 +1,5 @@
-"""Iris: three species from four flower measurements.
+"""Iris: three species from four flower measurements
+=================================================
 
 The classic data set: 150 irises of three species (setosa, versicolor,
 virginica), each described by the length and width of its sepals and petals.

@@ -1,4 +1,5 @@
-"""Training on a data set larger than the memory the script may use.
+"""Training on a data set larger than the memory the script may use
+================================================================
 
 The data (a three-class problem labelled by a random "teacher" network) is
 written chunk by chunk to ``.npy`` files and read back through

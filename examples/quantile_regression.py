@@ -1,4 +1,5 @@
-"""Quantile regression: a prediction band whose width follows the noise.
+"""Quantile regression: a prediction band whose width follows the noise
+====================================================================
 
 The target is sin(2πx) on [0, 1] plus Gaussian noise whose standard deviation
 grows from 0.1 at x = 0 to 0.7 at x = 1. A squared-error fit would give the

@@ -1,4 +1,5 @@
-"""Quick start: ScratchMLPClassifier in a Pipeline, tuned by GridSearchCV.
+"""Quick start: ScratchMLPClassifier in a Pipeline, tuned by GridSearchCV
+======================================================================
 
 Digits (8×8 images of handwritten digits, shipped with scikit-learn) are scaled
 and classified; a grid search picks the hidden layer size and the initial

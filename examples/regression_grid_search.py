@@ -1,4 +1,5 @@
-"""Grid search for a regressor on the diabetes data, beside scikit-learn's MLP.
+"""Grid search for a regressor on the diabetes data, beside scikit-learn's MLP
+===========================================================================
 
 ``ScratchMLPRegressor`` predicts disease progression one year on from ten
 baseline measurements (scikit-learn's diabetes data, 442 patients). The

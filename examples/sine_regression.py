@@ -1,4 +1,5 @@
-"""Curve fitting: a 1-6-1 tanh network regresses a wavy line.
+"""Curve fitting: a 1-6-1 tanh network regresses a wavy line
+=========================================================
 
 The target is f(x) = x + 0.3·sin(2πx) on [0, 1]; the 100 training points are
 f(x) plus noise drawn uniformly from [-0.1, 0.1]. ``ScratchMLPRegressor`` with

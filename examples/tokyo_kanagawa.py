@@ -1,4 +1,5 @@
-"""Tokyo or Kanagawa? A 2-2-1 logistic network trained online.
+"""Tokyo or Kanagawa? A 2-2-1 logistic network trained online
+==========================================================
 
 Given a point's latitude and longitude, decide on which side of a border it
 lies. The network is the smallest one that can learn a bent border: two
@@ -7,8 +8,8 @@ inputs, two logistic hidden units and one logistic output, trained online
 with learning rate 0.3 and no momentum: backpropagation in its textbook form.
 
 The data are SYNTHETIC. The "border" is a made-up line with a kink at
-longitude 138.0 (latitude 35.0 + 0.6·|longitude - 138.0|, "Tokyo" to the
-north) and the training points are drawn at random on either side of it. It
+longitude 138.0 (latitude ``35.0 + 0.6·|longitude - 138.0|``, "Tokyo" to
+the north) and the training points are drawn at random on either side of it. It
 is not the real boundary between Tokyo and Kanagawa, which lies about 1.5°
 further east.
 Two hidden units are exactly what the kink needs: each learns one straight

@@ -1,4 +1,5 @@
-"""XOR on the plane: four quadrants, four tanh hidden units.
+"""XOR on the plane: four quadrants, four tanh hidden units
+========================================================
 
 1000 points are drawn uniformly on the square [-1, 1]²; a point is labelled 1
 when x1·x2 > 0 (first and third quadrants) and 0 otherwise. No straight line

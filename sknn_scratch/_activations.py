@@ -6,9 +6,9 @@ activation: its forward and its derivative written side by side, which of
 ``z`` and ``a`` the derivative reads, the initialisation rule of the weights
 that feed it, its formulas for the documentation, and whether the compiled
 engine has a fused kernel for it. Parameter validation, the docstrings, the
-README's table, the tests' parametrisation and both engines read this table,
-so adding an activation means adding one entry (and, if it is to be fused, its
-kernel in ``_kernels.pyx``).
+user guide's table, the tests' parametrisation and both engines read this
+table, so adding an activation means adding one entry (and, if it is to be
+fused, its kernel in ``_kernels.pyx``).
 
 Conventions of an entry's functions, which work in place on buffers the
 network allocated once:

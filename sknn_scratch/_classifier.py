@@ -20,8 +20,9 @@ from ._sample_weight import ScaledWeights, scaled
 _DOC = """Multi-layer perceptron classifier trained by sknn_scratch's own engine.
 
 A drop-in for :class:`sklearn.neural_network.MLPClassifier`: the same
-parameters, defaults and fitted attributes, with forward pass,
-backpropagation and optimisers written in NumPy. It minimises the log-loss
+parameters, defaults and fitted attributes, with a forward pass,
+backpropagation and optimisers of its own (compiled kernels, and a NumPy
+reference engine). It minimises the log-loss
 with a softmax output (multiclass) or logistic outputs (binary and
 multilabel).
 
@@ -55,11 +56,15 @@ ScratchMLPRegressor : The regressor built on the same engine.
 Examples
 --------
 >>> from sklearn.datasets import load_iris
+>>> from sklearn.preprocessing import StandardScaler
 >>> from sknn_scratch import ScratchMLPClassifier
 >>> X, y = load_iris(return_X_y=True)
+>>> X = StandardScaler().fit_transform(X)
 >>> clf = ScratchMLPClassifier(solver="lbfgs", random_state=0).fit(X, y)
 >>> clf.predict_proba(X[:1]).shape
 (1, 3)
+>>> clf.score(X, y) > 0.95
+True
 """.format(
     parameters=COMMON_PARAMETERS.replace(
         "{split}", "stratified by class, except for multilabel targets"
@@ -394,6 +399,7 @@ class ScratchMLPClassifier(ClassifierMixin, BaseScratchMLP):
         Returns
         -------
         ndarray of shape (n_samples, n_classes)
+            Columns in the order of ``classes_``.
         """
         probabilities = self.predict_proba(X)
         with np.errstate(divide="ignore"):  # log(0) is -inf, not a warning

@@ -65,7 +65,9 @@ class LossCurveDisplay:
     >>> from sknn_scratch import LossCurveDisplay, ScratchMLPClassifier
     >>> X, y = load_digits(return_X_y=True)
     >>> clf = ScratchMLPClassifier(early_stopping=True, random_state=0).fit(X, y)
-    >>> display = LossCurveDisplay.from_estimator(clf)  # doctest: +SKIP
+    >>> display = LossCurveDisplay.from_estimator(clf)
+    >>> [line.get_label() for line in display.ax_.get_lines()]
+    ['training loss', 'validation loss']
     """
 
     def __init__(

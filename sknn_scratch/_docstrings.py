@@ -219,7 +219,7 @@ intercepts_ : list of ndarray
 n_features_in_ : int
     Number of features seen during fit.
 
-feature_names_in_ : ndarray of shape (n_features_in_,)
+feature_names_in_ : ndarray of shape (`n_features_in_`,)
     Names of the features seen during fit, when X had string column names.
 
 n_iter_ : int

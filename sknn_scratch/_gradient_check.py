@@ -119,12 +119,12 @@ def check_gradients(
     E is the training objective: data loss plus L2 penalty, with sample and
     class weights and fixed dropout masks. For each checked parameter p_i,
     backpropagation's g_i = ∂E/∂p_i is compared with a finite difference d_i
-    of E, and the value returned is
+    of E, and the value returned is::
 
         max_i |d_i - g_i| / scale,
 
     where the scale is the largest, over all parameters, of
-    Σ_n (s_n / S) |∂ℓ_n/∂p_j| (+ α |W_j| / S for a weight): the size of the
+    ``Σ_n (s_n / S) |∂ℓ_n/∂p_j|`` (``+ α |W_j| / S`` for a weight): the size of the
     per-sample terms the gradient sums. Unlike the gradient, which is near
     zero on a trained network, it does not vanish at a minimum, so the measure
     keeps its meaning there. A correct gradient gives less than {tolerance},

@@ -11,8 +11,8 @@ softmax, poisson with exp: a log link), for which
 so the output activation's own derivative is never needed. The robust
 regression losses (absolute_error, huber, quantile) keep the identity output
 and write their own δ, a function of the residual r = z - t. Each entry's
-``formula`` and ``delta_formula`` give ℓ and δ (the README's table and the
-regressor's docstring print them); the Poisson loss is half the Poisson
+``formula`` and ``delta_formula`` give ℓ and δ (the user guide's table and
+the regressor's docstring print them); the Poisson loss is half the Poisson
 deviance, zero at a perfect fit.
 
 Each loss is written from the logits ``z`` rather than from ``a``: that is exact

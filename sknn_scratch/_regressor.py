@@ -19,8 +19,9 @@ from ._params import REGRESSOR_CONSTRAINTS
 _DOC = """Multi-layer perceptron regressor trained by sknn_scratch's own engine.
 
 A drop-in for :class:`sklearn.neural_network.MLPRegressor`: the same
-parameters, defaults and fitted attributes, with forward pass,
-backpropagation and optimisers written in NumPy. The output layer is linear,
+parameters, defaults and fitted attributes, with a forward pass,
+backpropagation and optimisers of its own (compiled kernels, and a NumPy
+reference engine). The output layer is linear,
 or exponential (a log link) for the Poisson loss. Besides scikit-learn's
 losses it offers robust and quantile regression (``loss``, ``huber_delta``,
 ``quantile``).

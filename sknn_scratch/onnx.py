@@ -272,6 +272,28 @@ def register() -> None:
     ------
     ImportError
         If skl2onnx is not installed (``pip install "sknn-scratch[onnx]"``).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import onnxruntime
+    >>> import skl2onnx
+    >>> from sklearn.datasets import load_iris
+    >>> import sknn_scratch.onnx
+    >>> from sknn_scratch import ScratchMLPClassifier
+    >>> X, y = load_iris(return_X_y=True)
+    >>> X = X.astype(np.float32)
+    >>> clf = ScratchMLPClassifier(solver="lbfgs", random_state=0).fit(X, y)
+    >>> sknn_scratch.onnx.register()
+    >>> onx = skl2onnx.to_onnx(clf, X[:1], options={"zipmap": False})
+    >>> session = onnxruntime.InferenceSession(
+    ...     onx.SerializeToString(), providers=["CPUExecutionProvider"]
+    ... )
+    >>> labels, probabilities = session.run(None, {"X": X})
+    >>> bool((labels == clf.predict(X)).all())
+    True
+    >>> float(abs(probabilities - clf.predict_proba(X)).max()) < 1e-5
+    True
     """
     try:
         import skl2onnx

@@ -85,9 +85,7 @@ def traced_peak(function, *args):
         tracemalloc.stop()
 
 
-def readme_python_blocks(section: str) -> list[str]:
-    """The ```python blocks of a README section ("## <section>" up to the
-    next "## ")."""
-    readme = (Path(__file__).parent.parent / "README.md").read_text()
-    text = readme.split(f"\n## {section}\n", 1)[1].split("\n## ", 1)[0]
+def guide_python_blocks(page: str) -> list[str]:
+    """The ```python blocks of a page of the user guide (docs/<page>.md)."""
+    text = (Path(__file__).parent.parent / "docs" / f"{page}.md").read_text("utf-8")
     return [block.split("```", 1)[0] for block in text.split("```python\n")[1:]]

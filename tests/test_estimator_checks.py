@@ -15,9 +15,10 @@ failure, with its reason, only when
   behave alike (``sklearn_analogue``, shown by the same test), or
 - the option cannot satisfy it by nature.
 
-``DECLARED_FAILURES`` is that list; the README links to it. Expected failures
-are strict (``xfail_strict`` in pyproject.toml): a declared check that passes
-fails the suite, so the list cannot outlive its reasons.
+``DECLARED_FAILURES`` is that list; the user guide (docs/drop_in.md) links to
+it. Expected failures are strict (``xfail_strict`` in pyproject.toml): a
+declared check that passes fails the suite, so the list cannot outlive its
+reasons.
 
 A check that skips itself (for instance because an optional package such as
 pandas is missing) fails here instead: the promise is that every check runs.

@@ -8,7 +8,7 @@ import warnings
 
 import numpy as np
 import pytest
-from helpers import readme_python_blocks
+from helpers import guide_python_blocks
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
@@ -315,8 +315,8 @@ def test_register_changes_only_the_registry_and_only_once(tmp_path):
 
 
 def test_readme_snippet_runs(tmp_path):
-    """The README's example under "Deploying" runs as it is written."""
-    (snippet,) = [b for b in readme_python_blocks("Deploying") if "onnxruntime" in b]
+    """The guide's example on the "Deploying" page runs as it is written."""
+    (snippet,) = [b for b in guide_python_blocks("deploying") if "onnxruntime" in b]
     result = subprocess.run(
         [sys.executable, "-c", snippet],
         cwd=tmp_path,

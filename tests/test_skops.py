@@ -13,8 +13,8 @@ from helpers import (
     CLASSIFICATION_KINDS,
     REGRESSION_KINDS,
     assert_same_weights,
+    guide_python_blocks,
     make_estimator,
-    readme_python_blocks,
     targets_for,
 )
 from sklearn.exceptions import ConvergenceWarning
@@ -131,8 +131,8 @@ def test_skops_file_of_our_options_names_only_our_types(iris):
 
 
 def test_readme_snippet_runs(tmp_path):
-    """The README's example under "Deploying" runs as it is written."""
-    (snippet,) = [b for b in readme_python_blocks("Deploying") if "skops" in b]
+    """The guide's example on the "Deploying" page runs as it is written."""
+    (snippet,) = [b for b in guide_python_blocks("deploying") if "skops" in b]
     result = subprocess.run(
         [sys.executable, "-c", snippet],
         cwd=tmp_path,
