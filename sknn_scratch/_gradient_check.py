@@ -7,13 +7,13 @@ user's own data.
 """
 
 import copy
-import warnings
 
 import numpy as np
 import scipy.sparse as sp
 from sklearn.utils import check_random_state
 
 from ._base import BaseScratchMLP
+from ._exceptions import warn
 from ._network import layer_views
 
 # A finite difference within this fraction of the gradient's scale of the
@@ -262,14 +262,12 @@ def check_gradients(
 
     verified = [error for error in errors if error is not None]
     if len(verified) < len(errors):
-        warnings.warn(
+        warn(
             f"{len(errors) - len(verified)} of {len(errors)} checked parameters "
             "were left out: the loss has kinks on both sides of them (units or "
             "residuals sitting on a kink), or rounding in the loss exceeds their "
             "gradient, at every step tried, so no finite difference defines their "
-            "derivative.",
-            UserWarning,
-            stacklevel=2,
+            "derivative."
         )
     if not verified:
         return float("nan")
