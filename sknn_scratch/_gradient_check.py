@@ -11,6 +11,7 @@ import copy
 import numpy as np
 import scipy.sparse as sp
 from sklearn.utils import check_random_state
+from sklearn.utils.multiclass import unique_labels
 
 from ._base import BaseScratchMLP
 from ._exceptions import warn
@@ -209,6 +210,15 @@ def check_gradients(
             [np.ravel(w) for w in probe.coefs_ + probe.intercepts_]
         ).astype(np.float64)
         probe.coefs_, probe.intercepts_ = layer_views(probe._params, layer_sizes)
+    if hasattr(probe, "classes_"):
+        labels = unique_labels(y)
+        if not np.array_equal(labels, probe.classes_):
+            raise ValueError(
+                "check_gradients checks a fitted classifier on data of the "
+                f"classes it was fitted on, {probe.classes_.tolist()}; y has "
+                f"{labels.tolist()}. Pass rows of every class, or check an "
+                "unfitted estimator."
+            )
     problem = probe._prepare_training(
         _as_float64(X), y, sample_weight, incremental=False
     )
