@@ -170,9 +170,28 @@ class ScratchMLPClassifier(ClassifierMixin, BaseScratchMLP):
                 "The classifier needs samples of at least 2 classes to learn from; "
                 f"the data contains only one class: {self.classes_.tolist()[0]!r}."
             )
-        T = self._label_binarizer.transform(y).astype(X.dtype)
+        T = None if multilabel else self._one_hot(y, X.dtype)
+        if T is None:
+            T = self._label_binarizer.transform(y).astype(X.dtype)
         stratify = None if multilabel else y
         return X, T, stratify
+
+    def _one_hot(self, y, dtype) -> np.ndarray | None:
+        """The label binarizer's encoding of 1-D labels, made directly: one
+        column (the second class) for a binary problem, one per class
+        otherwise. (LabelBinarizer.transform makes it too, but checks the
+        labels' type four more times, which cost a small fit more than its
+        first epochs.) None where a label is not in ``classes_``, which the
+        binarizer then reports."""
+        index = np.searchsorted(self.classes_, y)
+        index[index == len(self.classes_)] = 0
+        if not np.array_equal(self.classes_[index], y):
+            return None
+        if self._label_binarizer.y_type_ == "binary":
+            return (index == 1).astype(dtype).reshape(-1, 1)
+        T = np.zeros((len(y), len(self.classes_)), dtype=dtype)
+        T[np.arange(len(y)), index] = 1
+        return T
 
     def _set_partial_fit_classes(self, y, classes) -> None:
         """The label encoding of partial_fit: fixed by ``classes`` on first call."""

@@ -7,13 +7,14 @@ user's own data.
 """
 
 import copy
-import warnings
 
 import numpy as np
 import scipy.sparse as sp
 from sklearn.utils import check_random_state
+from sklearn.utils.multiclass import unique_labels
 
 from ._base import BaseScratchMLP
+from ._exceptions import warn
 from ._network import layer_views
 
 # A finite difference within this fraction of the gradient's scale of the
@@ -209,6 +210,15 @@ def check_gradients(
             [np.ravel(w) for w in probe.coefs_ + probe.intercepts_]
         ).astype(np.float64)
         probe.coefs_, probe.intercepts_ = layer_views(probe._params, layer_sizes)
+    if hasattr(probe, "classes_"):
+        labels = unique_labels(y)
+        if not np.array_equal(labels, probe.classes_):
+            raise ValueError(
+                "check_gradients checks a fitted classifier on data of the "
+                f"classes it was fitted on, {probe.classes_.tolist()}; y has "
+                f"{labels.tolist()}. Pass rows of every class, or check an "
+                "unfitted estimator."
+            )
     problem = probe._prepare_training(
         _as_float64(X), y, sample_weight, incremental=False
     )
@@ -262,14 +272,12 @@ def check_gradients(
 
     verified = [error for error in errors if error is not None]
     if len(verified) < len(errors):
-        warnings.warn(
+        warn(
             f"{len(errors) - len(verified)} of {len(errors)} checked parameters "
             "were left out: the loss has kinks on both sides of them (units or "
             "residuals sitting on a kink), or rounding in the loss exceeds their "
             "gradient, at every step tried, so no finite difference defines their "
-            "derivative.",
-            UserWarning,
-            stacklevel=2,
+            "derivative."
         )
     if not verified:
         return float("nan")

@@ -70,8 +70,6 @@ class _StochasticOptimizer:
 
 
 class SGD(_StochasticOptimizer):
-    name = "sgd"
-
     """Stochastic gradient descent with momentum and learning-rate schedules.
 
     Parameters
@@ -84,6 +82,8 @@ class SGD(_StochasticOptimizer):
     nesterov : bool
     power_t : float
     """
+
+    name = "sgd"  # its key in _kernels.OPTIMIZER_KERNELS
 
     def __init__(
         self,
@@ -135,8 +135,6 @@ class SGD(_StochasticOptimizer):
 
 
 class Adam(_StochasticOptimizer):
-    name = "adam"
-
     """Adam (Kingma & Ba, 2014) on a flat parameter vector.
 
     Parameters
@@ -149,6 +147,8 @@ class Adam(_StochasticOptimizer):
     epsilon : float
         Added to √v to keep the step finite.
     """
+
+    name = "adam"  # its key in _kernels.OPTIMIZER_KERNELS
 
     def __init__(
         self,

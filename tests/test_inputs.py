@@ -245,3 +245,28 @@ def test_inputs_are_never_modified(iris, solver):
                     kept, (X_variant, y_variant, weights), strict=True
                 ):
                     assert_unchanged(original, now)
+
+
+@pytest.mark.parametrize(
+    "labels",
+    [
+        np.array([3, 1, 2, 1, 3, 2, 2]),
+        np.array([-1, 1, 1, -1, 1, -1, -1]),
+        np.array(["b", "a", "c", "a", "b", "c", "c"]),
+        np.array(["yes", "no", "no", "yes", "no", "yes", "no"], dtype=object),
+    ],
+    ids=["multiclass", "binary", "strings", "objects"],
+)
+def test_labels_are_encoded_as_the_label_binarizer_encodes_them(labels):
+    from sklearn.preprocessing import LabelBinarizer
+
+    X = np.arange(2 * len(labels), dtype=float).reshape(len(labels), 2)
+    clf = ScratchMLPClassifier()
+    _, T, _ = clf._validate_input(X, labels, incremental=False, reset=True)
+    np.testing.assert_array_equal(T, LabelBinarizer().fit(labels).transform(labels))
+    # partial_fit's classes may name labels that this batch lacks
+    classes = np.unique(np.append(labels, labels[:1]))
+    clf = ScratchMLPClassifier()
+    _, T, _ = clf._validate_input(X[:3], labels[:3], True, True, classes=classes)
+    expected = LabelBinarizer().fit(classes).transform(labels[:3])
+    np.testing.assert_array_equal(T, expected)
