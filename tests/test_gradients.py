@@ -293,3 +293,6 @@ def test_check_gradients_rejects_bad_arguments(iris):
         check_gradients(ScratchMLPClassifier(), X, y, max_params=0)
     with pytest.raises(ValueError, match="checks ScratchMLPClassifier"):
         check_gradients(StandardScaler(), X, y)
+    fitted = ScratchMLPClassifier(max_iter=5, random_state=0).fit(X, y)
+    with pytest.raises(ValueError, match="classes it was fitted on, \\[0, 1, 2\\]"):
+        check_gradients(fitted, X[y < 2], y[y < 2])
