@@ -7,8 +7,11 @@ import os
 os.environ.setdefault("SCIPY_ARRAY_API", "1")
 
 import pytest
+from helpers import ENGINES
 from sklearn.datasets import load_iris
 from sklearn.preprocessing import StandardScaler
+
+from sknn_scratch import _engine
 
 
 @pytest.fixture(scope="session")
@@ -19,6 +22,18 @@ def iris():
     X.setflags(write=False)
     y.setflags(write=False)
     return X, y
+
+
+@pytest.fixture(scope="module", params=ENGINES)
+def each_engine(request):
+    """Runs each test of a module once on every engine this install has.
+
+    A module whose results come from the engine opts in with
+    ``pytestmark = [pytest.mark.usefixtures("each_engine"), ...]``; its tests
+    then run inside ``_engine.using(engine)``, grouped by engine.
+    """
+    with _engine.using(request.param):
+        yield request.param
 
 
 @pytest.fixture(scope="session")

@@ -29,6 +29,8 @@ from sknn_scratch import (
 )
 from sknn_scratch._losses import REGRESSION_LOSSES
 
+pytestmark = pytest.mark.usefixtures("each_engine")
+
 SOLVERS = list(_optimizers.SOLVERS)
 ACTIVATIONS = list(_activations.ACTIVATIONS)
 

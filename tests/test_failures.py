@@ -17,7 +17,10 @@ from sklearn.utils.validation import check_is_fitted
 
 from sknn_scratch import ScratchMLPClassifier, ScratchMLPRegressor
 
-pytestmark = pytest.mark.filterwarnings("ignore", category=ConvergenceWarning)
+pytestmark = [
+    pytest.mark.usefixtures("each_engine"),
+    pytest.mark.filterwarnings("ignore", category=ConvergenceWarning),
+]
 
 
 def fitted_state(estimator) -> dict:

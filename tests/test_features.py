@@ -26,7 +26,10 @@ from sknn_scratch import (
     ScratchMLPRegressor,
 )
 
-pytestmark = pytest.mark.filterwarnings("ignore", category=ConvergenceWarning)
+pytestmark = [
+    pytest.mark.usefixtures("each_engine"),
+    pytest.mark.filterwarnings("ignore", category=ConvergenceWarning),
+]
 
 
 # -- class_weight -------------------------------------------------------------

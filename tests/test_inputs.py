@@ -15,7 +15,10 @@ from sklearn.preprocessing import StandardScaler
 
 from sknn_scratch import ScratchMLPClassifier, ScratchMLPRegressor
 
-pytestmark = pytest.mark.filterwarnings("ignore", category=ConvergenceWarning)
+pytestmark = [
+    pytest.mark.usefixtures("each_engine"),
+    pytest.mark.filterwarnings("ignore", category=ConvergenceWarning),
+]
 
 SOLVERS = ["adam", "sgd", "lbfgs"]
 

@@ -14,7 +14,10 @@ from sklearn.preprocessing import StandardScaler
 from sknn_scratch import ScratchMLPClassifier, ScratchMLPRegressor
 from sknn_scratch._activations import ACTIVATIONS
 
-pytestmark = pytest.mark.filterwarnings("ignore", category=ConvergenceWarning)
+pytestmark = [
+    pytest.mark.usefixtures("each_engine"),
+    pytest.mark.filterwarnings("ignore", category=ConvergenceWarning),
+]
 
 SOLVERS = {
     "adam": dict(solver="adam", learning_rate_init=0.01, max_iter=500),

@@ -16,6 +16,8 @@ from sklearn.exceptions import ConvergenceWarning
 
 from sknn_scratch import ScratchMLPClassifier, ScratchMLPRegressor, _optimizers
 
+pytestmark = pytest.mark.usefixtures("each_engine")
+
 SOLVERS = list(_optimizers.SOLVERS)
 MB = 1e6
 

@@ -15,7 +15,10 @@ from sklearn.model_selection import train_test_split
 from sknn_scratch import ScratchMLPClassifier, ScratchMLPRegressor
 
 # tests that look for a ConvergenceWarning catch it themselves
-pytestmark = pytest.mark.filterwarnings("ignore", category=ConvergenceWarning)
+pytestmark = [
+    pytest.mark.usefixtures("each_engine"),
+    pytest.mark.filterwarnings("ignore", category=ConvergenceWarning),
+]
 
 
 @pytest.mark.parametrize("solver", ["adam", "sgd"])
