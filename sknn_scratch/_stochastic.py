@@ -18,7 +18,6 @@ from typing import NamedTuple
 import numpy as np
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
-from sklearn.utils import shuffle
 
 from ._exceptions import DIVERGENCE_ADVICE, TrainingDivergedError, warn
 from ._optimizers import SOLVERS
@@ -120,7 +119,10 @@ def _epochs(estimator, trainer, validation, problem, incremental: bool) -> None:
     estimator.n_iter_ = 0
     for _ in range(estimator.max_iter):
         if estimator.shuffle:
-            sample_order = shuffle(sample_order, random_state=problem.random_state)
+            # The draws of scikit-learn's ``shuffle(X, y)``, which permutes
+            # ``arange(n)`` in place with ``random_state.shuffle``: the same
+            # permutation applied to the running order, without its copies.
+            problem.random_state.shuffle(sample_order)
         loss = trainer.epoch(sample_order if estimator.shuffle else None)
         estimator.n_iter_ += 1
         estimator.t_ += trainer.n_samples
