@@ -66,9 +66,10 @@ itself; the sample counts are printed. ``perf`` adds its own cost to the
 profiled fit (stack copies at every sample), so its wall time per batch is
 printed beside the unprofiled one: read the breakdown as proportions.
 
-Lines of ``_kernels.pyx`` come from the C file Cython generated
-(``sknn_scratch/_kernels.c``, which maps each C line back to its ``.pyx``
-line); where it is missing, groups are by compiled function only. Where
+Lines of ``_kernels.pyx`` come from the C file Cython generated for the
+module the engine loaded (``sknn_scratch/_kernels.c``, or ``_kernels_avx2.c``
+for the AVX2 build of the same source, which maps each C line back to its
+``.pyx`` line); where it is missing, groups are by compiled function only. Where
 ``perf`` is missing or not permitted, the script says so, prints the
 unprofiled figures and exits normally.
 
@@ -139,8 +140,12 @@ TARGET_SAMPLES = 20_000
 PERIOD_BOUNDS_US = (100, 10_000)
 STACK_BYTES = 8192  # of stack copied per sample for DWARF unwinding
 
-# Cython's names for C functions of sknn_scratch._kernels: "<n>sknn_scratch_<n>_kernels_".
-_PACKAGE, _MODULE = "sknn_scratch", "_kernels"
+# The source every build of the kernels compiles, and the module the engine
+# loaded from it (``_kernels``, or ``_kernels_avx2`` where the CPU has AVX2):
+# Cython names the module's C functions "<n>sknn_scratch_<n><module>_" and its
+# C file "<module>.c", whose line marks point into the source.
+_PACKAGE, _PYX = "sknn_scratch", "_kernels"
+_MODULE = _engine._kernels.__name__.rpartition(".")[2] if _engine._kernels else _PYX
 COMPILED_PREFIX = f"{len(_PACKAGE)}{_PACKAGE}_{len(_MODULE)}{_MODULE}_"
 # Compiled functions that hand parts of a batch to helper threads and wait.
 HAND_OVER_FUNCTIONS = ("run_parts", "helper_loop", "claim_helpers", "release_helpers")
@@ -439,7 +444,7 @@ class PyxLines:
         self.text: dict[int, str] = {}
         # Scalar helpers (_exp, _expit, ...) and wrappers (gemm): their time
         # is charged to the line that calls them.
-        pyx = Path(sknn_scratch.__file__).resolve().parent / f"{_MODULE}.pyx"
+        pyx = Path(sknn_scratch.__file__).resolve().parent / f"{_PYX}.pyx"
         self.inline = (
             set(self.INLINE.findall(pyx.read_text())) if pyx.exists() else set()
         )
@@ -472,7 +477,7 @@ def find_c_file() -> tuple[Path | None, str]:
     """The generated C file beside the extension, and a note if it is missing
     or older than the .pyx it came from."""
     folder = Path(sknn_scratch.__file__).resolve().parent
-    c_file, pyx = folder / f"{_MODULE}.c", folder / f"{_MODULE}.pyx"
+    c_file, pyx = folder / f"{_MODULE}.c", folder / f"{_PYX}.pyx"
     if not c_file.exists():
         return (
             None,
