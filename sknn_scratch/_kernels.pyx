@@ -1124,18 +1124,6 @@ cdef inline void copy(real* to, const real* source, Py_ssize_t n) noexcept nogil
         to[i] = source[i]
 
 
-cdef void prefetch_batch(const BatchJob* job, Py_ssize_t start, Py_ssize_t rows,
-                         real* dtype) noexcept nogil:
-    """Ask for the rows of the shuffled batch at ``start`` while another batch
-    is computed, so that its gather finds them in cache: rows in random
-    order are the gather's whole cost, one memory latency each."""
-    cdef Py_ssize_t i, source
-    for i in range(start, start + rows):
-        source = job.order[i]
-        prefetch_row(<const real*> job.X + source * job.n_inputs, job.n_inputs)
-        prefetch_row(<const real*> job.T + source * job.n_outputs, job.n_outputs)
-
-
 cdef void batch_part_typed(BatchJob* job, int part, real* dtype) noexcept nogil:
     cdef Py_ssize_t first = part_start(job.rows, part, job.parts)
     cdef Py_ssize_t rows = part_start(job.rows, part + 1, job.parts) - first
@@ -1615,12 +1603,6 @@ cdef double _epoch(
                     draw(rows)
             job.start, job.rows, job.scale = start, rows, 1.0 / total_weight
             job.parts = batch_parts(net.layout, rows, max_parts)
-            if shuffled and job.parts == 1 and start + batch_size < n_samples:
-                # the next batch's rows, fetched while this one runs (a batch
-                # cut into parts is gathered by several cores: no use here)
-                prefetch_batch(&job, start + batch_size,
-                               min(batch_size, n_samples - start - batch_size),
-                               <real*> NULL)
             run_parts(batch_part, &job, job.parts, threads)
             data_loss = 0
             for part in range(job.parts):
