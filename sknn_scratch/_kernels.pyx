@@ -554,6 +554,10 @@ cdef void add_bias(real* z, const real* bias, Py_ssize_t rows, Py_ssize_t cols) 
 
 
 # -- output activation, loss and output delta ----------------------------------------------
+cdef enum:
+    LOG_CHUNK = 256  # rows whose softmax normalisers go through log() at once
+
+
 cdef double output_loss(
     real* z, const real* t, real* delta, const real* weight,
     Py_ssize_t rows, Py_ssize_t cols, int loss, double parameter, real scale,
@@ -562,7 +566,7 @@ cdef double output_loss(
 
     ``weight`` is NULL for unit weights; ``scale`` is 1/S; ``parameter`` is
     the loss's setting (huber_delta, quantile), as in ``_losses``. Losses are summed
-    in double precision; exp and log1p run over the whole block at once (the
+    in double precision; exp, log and log1p run over many rows at once (the
     delta array holds intermediate values until the deltas replace them).
     """
     cdef Py_ssize_t i, j, n = rows * cols
@@ -572,6 +576,8 @@ cdef double output_loss(
     cdef real largest, total_exp, v, size, clipped
     cdef real setting = <real> parameter
     cdef double row_loss, total = 0, w = 1
+    cdef real normalisers[LOG_CHUNK]
+    cdef Py_ssize_t first, chunk
     if loss == LOG_LOSS:
         # softmax of each row shifted by its own maximum: no overflow, and no
         # row's result depends on another row. ℓ = log Σ e^v - Σ t v, v = z - max.
@@ -587,17 +593,27 @@ cdef double output_loss(
                 row_loss -= tr[j] * zr[j]
             total += row_loss if weight == NULL else weight[i] * row_loss
         apply(FUNCTION_EXP, z, n)
-        for i in range(rows):
-            zr, tr, dr = z + i * cols, t + i * cols, delta + i * cols
-            total_exp = 0
-            for j in range(cols):
-                total_exp = total_exp + zr[j]
-            if weight != NULL:
-                w = weight[i]
-            total += w * _log(total_exp)
-            for j in range(cols):
-                zr[j] = zr[j] / total_exp
-                dr[j] = (zr[j] - tr[j]) * (<real> w * scale)
+        first = 0
+        while first < rows:
+            chunk = min(<Py_ssize_t> LOG_CHUNK, rows - first)
+            for i in range(first, first + chunk):
+                zr, tr, dr = z + i * cols, t + i * cols, delta + i * cols
+                total_exp = 0
+                for j in range(cols):
+                    total_exp = total_exp + zr[j]
+                normalisers[i - first] = total_exp
+                if weight != NULL:
+                    w = weight[i]
+                for j in range(cols):
+                    zr[j] = zr[j] / total_exp
+                    dr[j] = (zr[j] - tr[j]) * (<real> w * scale)
+            # the rows' log Σ e^v, by one call of the log loop, not one per row
+            apply(FUNCTION_LOG, normalisers, chunk)
+            for i in range(chunk):
+                if weight != NULL:
+                    w = weight[first + i]
+                total += w * normalisers[i]
+            first += chunk
         return total
     if loss == BINARY_LOG_LOSS:
         # ℓ = log(1 + e^z) - t z = max(z, 0) - t z + log(1 + e^-|z|)
