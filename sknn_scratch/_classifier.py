@@ -1,6 +1,7 @@
 """ScratchMLPClassifier: binary, multiclass and multilabel classification."""
 
 import numpy as np
+import scipy.sparse as sp
 from sklearn.base import ClassifierMixin
 from sklearn.metrics import accuracy_score
 from sklearn.preprocessing import LabelBinarizer
@@ -144,7 +145,7 @@ class ScratchMLPClassifier(ClassifierMixin, BaseScratchMLP):
         if incremental:
             self._set_partial_fit_classes(y, classes)
         if not hasattr(self, "classes_") or (not self.warm_start and not incremental):
-            self._label_binarizer = LabelBinarizer().fit(y)
+            self._label_binarizer = _fit_label_binarizer(y)
             self.classes_ = self._label_binarizer.classes_
         elif self.warm_start and not incremental:
             if set(unique_labels(y)) != set(self.classes_):
@@ -409,3 +410,22 @@ class ScratchMLPClassifier(ClassifierMixin, BaseScratchMLP):
         tags = super().__sklearn_tags__()
         tags.classifier_tags.multi_label = True
         return tags
+
+
+def _fit_label_binarizer(y) -> LabelBinarizer:
+    """``LabelBinarizer().fit(y)``, made directly for 1-D labels of one kind.
+
+    ``check_classification_targets`` has accepted y; then its classes are
+    ``np.unique(y)`` and its type is "binary" up to two classes, "multiclass"
+    above, as LabelBinarizer.fit finds them by two more passes of
+    ``type_of_target`` (on 20,000 labels, those cost as much as a small
+    network's epoch in float32). Mixed object labels, whose error comes from
+    ``unique_labels``, and 2-D targets go through LabelBinarizer.fit itself.
+    """
+    if y.ndim != 1 or y.dtype.kind not in "biufU" or sp.issparse(y):
+        return LabelBinarizer().fit(y)
+    binarizer = LabelBinarizer()
+    binarizer.classes_ = np.unique(y)
+    binarizer.y_type_ = "multiclass" if len(binarizer.classes_) > 2 else "binary"
+    binarizer.sparse_input_ = False
+    return binarizer

@@ -257,8 +257,10 @@ def test_inputs_are_never_modified(iris, solver):
         np.array([-1, 1, 1, -1, 1, -1, -1]),
         np.array(["b", "a", "c", "a", "b", "c", "c"]),
         np.array(["yes", "no", "no", "yes", "no", "yes", "no"], dtype=object),
+        np.array([2.0, 1.0, 2.0, 1.0, 1.0, 7.0, 2.0]),
+        np.array([True, False, False, True, True, False, True]),
     ],
-    ids=["multiclass", "binary", "strings", "objects"],
+    ids=["multiclass", "binary", "strings", "objects", "floats", "booleans"],
 )
 def test_labels_are_encoded_as_the_label_binarizer_encodes_them(labels):
     from sklearn.preprocessing import LabelBinarizer
@@ -266,7 +268,13 @@ def test_labels_are_encoded_as_the_label_binarizer_encodes_them(labels):
     X = np.arange(2 * len(labels), dtype=float).reshape(len(labels), 2)
     clf = ScratchMLPClassifier()
     _, T, _ = clf._validate_input(X, labels, incremental=False, reset=True)
-    np.testing.assert_array_equal(T, LabelBinarizer().fit(labels).transform(labels))
+    fitted = LabelBinarizer().fit(labels)
+    np.testing.assert_array_equal(T, fitted.transform(labels))
+    # the binarizer the predictions decode with is the one fit() would make
+    ours = clf._label_binarizer
+    assert (ours.y_type_, ours.sparse_input_) == (fitted.y_type_, fitted.sparse_input_)
+    np.testing.assert_array_equal(ours.classes_, fitted.classes_)
+    assert ours.classes_.dtype == fitted.classes_.dtype
     # partial_fit's classes may name labels that this batch lacks
     classes = np.unique(np.append(labels, labels[:1]))
     clf = ScratchMLPClassifier()
