@@ -16,8 +16,11 @@ import sys
 from setuptools import Extension, setup
 from setuptools.command.build_ext import build_ext
 
-# Set by CI: a failed build of the extension fails the install.
-REQUIRE_COMPILED = os.environ.get("SKNN_SCRATCH_ENGINE") == "compiled"
+# The variable that chooses the engine at import time (sknn_scratch/_engine.py)
+# chooses at build time too: "compiled" (set by CI) makes a failed build of
+# the extension fail the install; "numpy" builds no extension at all.
+ENGINE = os.environ.get("SKNN_SCRATCH_ENGINE", "").strip().lower()
+REQUIRE_COMPILED = ENGINE == "compiled"
 AVX2_BUILD = "sknn_scratch._kernels_avx2"
 
 
@@ -68,6 +71,10 @@ class OptionalBuildExt(build_ext):
 
 
 def extensions() -> list[Extension]:
+    if ENGINE == "numpy":
+        message = "SKNN_SCRATCH_ENGINE=numpy: no compiled engine is built."
+        print(message, file=sys.stderr)
+        return []
     try:
         from Cython.Build import cythonize
     except ImportError:

@@ -6,10 +6,12 @@ them. The compiled engine must reproduce the reference after 30 epochs to
 """
 
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -262,3 +264,25 @@ def test_show_versions_names_the_engine(capsys):
     with _engine.using("numpy"), warnings.catch_warnings():
         sknn_scratch.show_versions()
     assert "engine: numpy" in capsys.readouterr().out
+
+
+def test_an_install_asked_for_the_numpy_engine_builds_no_extension(tmp_path):
+    root = Path(__file__).resolve().parents[1]
+    shutil.copy(root / "setup.py", tmp_path)
+    shutil.copytree(
+        root / "sknn_scratch",
+        tmp_path / "sknn_scratch",
+        ignore=shutil.ignore_patterns("*.so", "*.c", "__pycache__"),
+    )
+    build = subprocess.run(
+        [sys.executable, "setup.py", "build_ext", "--inplace"],
+        cwd=tmp_path,
+        env={**os.environ, "SKNN_SCRATCH_ENGINE": "numpy"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert build.returncode == 0, build.stderr
+    assert "no compiled engine is built" in build.stderr
+    assert not list((tmp_path / "sknn_scratch").glob("*.so"))
+    assert not list((tmp_path / "sknn_scratch").glob("*.c"))
