@@ -554,10 +554,6 @@ cdef void add_bias(real* z, const real* bias, Py_ssize_t rows, Py_ssize_t cols) 
 
 
 # -- output activation, loss and output delta ----------------------------------------------
-cdef enum:
-    LOG_CHUNK = 256  # rows whose softmax normalisers go through log() at once
-
-
 cdef double output_loss(
     real* z, const real* t, real* delta, const real* weight,
     Py_ssize_t rows, Py_ssize_t cols, int loss, double parameter, real scale,
@@ -576,7 +572,7 @@ cdef double output_loss(
     cdef real largest, total_exp, v, size, clipped
     cdef real setting = <real> parameter
     cdef double row_loss, total = 0, w = 1
-    cdef real normalisers[LOG_CHUNK]
+    cdef real normalisers[VECTOR_BLOCK]  # rows' Σ e^v, then their logs
     cdef Py_ssize_t first, chunk
     if loss == LOG_LOSS:
         # softmax of each row shifted by its own maximum: no overflow, and no
@@ -595,7 +591,7 @@ cdef double output_loss(
         apply(FUNCTION_EXP, z, n)
         first = 0
         while first < rows:
-            chunk = min(<Py_ssize_t> LOG_CHUNK, rows - first)
+            chunk = min(<Py_ssize_t> VECTOR_BLOCK, rows - first)
             for i in range(first, first + chunk):
                 zr, tr, dr = z + i * cols, t + i * cols, delta + i * cols
                 total_exp = 0
