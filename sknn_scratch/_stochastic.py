@@ -119,9 +119,11 @@ def _epochs(estimator, trainer, validation, problem, incremental: bool) -> None:
     estimator.n_iter_ = 0
     for _ in range(estimator.max_iter):
         if estimator.shuffle:
-            # The draws of scikit-learn's ``shuffle(X, y)``, which permutes
-            # ``arange(n)`` in place with ``random_state.shuffle``: the same
-            # permutation applied to the running order, without its copies.
+            # scikit-learn's MLP draws ``shuffle(sample_idx, random_state)``
+            # each epoch, which permutes ``arange(n)`` with
+            # ``random_state.shuffle`` and indexes sample_idx with it: the
+            # same draws and the same order as shuffling it in place, without
+            # that function's validation and copies.
             problem.random_state.shuffle(sample_order)
         loss = trainer.epoch(sample_order if estimator.shuffle else None)
         estimator.n_iter_ += 1
