@@ -1,7 +1,6 @@
 """ScratchMLPClassifier: binary, multiclass and multilabel classification."""
 
 import numpy as np
-import scipy.sparse as sp
 from sklearn.base import ClassifierMixin
 from sklearn.metrics import accuracy_score
 from sklearn.preprocessing import LabelBinarizer
@@ -413,16 +412,16 @@ class ScratchMLPClassifier(ClassifierMixin, BaseScratchMLP):
 
 
 def _fit_label_binarizer(y) -> LabelBinarizer:
-    """``LabelBinarizer().fit(y)``, made directly for 1-D labels of one kind.
+    """``LabelBinarizer().fit(y)``, made directly for 1-D numeric labels.
 
     ``check_classification_targets`` has accepted y; then its classes are
     ``np.unique(y)`` and its type is "binary" up to two classes, "multiclass"
     above, as LabelBinarizer.fit finds them by two more passes of
     ``type_of_target`` (on 20,000 labels, those cost as much as a small
-    network's epoch in float32). Mixed object labels, whose error comes from
-    ``unique_labels``, and 2-D targets go through LabelBinarizer.fit itself.
+    network's epoch in float32). Strings, objects and 2-D targets go through
+    LabelBinarizer.fit itself, which also sets the dtype of string classes.
     """
-    if y.ndim != 1 or y.dtype.kind not in "biufU" or sp.issparse(y):
+    if y.ndim != 1 or y.dtype.kind not in "biuf":
         return LabelBinarizer().fit(y)
     binarizer = LabelBinarizer()
     binarizer.classes_ = np.unique(y)

@@ -256,11 +256,12 @@ def test_inputs_are_never_modified(iris, solver):
         np.array([3, 1, 2, 1, 3, 2, 2]),
         np.array([-1, 1, 1, -1, 1, -1, -1]),
         np.array(["b", "a", "c", "a", "b", "c", "c"]),
+        np.array(["b", "a", "c", "a", "b", "c", "c"], dtype="U10"),
         np.array(["yes", "no", "no", "yes", "no", "yes", "no"], dtype=object),
         np.array([2.0, 1.0, 2.0, 1.0, 1.0, 7.0, 2.0]),
         np.array([True, False, False, True, True, False, True]),
     ],
-    ids=["multiclass", "binary", "strings", "objects", "floats", "booleans"],
+    ids=["multiclass", "binary", "strings", "padded", "objects", "floats", "booleans"],
 )
 def test_labels_are_encoded_as_the_label_binarizer_encodes_them(labels):
     from sklearn.preprocessing import LabelBinarizer
