@@ -66,10 +66,10 @@ itself; the sample counts are printed. ``perf`` adds its own cost to the
 profiled fit (stack copies at every sample), so its wall time per batch is
 printed beside the unprofiled one: read the breakdown as proportions.
 
-Lines of ``_kernels.pyx`` come from the C file Cython generated for the
-module the engine loaded (``sknn_scratch/_kernels.c``, or ``_kernels_avx2.c``
-for the AVX2 build of the same source, which maps each C line back to its
-``.pyx`` line); where it is missing, groups are by compiled function only. Where
+Lines of ``_kernels.pyx`` come from the C file that Cython generated for the
+module the engine loaded: ``sknn_scratch/_kernels.c``, or ``_kernels_avx2.c``
+for the AVX2 build of the same source. That file maps each of its C lines
+back to a ``.pyx`` line; where it is missing, groups are by compiled function only. Where
 ``perf`` is missing or not permitted, the script says so, prints the
 unprofiled figures and exits normally.
 

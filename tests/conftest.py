@@ -26,7 +26,8 @@ def iris():
 
 @pytest.fixture(scope="module", params=ENGINES)
 def each_engine(request):
-    """Runs each test of a module once on every engine this install has.
+    """Runs each test of a module once on each engine of ``helpers.ENGINES``
+    (both where the compiled one is built and chosen, else the NumPy one).
 
     A module whose results come from the engine opts in with
     ``pytestmark = [pytest.mark.usefixtures("each_engine"), ...]``; its tests
