@@ -18,6 +18,7 @@ The environment variable ``SKNN_SCRATCH_ENGINE`` chooses:
 import contextlib
 import importlib
 import os
+from pathlib import Path
 
 import numpy as np
 
@@ -46,11 +47,27 @@ def _cpu_has_avx2() -> bool:
     return bool(__cpu_features__.get("AVX2", False))
 
 
+def _source_folder() -> Path | None:
+    """The checkout in the current folder, if the package was imported from
+    it: Python puts the current folder first on its path, so that the
+    checkout's unbuilt package shadows the installed one."""
+    checkout = Path(__file__).resolve().parent.parent
+    if checkout == Path.cwd().resolve() and (checkout / "setup.py").exists():
+        return checkout
+    return None
+
+
 try:
     _kernels = importlib.import_module(_KERNELS)
 except ImportError as error:
     if isinstance(error, ModuleNotFoundError) and error.name == _KERNELS:
         UNAVAILABLE = f"{_KERNELS} was not built (no C compiler at install?)"
+        if (checkout := _source_folder()) is not None:
+            UNAVAILABLE = (
+                f"the package was imported from its source folder {checkout}, "
+                f"where {_KERNELS} is not built; run Python from another "
+                "folder to use the installed package"
+            )
     else:
         UNAVAILABLE = f"{_KERNELS} cannot be imported: {error}"
     if _choice == "compiled":

@@ -266,14 +266,43 @@ def test_show_versions_names_the_engine(capsys):
     assert "engine: numpy" in capsys.readouterr().out
 
 
-def test_an_install_asked_for_the_numpy_engine_builds_no_extension(tmp_path):
+def copy_of_the_source(folder: Path) -> None:
+    """setup.py and the package's sources, without anything built."""
     root = Path(__file__).resolve().parents[1]
-    shutil.copy(root / "setup.py", tmp_path)
+    shutil.copy(root / "setup.py", folder)
     shutil.copytree(
         root / "sknn_scratch",
-        tmp_path / "sknn_scratch",
+        folder / "sknn_scratch",
         ignore=shutil.ignore_patterns("*.so", "*.c", "__pycache__"),
     )
+
+
+def test_python_run_in_a_checkout_says_that_it_shadows_the_install(tmp_path):
+    copy_of_the_source(tmp_path)
+    # Python run in the checkout: its folder comes first on the path (an
+    # editable install's finder would come before it, so it is left out).
+    code = (
+        "import sys\n"
+        "sys.meta_path[:] = [finder for finder in sys.meta_path\n"
+        "    if not getattr(finder, '__module__', '').startswith('__editable__')]\n"
+        "import sknn_scratch\n"
+        "sknn_scratch.show_versions()\n"
+    )
+    shadowed = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=tmp_path,
+        env={**os.environ, "SKNN_SCRATCH_ENGINE": ""},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert shadowed.returncode == 0, shadowed.stderr
+    assert f"imported from its source folder {tmp_path.resolve()}" in shadowed.stdout
+    assert "run Python from another folder" in shadowed.stdout
+
+
+def test_an_install_asked_for_the_numpy_engine_builds_no_extension(tmp_path):
+    copy_of_the_source(tmp_path)
     build = subprocess.run(
         [sys.executable, "setup.py", "build_ext", "--inplace"],
         cwd=tmp_path,
