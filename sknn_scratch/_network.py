@@ -435,17 +435,8 @@ class Network:
         """
         n_rows = X.shape[0]
         if self._runs_compiled(X):
-            self.compiled.rng = self.dropout_rng
-            return self.compiled.loss(
-                X,
-                np.ascontiguousarray(T),
-                _contiguous(sample_weight),
-                float(alpha),
-                True,
-                True,
-                self.chunk_rows(n_rows) if max_rows is None else max_rows,
-                *self.thread_plan.now(),
-            )
+            rows = self.chunk_rows(n_rows) if max_rows is None else max_rows
+            return self._compiled_loss(X, T, sample_weight, alpha, True, True, rows)
         total_weight = n_rows if sample_weight is None else sample_weight.sum()
         scale = 1.0 / float(total_weight)
         if max_rows is not None and max_rows >= n_rows:  # a mini-batch: one chunk
@@ -466,6 +457,24 @@ class Network:
                 self._backward(X_rows, buffers, *layer_views(work, self.layer_sizes))
                 self.grad += work
         return data_loss * scale + self._penalty(alpha, scale, gradient=True)
+
+    def _compiled_loss(
+        self, X, T, sample_weight, alpha, gradient, training, chunk_rows, outputs=None
+    ) -> float:
+        """The compiled engine's ``loss_and_gradient`` (gradient=True) or
+        ``loss``, with this network's dropout draws and thread plan."""
+        self.compiled.rng = self.dropout_rng
+        return self.compiled.loss(
+            X,
+            np.ascontiguousarray(T),
+            _contiguous(sample_weight),
+            float(alpha),
+            gradient,
+            training,
+            chunk_rows,
+            *self.thread_plan.now(),
+            outputs,
+        )
 
     def loss(
         self,
@@ -492,17 +501,9 @@ class Network:
         float
         """
         if self._runs_compiled(X):
-            self.compiled.rng = self.dropout_rng
-            return self.compiled.loss(
-                X,
-                np.ascontiguousarray(T),
-                _contiguous(sample_weight),
-                float(alpha),
-                False,
-                training,
-                self.chunk_rows(X.shape[0]),
-                *self.thread_plan.now(),
-                outputs,
+            rows = self.chunk_rows(X.shape[0])
+            return self._compiled_loss(
+                X, T, sample_weight, alpha, False, training, rows, outputs
             )
         total_weight = X.shape[0] if sample_weight is None else sample_weight.sum()
         scale = 1.0 / float(total_weight)
