@@ -204,19 +204,26 @@ def test_every_build_of_the_kernels_trains_identically(monkeypatch):
         np.testing.assert_array_equal(baseline, avx2)
 
 
-def run_python(code: str, **environment) -> subprocess.CompletedProcess:
-    # From a directory of its own: in the repository's root, `import
-    # sknn_scratch` would find the source folder, without the built extension.
-    with tempfile.TemporaryDirectory() as folder:
-        return subprocess.run(
-            [sys.executable, "-c", code],
-            capture_output=True,
-            text=True,
-            env={**os.environ, **environment},
-            cwd=folder,
-            timeout=120,
-            check=False,
-        )
+def run_python(code: str, folder=None, **environment) -> subprocess.CompletedProcess:
+    """Run ``python -c code`` in ``folder``, by default one of its own: in the
+    repository's root, `import sknn_scratch` would find the source folder,
+    without the built extension."""
+    return run_in(folder, [sys.executable, "-c", code], environment)
+
+
+def run_in(folder, command: list, environment: dict) -> subprocess.CompletedProcess:
+    if folder is None:
+        with tempfile.TemporaryDirectory() as own_folder:
+            return run_in(own_folder, command, environment)
+    return subprocess.run(
+        command,
+        capture_output=True,
+        text=True,
+        env={**os.environ, **environment},
+        cwd=folder,
+        timeout=120,
+        check=False,
+    )
 
 
 def test_the_environment_variable_chooses_the_engine():
@@ -288,14 +295,7 @@ def test_python_run_in_a_checkout_says_that_it_shadows_the_install(tmp_path):
         "import sknn_scratch\n"
         "sknn_scratch.show_versions()\n"
     )
-    shadowed = subprocess.run(
-        [sys.executable, "-c", code],
-        cwd=tmp_path,
-        env={**os.environ, "SKNN_SCRATCH_ENGINE": ""},
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    shadowed = run_python(code, tmp_path, SKNN_SCRATCH_ENGINE="")
     assert shadowed.returncode == 0, shadowed.stderr
     assert f"imported from its source folder {tmp_path.resolve()}" in shadowed.stdout
     assert "run Python from another folder" in shadowed.stdout
@@ -303,13 +303,10 @@ def test_python_run_in_a_checkout_says_that_it_shadows_the_install(tmp_path):
 
 def test_an_install_asked_for_the_numpy_engine_builds_no_extension(tmp_path):
     copy_of_the_source(tmp_path)
-    build = subprocess.run(
+    build = run_in(
+        tmp_path,
         [sys.executable, "setup.py", "build_ext", "--inplace"],
-        cwd=tmp_path,
-        env={**os.environ, "SKNN_SCRATCH_ENGINE": "numpy"},
-        capture_output=True,
-        text=True,
-        timeout=120,
+        {"SKNN_SCRATCH_ENGINE": "numpy"},
     )
     assert build.returncode == 0, build.stderr
     assert "no compiled engine is built" in build.stderr
