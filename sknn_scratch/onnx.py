@@ -279,10 +279,11 @@ def register() -> None:
     >>> import onnxruntime
     >>> import skl2onnx
     >>> from sklearn.datasets import load_iris
+    >>> from sklearn.preprocessing import StandardScaler
     >>> import sknn_scratch.onnx
     >>> from sknn_scratch import ScratchMLPClassifier
     >>> X, y = load_iris(return_X_y=True)
-    >>> X = X.astype(np.float32)
+    >>> X = StandardScaler().fit_transform(X).astype(np.float32)
     >>> clf = ScratchMLPClassifier(solver="lbfgs", random_state=0).fit(X, y)
     >>> sknn_scratch.onnx.register()
     >>> onx = skl2onnx.to_onnx(clf, X[:1], options={"zipmap": False})
