@@ -21,7 +21,7 @@ from setuptools.command.build_ext import build_ext
 # the extension fail the install; "numpy" builds no extension at all.
 ENGINE = os.environ.get("SKNN_SCRATCH_ENGINE", "").strip().lower()
 REQUIRE_COMPILED = ENGINE == "compiled"
-AVX2_BUILD = "sknn_scratch._kernels_avx2"
+AVX2_BUILD = "sknn_scratch._compiled._kernels_avx2"
 
 
 class OptionalBuildExt(build_ext):
@@ -84,7 +84,7 @@ def extensions() -> list[Extension]:
         return []
     import numpy
 
-    builds = ["sknn_scratch._kernels"]
+    builds = ["sknn_scratch._compiled._kernels"]
     if platform.machine().lower() in ("x86_64", "amd64"):
         builds.append(AVX2_BUILD)
     kernels = [

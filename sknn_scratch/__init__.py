@@ -9,13 +9,16 @@ its training and validation curves. ``show_versions`` prints the versions
 and which engine runs: the compiled kernels, or the NumPy reference.
 """
 
-from ._classifier import ScratchMLPClassifier
-from ._display import LossCurveDisplay
-from ._gradient_check import check_gradients
-from ._regressor import ScratchMLPRegressor
-from ._show_versions import show_versions
+from ._compat import register_old_paths
+from ._estimators._classifier import ScratchMLPClassifier
+from ._estimators._display import LossCurveDisplay
+from ._estimators._gradient_check import check_gradients
+from ._estimators._regressor import ScratchMLPRegressor
+from ._estimators._show_versions import show_versions
 
 __version__ = "0.1.0"
+
+register_old_paths(__name__)
 
 __all__ = [
     "LossCurveDisplay",

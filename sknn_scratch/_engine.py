@@ -32,7 +32,7 @@ if _choice not in ("", *ENGINES):
         "or leave it unset."
     )
 
-_KERNELS = __name__.rsplit(".", 1)[0] + "._kernels"
+_KERNELS = __name__.rsplit(".", 1)[0] + "._compiled._kernels"
 
 
 def _cpu_has_avx2() -> bool:
@@ -134,7 +134,7 @@ def compiled_predictor(X, coefs, intercepts, activation: str):
     where the reference predicts: engine not built or not chosen, an activation
     without a fused kernel, sparse data, or arrays not all C-ordered of X's
     dtype."""
-    from ._activations import ACTIVATIONS
+    from ._reference._activations import ACTIVATIONS
 
     if preferred() != "compiled" or not ACTIVATIONS[activation].compiled:
         return None

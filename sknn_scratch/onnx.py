@@ -38,9 +38,9 @@ import copy
 
 import numpy as np
 
-from ._activations import ACTIVATIONS
-from ._classifier import ScratchMLPClassifier
-from ._regressor import ScratchMLPRegressor
+from ._estimators._classifier import ScratchMLPClassifier
+from ._estimators._regressor import ScratchMLPRegressor
+from ._reference._activations import ACTIVATIONS
 
 __all__ = ["register"]
 

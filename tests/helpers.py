@@ -7,7 +7,7 @@ import numpy as np
 from sklearn.neural_network import MLPClassifier, MLPRegressor
 
 from sknn_scratch import ScratchMLPClassifier, ScratchMLPRegressor, _engine
-from sknn_scratch._losses import LOSSES, REGRESSION_LOSSES
+from sknn_scratch._reference._losses import LOSSES, REGRESSION_LOSSES
 
 MiB = 2**20
 

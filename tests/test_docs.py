@@ -33,8 +33,8 @@ from sklearn.exceptions import ConvergenceWarning
 import sknn_scratch
 import sknn_scratch.onnx
 from sknn_scratch import _engine
-from sknn_scratch._activations import ACTIVATIONS
-from sknn_scratch._losses import LOSSES
+from sknn_scratch._reference._activations import ACTIVATIONS
+from sknn_scratch._reference._losses import LOSSES
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"

@@ -10,11 +10,12 @@ import pytest
 from helpers import away_from_kinks, engine_targets, loss_settings
 from scipy.special import expit, ndtr, softmax, xlogy
 
-from sknn_scratch import _engine, _network
-from sknn_scratch._activations import ACTIVATIONS, OUTPUT_ACTIVATIONS
-from sknn_scratch._losses import LOSSES, REGRESSION_LOSSES
-from sknn_scratch._network import Network, forward, layer_views
-from sknn_scratch._optimizers import SGD, Adam
+from sknn_scratch import _engine
+from sknn_scratch._reference import _network
+from sknn_scratch._reference._activations import ACTIVATIONS, OUTPUT_ACTIVATIONS
+from sknn_scratch._reference._losses import LOSSES, REGRESSION_LOSSES
+from sknn_scratch._reference._network import Network, forward, layer_views
+from sknn_scratch._reference._optimizers import SGD, Adam
 
 
 def test_parameters_are_views_into_one_flat_vector():

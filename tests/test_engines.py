@@ -18,9 +18,9 @@ import pytest
 from sklearn.exceptions import ConvergenceWarning
 
 from sknn_scratch import ScratchMLPClassifier, ScratchMLPRegressor, _engine
-from sknn_scratch._activations import ACTIVATIONS
-from sknn_scratch._losses import LOSSES
-from sknn_scratch._optimizers import STOCHASTIC_SOLVERS
+from sknn_scratch._reference._activations import ACTIVATIONS
+from sknn_scratch._reference._losses import LOSSES
+from sknn_scratch._reference._optimizers import STOCHASTIC_SOLVERS
 
 pytestmark = [
     pytest.mark.filterwarnings("ignore", category=ConvergenceWarning),
@@ -184,7 +184,10 @@ def test_every_build_of_the_kernels_trains_identically(monkeypatch):
     import importlib
 
     builds = []
-    for name in ("sknn_scratch._kernels", "sknn_scratch._kernels_avx2"):
+    for name in (
+        "sknn_scratch._compiled._kernels",
+        "sknn_scratch._compiled._kernels_avx2",
+    ):
         try:
             builds.append(importlib.import_module(name))
         except ImportError:
@@ -240,7 +243,7 @@ BLOCK_THE_EXTENSION = """
 import sys
 class Block:
     def find_spec(self, name, path=None, target=None):
-        if name == "sknn_scratch._kernels":
+        if name == "sknn_scratch._compiled._kernels":
             raise ModuleNotFoundError("no module named " + name, name=name)
 sys.meta_path.insert(0, Block())
 """
@@ -257,7 +260,7 @@ def test_a_missing_extension_falls_back_or_fails_as_asked():
     fallback = run_python(code, SKNN_SCRATCH_ENGINE="")
     assert fallback.returncode == 0, fallback.stderr
     assert "engine: numpy (the compiled engine could not be loaded" in fallback.stdout
-    assert "sknn_scratch._kernels was not built" in fallback.stdout
+    assert "sknn_scratch._compiled._kernels was not built" in fallback.stdout
     required = run_python(code, SKNN_SCRATCH_ENGINE="compiled")
     assert required.returncode != 0
     assert "SKNN_SCRATCH_ENGINE=compiled" in required.stderr

@@ -36,9 +36,9 @@ from sklearn.utils.estimator_checks import (
 )
 
 from sknn_scratch import ScratchMLPClassifier, ScratchMLPRegressor
-from sknn_scratch._activations import ACTIVATIONS
-from sknn_scratch._losses import LOSSES, REGRESSION_LOSSES
-from sknn_scratch._optimizers import SOLVERS
+from sknn_scratch._reference._activations import ACTIVATIONS
+from sknn_scratch._reference._losses import LOSSES, REGRESSION_LOSSES
+from sknn_scratch._reference._optimizers import SOLVERS
 
 # Skips that follow from our API (a method we deliberately do not have).
 STRUCTURAL_SKIPS = {"check_classifiers_multilabel_output_format_decision_function"}

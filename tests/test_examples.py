@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from sknn_scratch._activations import ACTIVATIONS
+from sknn_scratch._reference._activations import ACTIVATIONS
 
 EXAMPLES = Path(__file__).parent.parent / "examples"
 NAMES = [

@@ -27,7 +27,7 @@ from sknn_scratch import (
     _activations,
     _optimizers,
 )
-from sknn_scratch._losses import REGRESSION_LOSSES
+from sknn_scratch._reference._losses import REGRESSION_LOSSES
 
 pytestmark = pytest.mark.usefixtures("each_engine")
 

@@ -37,9 +37,9 @@ from sknn_scratch import (
     _engine,
     check_gradients,
 )
-from sknn_scratch._activations import ACTIVATIONS
-from sknn_scratch._losses import LOSSES
-from sknn_scratch._network import Network
+from sknn_scratch._reference._activations import ACTIVATIONS
+from sknn_scratch._reference._losses import LOSSES
+from sknn_scratch._reference._network import Network
 
 pytestmark = pytest.mark.filterwarnings("ignore", category=ConvergenceWarning)
 

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 from sknn_scratch import _engine
-from sknn_scratch._activations import ACTIVATIONS
-from sknn_scratch._losses import LOSSES
+from sknn_scratch._reference._activations import ACTIVATIONS
+from sknn_scratch._reference._losses import LOSSES
 
 pytestmark = pytest.mark.skipif(
     _engine.preferred() != "compiled",

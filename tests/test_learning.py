@@ -12,7 +12,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from sknn_scratch import ScratchMLPClassifier, ScratchMLPRegressor
-from sknn_scratch._activations import ACTIVATIONS
+from sknn_scratch._reference._activations import ACTIVATIONS
 
 pytestmark = [
     pytest.mark.usefixtures("each_engine"),

@@ -9,6 +9,7 @@ pickle carries no scratch buffers.
 
 import pickle
 import warnings
+from pathlib import Path
 
 import joblib
 import numpy as np
@@ -25,8 +26,9 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from sknn_scratch import ScratchMLPClassifier, ScratchMLPRegressor, _optimizers
-from sknn_scratch._optimizers import Adam
+from sknn_scratch import ScratchMLPClassifier, ScratchMLPRegressor
+from sknn_scratch._reference import _optimizers
+from sknn_scratch._reference._optimizers import Adam
 
 try:
     import skops.io as skops_io
@@ -199,3 +201,46 @@ def test_skops_file_of_our_options_names_only_our_types(iris):
         restored.predict_proba(frame), classifier.predict_proba(frame)
     )
     np.testing.assert_array_equal(restored.predict(frame), classifier.predict(frame))
+
+
+# Files that version 0.1.0 saved (tests/data), when the estimators and the
+# optimizers lived at the top of the package (sknn_scratch._classifier, ...).
+SAVED_BY_0_1_0 = sorted((Path(__file__).parent / "data").glob("*_0.1.0.*"))
+
+
+@pytest.mark.parametrize("path", SAVED_BY_0_1_0, ids=lambda path: path.name)
+def test_files_saved_by_version_0_1_0_load_and_keep_training(path, iris):
+    if path.suffix == ".skops":
+        if skops_io is None:
+            pytest.skip('needs the test extra: pip install ".[test]"')
+        trusted = skops_io.get_untrusted_types(file=path)
+        # the file names the old paths, and a trusted list of them still works
+        assert trusted and all(
+            name.count(".") == 2 and name.startswith("sknn_scratch._")
+            for name in trusted
+        )
+        estimator = skops_io.load(path, trusted=trusted)
+    else:
+        estimator = pickle.loads(path.read_bytes())
+    assert isinstance(estimator, (ScratchMLPClassifier, ScratchMLPRegressor))
+    X, y = iris
+    X = X[:, : estimator.n_features_in_]
+    # the loaded network predicts what its own weights say
+    a = X
+    for W, b in zip(estimator.coefs_[:-1], estimator.intercepts_[:-1], strict=True):
+        a = np.maximum(a @ W + b, 0.0)
+    logits = a @ estimator.coefs_[-1] + estimator.intercepts_[-1]
+    if isinstance(estimator, ScratchMLPClassifier):
+        expected = estimator.classes_[logits.argmax(axis=1)]
+        np.testing.assert_array_equal(estimator.predict(X), expected)
+        target = y
+    else:
+        np.testing.assert_allclose(estimator.predict(X), logits.ravel(), rtol=1e-12)
+        target = X[:, 0]
+    # and goes on training from the optimizer state it was saved with
+    steps = estimator._optimizer.__dict__.get("t")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        estimator.partial_fit(X, target)
+    if steps is not None:  # Adam counts its steps on
+        assert estimator._optimizer.t > steps

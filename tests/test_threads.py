@@ -16,7 +16,8 @@ import pytest
 from sklearn.exceptions import ConvergenceWarning
 from threadpoolctl import ThreadpoolController, threadpool_info, threadpool_limits
 
-from sknn_scratch import ScratchMLPClassifier, _engine, _threads, _training
+from sknn_scratch import ScratchMLPClassifier, _engine, _threads
+from sknn_scratch._reference import _training
 
 pytestmark = pytest.mark.filterwarnings("ignore", category=ConvergenceWarning)
 
@@ -154,7 +155,7 @@ def test_a_fit_on_a_worker_thread_holds_blas_whoever_controls_threadpoolctl(
 
 
 def test_lbfgs_holds_scipys_blas_on_either_engine(scipy_pools, monkeypatch):
-    from sknn_scratch import _base
+    from sknn_scratch._estimators import _base
 
     seen = []
     original = _base.minimize_lbfgs

@@ -8,9 +8,9 @@ the engine's tables, so that they name exactly what validation accepts.
 
 import textwrap
 
-from ._activations import ACTIVATIONS
-from ._losses import LOSSES, REGRESSION_LOSSES
-from ._optimizers import SOLVERS
+from .._reference._activations import ACTIVATIONS
+from .._reference._losses import LOSSES, REGRESSION_LOSSES
+from .._reference._optimizers import SOLVERS
 from ._params import REGRESSOR_CONSTRAINTS
 
 

@@ -11,9 +11,9 @@ from sklearn.utils.multiclass import (
 )
 from sklearn.utils.validation import column_or_1d
 
+from .._reference._losses import class_probabilities
 from ._base import BaseScratchMLP, incremental_only
 from ._docstrings import COMMON_ATTRIBUTES, COMMON_PARAMETERS, DROPOUT_PARAMETER
-from ._losses import class_probabilities
 from ._params import CLASSIFIER_CONSTRAINTS
 from ._sample_weight import ScaledWeights, scaled
 

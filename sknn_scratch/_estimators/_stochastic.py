@@ -19,9 +19,9 @@ import numpy as np
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
 
+from .._reference._optimizers import SOLVERS
+from .._reference._training import MiniBatchTrainer
 from ._exceptions import DIVERGENCE_ADVICE, TrainingDivergedError, warn
-from ._optimizers import SOLVERS
-from ._training import MiniBatchTrainer
 
 # Fitted attributes that only the stochastic solvers set.
 STATE = (

@@ -10,9 +10,9 @@ from numbers import Integral, Real
 
 import numpy as np
 
-from ._activations import ACTIVATIONS
-from ._losses import LOSSES, REGRESSION_LOSSES
-from ._optimizers import SOLVERS
+from .._reference._activations import ACTIVATIONS
+from .._reference._losses import LOSSES, REGRESSION_LOSSES
+from .._reference._optimizers import SOLVERS
 
 
 class _Constraint:

@@ -4,7 +4,7 @@ import platform
 import sys
 from importlib.metadata import PackageNotFoundError, version
 
-from . import _engine
+from .. import _engine
 
 
 def _version(package: str) -> str:
@@ -30,7 +30,7 @@ def show_versions() -> None:
     sknn_scratch: ...
     engine: ...
     """
-    from . import __version__
+    from .. import __version__
 
     if _engine.preferred() == "compiled":
         engine = f"compiled ({_engine._kernels.__name__})"

@@ -37,10 +37,10 @@ from itertools import pairwise
 
 import numpy as np
 
+from .._engine import compile_network, compiled_predictor
+from .._threads import SINGLE_THREAD, ThreadPlan
 from ._activations import ACTIVATIONS, OUTPUT_ACTIVATIONS, ones
-from ._engine import compile_network, compiled_predictor
 from ._losses import LOSSES
-from ._threads import SINGLE_THREAD, ThreadPlan
 
 # Bound on the temporary memory of one forward pass over many rows (predict,
 # validation scores, full-batch gradients): rows are processed in chunks whose

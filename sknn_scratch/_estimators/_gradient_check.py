@@ -13,9 +13,9 @@ import scipy.sparse as sp
 from sklearn.utils import check_random_state
 from sklearn.utils.multiclass import unique_labels
 
+from .._reference._network import layer_views
 from ._base import BaseScratchMLP
 from ._exceptions import warn
-from ._network import layer_views
 
 # A finite difference within this fraction of the gradient's scale of the
 # backpropagated value confirms it; a gradient check's threshold of 1e-6

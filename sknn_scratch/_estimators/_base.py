@@ -19,21 +19,21 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from ._engine import compiled_predictor
+from .._engine import compiled_predictor
+from .._reference._losses import LOSSES
+from .._reference._network import Network, forward, layer_views
+from .._reference._optimizers import SOLVERS, STOCHASTIC_SOLVERS, minimize_lbfgs
+from .._threads import SINGLE_THREAD, fit_threads, prediction_threads
 from ._exceptions import (
     InvalidInputError,
     NotIncrementalError,
     TrainingDivergedError,
     warn,
 )
-from ._losses import LOSSES
-from ._network import Network, forward, layer_views
-from ._optimizers import SOLVERS, STOCHASTIC_SOLVERS, minimize_lbfgs
 from ._params import normalize_dropout, normalize_hidden_layer_sizes, validate_params
 from ._sample_weight import validate_sample_weight, weights_for_training
 from ._state import restore, snapshot
 from ._stochastic import MUTATED_IN_PLACE, STATE, fit_stochastic, start_tracking
-from ._threads import SINGLE_THREAD, fit_threads, prediction_threads
 
 
 class incremental_only:
