@@ -1,31 +1,43 @@
-"""Build of the compiled engine (``sknn_scratch._kernels``); everything else
+"""Build of the compiled engine (``sknn_scratch/_compiled``); everything else
 about the package is declared in pyproject.toml.
 
-The extension is optional: where it cannot be compiled (no C compiler), the
+The table-driven modules (``*.pyx.tp``) are generated from the reference
+engine's tables first (``sknn_scratch/_compiled/_generate.py``), then every
+``.pyx`` of the engine is compiled, each into an extension module of its own.
+
+The engine is optional: where it cannot be compiled (no C compiler), the
 install still succeeds with a warning and the package runs on its NumPy
-reference engine (``sknn_scratch.show_versions()`` says which engine runs).
-On x86-64 the same kernels are also built for CPUs with AVX2
-(``sknn_scratch._kernels_avx2``), which the package loads where the CPU has
-it; that second build is a bonus, never a reason for the install to fail.
+reference engine, and says so at the first fit (``show_versions()`` says
+which engine runs).
 """
 
 import os
-import platform
+import runpy
 import sys
+from pathlib import Path
 
 from setuptools import Extension, setup
 from setuptools.command.build_ext import build_ext
 
+COMPILED = Path("sknn_scratch") / "_compiled"
 # The variable that chooses the engine at import time (sknn_scratch/_engine.py)
 # chooses at build time too: "compiled" (set by CI) makes a failed build of
-# the extension fail the install; "numpy" builds no extension at all.
+# the engine fail the install; "numpy" builds no extension at all.
 ENGINE = os.environ.get("SKNN_SCRATCH_ENGINE", "").strip().lower()
 REQUIRE_COMPILED = ENGINE == "compiled"
-AVX2_BUILD = "sknn_scratch._compiled._kernels_avx2"
+
+
+def warn(message: str) -> None:
+    print(f"WARNING: {message}", file=sys.stderr)
 
 
 class OptionalBuildExt(build_ext):
-    """Build the extension if a compiler can; otherwise warn and go on."""
+    """Build the engine if a compiler can; otherwise warn and go on."""
+
+    def finalize_options(self) -> None:
+        super().finalize_options()
+        if self.parallel is None:  # the modules compile independently
+            self.parallel = os.cpu_count() or 1
 
     def build_extensions(self) -> None:
         if self.compiler.compiler_type != "msvc":
@@ -39,10 +51,6 @@ class OptionalBuildExt(build_ext):
                     "-ffp-contract=off",
                     "-fno-math-errno",
                 ]
-                if extension.name == AVX2_BUILD:
-                    extension.extra_compile_args.append("-mavx2")
-        else:
-            self.extensions = [e for e in self.extensions if e.name != AVX2_BUILD]
         super().build_extensions()
 
     def run(self) -> None:
@@ -51,53 +59,50 @@ class OptionalBuildExt(build_ext):
         except Exception as error:
             if REQUIRE_COMPILED:
                 raise
-            print(
-                "WARNING: sknn_scratch's compiled engine could not be built "
-                f"({error}); the NumPy reference engine will be used.",
-                file=sys.stderr,
+            warn(
+                f"sknn_scratch's compiled engine could not be built ({error}); "
+                "the NumPy reference engine will be used."
             )
 
     def build_extension(self, extension) -> None:
         try:
             super().build_extension(extension)
         except Exception as error:
-            if REQUIRE_COMPILED and extension.name != AVX2_BUILD:
+            if REQUIRE_COMPILED:
                 raise
-            print(
-                f"WARNING: building {extension.name} failed ({error}); the "
-                "NumPy reference engine will be used.",
-                file=sys.stderr,
+            warn(
+                f"building {extension.name} failed ({error}); the NumPy "
+                "reference engine will be used."
             )
 
 
 def extensions() -> list[Extension]:
     if ENGINE == "numpy":
-        message = "SKNN_SCRATCH_ENGINE=numpy: no compiled engine is built."
-        print(message, file=sys.stderr)
+        print(
+            "SKNN_SCRATCH_ENGINE=numpy: no compiled engine is built.", file=sys.stderr
+        )
         return []
     try:
+        import numpy
         from Cython.Build import cythonize
     except ImportError:
         if REQUIRE_COMPILED:
             raise
-        print("WARNING: Cython is missing; no compiled engine.", file=sys.stderr)
+        warn("Cython or NumPy is missing; no compiled engine.")
         return []
-    import numpy
-
-    builds = ["sknn_scratch._compiled._kernels"]
-    if platform.machine().lower() in ("x86_64", "amd64"):
-        builds.append(AVX2_BUILD)
-    kernels = [
+    runpy.run_path(str(COMPILED / "_generate.py"))["generate"]()
+    package = ".".join(COMPILED.parts)
+    modules = [
         Extension(
-            name,
-            [name.replace(".", "/") + ".pyx"],
+            f"{package}.{source.stem}",
+            [str(source)],
             # NumPy's headers: the kernels call NumPy's own vectorised loops
             include_dirs=[numpy.get_include()],
             define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
         )
-        for name in builds
+        for source in sorted(COMPILED.glob("*.pyx"))
     ]
-    return cythonize(kernels, language_level=3)
+    return cythonize(modules, language_level=3, nthreads=os.cpu_count() or 1)
 
 
 setup(ext_modules=extensions(), cmdclass={"build_ext": OptionalBuildExt})

@@ -1,8 +1,8 @@
 """Which engine trains and predicts: the compiled kernels or the NumPy reference.
 
-Both engines compute the same thing (the compiled one is ``_kernels.pyx``, the
-reference is ``_network`` and its tables). The compiled engine runs wherever
-the extension was built and the network's activation and loss have fused
+Both engines compute the same thing (the compiled one is the sub-package
+``_compiled``, the reference is ``_reference``). The compiled engine runs
+wherever it was built and the network's activation and loss have compiled
 kernels (their table entries say ``compiled=True``) and the data are dense;
 anything else runs on the reference, which is also the fallback of an install
 without a C compiler.
@@ -11,8 +11,8 @@ The environment variable ``SKNN_SCRATCH_ENGINE`` chooses:
 
 - unset: the compiled engine where it applies, the reference elsewhere;
 - ``"numpy"``: the reference everywhere;
-- ``"compiled"``: as unset, but a missing extension is an error at import
-  (CI sets it, so that a broken build cannot pass silently).
+- ``"compiled"``: as unset, but a missing compiled engine is an error at
+  import (CI sets it, so that a broken build cannot pass silently).
 """
 
 import contextlib
@@ -32,19 +32,7 @@ if _choice not in ("", *ENGINES):
         "or leave it unset."
     )
 
-_KERNELS = __name__.rsplit(".", 1)[0] + "._compiled._kernels"
-
-
-def _cpu_has_avx2() -> bool:
-    """Whether this CPU runs AVX2 instructions, as NumPy found at import."""
-    try:
-        from numpy._core._multiarray_umath import __cpu_features__
-    except ImportError:  # NumPy 1.x
-        try:
-            from numpy.core._multiarray_umath import __cpu_features__
-        except ImportError:
-            return False
-    return bool(__cpu_features__.get("AVX2", False))
+_COMPILED = __name__.rsplit(".", 1)[0] + "._compiled"
 
 
 def _source_folder() -> Path | None:
@@ -57,38 +45,51 @@ def _source_folder() -> Path | None:
     return None
 
 
+def _unbuilt(error: ImportError) -> bool:
+    """Whether the error says that a module of the compiled engine is not
+    there at all (not built), rather than that a built one failed to load."""
+    return isinstance(error, ModuleNotFoundError) and (error.name or "").startswith(
+        _COMPILED + "."
+    )
+
+
 try:
-    _kernels = importlib.import_module(_KERNELS)
+    compiled = importlib.import_module(_COMPILED)
 except ImportError as error:
-    if isinstance(error, ModuleNotFoundError) and error.name == _KERNELS:
-        UNAVAILABLE = f"{_KERNELS} was not built (no C compiler at install?)"
+    if _unbuilt(error):
+        UNAVAILABLE = f"{_COMPILED} was not built (no C compiler at install?)"
         if (checkout := _source_folder()) is not None:
             UNAVAILABLE = (
                 f"the package was imported from its source folder {checkout}, "
-                f"where {_KERNELS} is not built; run Python from another "
+                f"where {_COMPILED} is not built; run Python from another "
                 "folder to use the installed package"
             )
     else:
-        UNAVAILABLE = f"{_KERNELS} cannot be imported: {error}"
+        UNAVAILABLE = f"{_COMPILED} cannot be imported: {error}"
     if _choice == "compiled":
         raise ImportError(
             f"{ENGINE_VARIABLE}=compiled, but {UNAVAILABLE}. Reinstall with a C "
             "compiler available: pip install . builds it."
         ) from error
-    _kernels = None
+    compiled = None
 else:
     UNAVAILABLE = ""
-    # The same kernels built for AVX2 (setup.py), where the CPU has it.
-    if _cpu_has_avx2():
-        with contextlib.suppress(ImportError):
-            _kernels = importlib.import_module(_KERNELS + "_avx2")
 
 _preferred = "numpy" if _choice == "numpy" else "compiled"
 
 
 def preferred() -> str:
     """The engine asked for: "compiled" (if built) or "numpy"."""
-    return _preferred if _kernels is not None else "numpy"
+    return _preferred if compiled is not None else "numpy"
+
+
+def description() -> str:
+    """The engine that runs, and why, in one line (for show_versions)."""
+    if preferred() == "compiled":
+        return f"compiled ({_COMPILED}; BLAS: {compiled.blas_description()})"
+    if UNAVAILABLE:
+        return f"numpy (the compiled engine could not be loaded: {UNAVAILABLE})"
+    return f"numpy (chosen by {ENGINE_VARIABLE})"
 
 
 @contextlib.contextmanager
@@ -99,7 +100,7 @@ def using(engine: str):
     global _preferred
     if engine not in ENGINES:
         raise ValueError(f"engine must be one of {ENGINES}; got {engine!r}.")
-    if engine == "compiled" and _kernels is None:
+    if engine == "compiled" and compiled is None:
         raise RuntimeError(f"the compiled engine is not built: {UNAVAILABLE}")
     saved, _preferred = _preferred, engine
     try:
@@ -109,14 +110,15 @@ def using(engine: str):
 
 
 def compile_network(network):
-    """The compiled engine for ``network``, or None where the reference runs
-    (engine not built or not chosen, or no fused kernel for its activation or
-    loss)."""
+    """The compiled engine for ``network`` (a ``_compiled.CompiledNetwork``
+    on its parameter and gradient vectors), or None where the reference runs:
+    engine not built or not chosen, or no compiled kernel for its activation
+    or loss."""
     if preferred() != "compiled":
         return None
     if not (network.hidden_activation.compiled and network.loss_entry.compiled):
         return None
-    return _kernels.CompiledNetwork(
+    return compiled.CompiledNetwork(
         network.layer_sizes,
         network.activation,
         network.loss_name,
@@ -130,18 +132,24 @@ def compile_network(network):
 
 
 def compiled_predictor(X, coefs, intercepts, activation: str):
-    """The compiled prediction (``_kernels.predict``) for these arrays, or None
-    where the reference predicts: engine not built or not chosen, an activation
-    without a fused kernel, sparse data, or arrays not all C-ordered of X's
-    dtype."""
+    """The compiled prediction (``_compiled.predict``) for these arrays, or
+    None where the reference predicts: engine not built or not chosen, an
+    activation without a compiled kernel, sparse data, or weights and data of
+    different dtypes or layouts. X may have any memory layout: the compiled prediction
+    reads it row block by row block (and checks every array it reads)."""
     from ._reference._activations import ACTIVATIONS
 
-    if preferred() != "compiled" or not ACTIVATIONS[activation].compiled:
+    entry = ACTIVATIONS.get(activation)
+    if preferred() != "compiled" or entry is None or not entry.compiled:
         return None
-    arrays = [X, *coefs, *intercepts]
-    if not all(
-        isinstance(a, np.ndarray) and a.dtype == X.dtype and a.flags.c_contiguous
-        for a in arrays
-    ) or X.dtype not in (np.float32, np.float64):
+    if not (
+        isinstance(X, np.ndarray)
+        and X.ndim == 2
+        and X.dtype in (np.float32, np.float64)
+        and all(
+            isinstance(a, np.ndarray) and a.dtype == X.dtype and a.flags.c_contiguous
+            for a in (*coefs, *intercepts)
+        )
+    ):
         return None
-    return _kernels.predict
+    return compiled.predict

@@ -18,9 +18,9 @@ import pytest
 from sklearn.exceptions import ConvergenceWarning
 
 from sknn_scratch import ScratchMLPClassifier, ScratchMLPRegressor, _engine
-from sknn_scratch._reference._activations import ACTIVATIONS
+from sknn_scratch._reference._activations import ACTIVATIONS, OUTPUT_ACTIVATIONS
 from sknn_scratch._reference._losses import LOSSES
-from sknn_scratch._reference._optimizers import STOCHASTIC_SOLVERS
+from sknn_scratch._reference._optimizers import SOLVERS, STOCHASTIC_SOLVERS
 
 pytestmark = [
     pytest.mark.filterwarnings("ignore", category=ConvergenceWarning),
@@ -54,13 +54,23 @@ def data(n_samples=300, n_features=6, seed=0):
     return X, y
 
 
-def test_the_tables_and_the_kernels_agree():
-    _kernels = _engine._kernels
-
-    assert set(COMPILED_ACTIVATIONS) == set(_kernels.ACTIVATION_KERNELS)
-    compiled_losses = {name for name, loss in LOSSES.items() if loss.compiled}
-    assert compiled_losses == set(_kernels.LOSS_KERNELS)
-    assert set(STOCHASTIC_SOLVERS) == set(_kernels.OPTIMIZER_KERNELS)
+def test_the_kernels_codes_are_the_tables_compiled_entries_in_order():
+    # generated from the tables at build time (_compiled/_generate.py)
+    compiled = _engine.compiled
+    in_order = [
+        (compiled.ACTIVATION_CODES, COMPILED_ACTIVATIONS),
+        (
+            compiled.LOSS_CODES,
+            [name for name, loss in LOSSES.items() if loss.compiled],
+        ),
+        (
+            compiled.OPTIMIZER_CODES,
+            [n for n, s in SOLVERS.items() if s.stochastic and s.compiled],
+        ),
+        (compiled.OUTPUT_CODES, list(OUTPUT_ACTIVATIONS)),
+    ]
+    for codes, names in in_order:
+        assert codes == {name: code for code, name in enumerate(names)}
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
@@ -165,6 +175,40 @@ def test_predictions_agree(dtype, kind):
     )
 
 
+@pytest.mark.parametrize("solver", STOCHASTIC_SOLVERS)
+def test_a_solver_without_a_compiled_update_runs_the_reference_loop(
+    monkeypatch, solver
+):
+    # The loop steps the Python optimizer after each batch's compiled forward
+    # and backward pass; it computes what the compiled epoch computes.
+    from sknn_scratch._reference import _optimizers, _training
+
+    X, y = data()
+
+    def make():
+        return ScratchMLPClassifier(
+            (12, 7), solver=solver, dropout=0.2, alpha=0.01, max_iter=5, random_state=0
+        )
+
+    fused = make().fit(X, y, sample_weight=np.linspace(0.5, 2, len(y)))
+    epochs = []
+    original = _training.MiniBatchTrainer.epoch
+
+    def recording(trainer, order=None):
+        epochs.append(trainer._compiled)
+        return original(trainer, order)
+
+    monkeypatch.setattr(_training.MiniBatchTrainer, "epoch", recording)
+    monkeypatch.setitem(
+        _optimizers.SOLVERS,
+        solver,
+        _optimizers.SOLVERS[solver]._replace(compiled=False),
+    )
+    looped = make().fit(X, y, sample_weight=np.linspace(0.5, 2, len(y)))
+    assert epochs == [False] * 5
+    np.testing.assert_allclose(looped._params, fused._params, rtol=1e-12, atol=1e-15)
+
+
 def test_sparse_data_train_on_the_reference():
     # The kernels take dense rows; sparse data train on the reference engine.
     import scipy.sparse as sp
@@ -176,35 +220,6 @@ def test_sparse_data_train_on_the_reference():
         for data_ in (X, sp.csr_matrix(X))
     )
     assert relative_difference(dense, sparse) <= 1e-10
-
-
-def test_every_build_of_the_kernels_trains_identically(monkeypatch):
-    # The AVX2 build (x86-64) runs the same code as the baseline one, four
-    # doubles at a time: without fused multiply-adds it rounds the same way.
-    import importlib
-
-    builds = []
-    for name in (
-        "sknn_scratch._compiled._kernels",
-        "sknn_scratch._compiled._kernels_avx2",
-    ):
-        try:
-            builds.append(importlib.import_module(name))
-        except ImportError:
-            pass
-    if len(builds) < 2 or not _engine._cpu_has_avx2():
-        pytest.skip("one build of the kernels here")
-    X, y = data()
-    fitted = []
-    for build in builds:
-        monkeypatch.setattr(_engine, "_kernels", build)
-        for dtype in (np.float64, np.float32):
-            model = ScratchMLPClassifier(
-                (20,), "tanh", max_iter=5, alpha=0.1, dropout=0.1, random_state=0
-            )
-            fitted.append(model.fit(X.astype(dtype), y).predict_proba(X))
-    for baseline, avx2 in zip(fitted[:2], fitted[2:], strict=True):
-        np.testing.assert_array_equal(baseline, avx2)
 
 
 def run_python(code: str, folder=None, **environment) -> subprocess.CompletedProcess:
@@ -243,7 +258,7 @@ BLOCK_THE_EXTENSION = """
 import sys
 class Block:
     def find_spec(self, name, path=None, target=None):
-        if name == "sknn_scratch._compiled._kernels":
+        if name.startswith("sknn_scratch._compiled._"):
             raise ModuleNotFoundError("no module named " + name, name=name)
 sys.meta_path.insert(0, Block())
 """
@@ -260,7 +275,7 @@ def test_a_missing_extension_falls_back_or_fails_as_asked():
     fallback = run_python(code, SKNN_SCRATCH_ENGINE="")
     assert fallback.returncode == 0, fallback.stderr
     assert "engine: numpy (the compiled engine could not be loaded" in fallback.stdout
-    assert "sknn_scratch._compiled._kernels was not built" in fallback.stdout
+    assert "sknn_scratch._compiled was not built" in fallback.stdout
     required = run_python(code, SKNN_SCRATCH_ENGINE="compiled")
     assert required.returncode != 0
     assert "SKNN_SCRATCH_ENGINE=compiled" in required.stderr
@@ -313,5 +328,5 @@ def test_an_install_asked_for_the_numpy_engine_builds_no_extension(tmp_path):
     )
     assert build.returncode == 0, build.stderr
     assert "no compiled engine is built" in build.stderr
-    assert not list((tmp_path / "sknn_scratch").glob("*.so"))
-    assert not list((tmp_path / "sknn_scratch").glob("*.c"))
+    assert not list((tmp_path / "sknn_scratch").rglob("*.so"))
+    assert not list((tmp_path / "sknn_scratch").rglob("*.c"))

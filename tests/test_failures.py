@@ -209,3 +209,180 @@ def test_a_failed_calls_restore_is_atomic_for_other_threads(iris):
     with pytest.raises(ValueError, match="non-negative"):
         clf.partial_fit(X, y, sample_weight=bad_weights)
     assert "coefs_" in vars(clf)
+
+
+# -- Ctrl-C ---------------------------------------------------------------------------
+# A network whose one epoch (or one L-BFGS evaluation) takes 10 s or more on
+# 2 cores, interrupted 0.3 s into it: the fit must end within a few seconds.
+INTERRUPT_AFTER, ENDS_WITHIN = 0.3, 4.0
+
+
+def interrupted_fit(estimator, monkeypatch, hook_owner, hook_name, timing: dict):
+    """Fit ``estimator`` on data that take long, sending SIGINT to this process
+    ``INTERRUPT_AFTER`` seconds after ``hook_owner.hook_name`` (the epoch, or
+    the L-BFGS minimiser) starts; ``timing["seconds"]`` receives the time from
+    the signal to the end of the fit (or to the KeyboardInterrupt it raised,
+    raised again)."""
+    import os
+    import signal
+    import time
+
+    if threading.current_thread() is not threading.main_thread():
+        pytest.skip("only the main thread sees SIGINT")
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((50_000, 64)).astype(np.float32)
+    y = (X[:, 0] > 0).astype(int)
+    original = getattr(hook_owner, hook_name)
+    sent = []
+
+    def send():
+        sent.append(time.perf_counter())
+        os.kill(os.getpid(), signal.SIGINT)
+
+    def hooked(*args, **kwargs):
+        timer = threading.Timer(INTERRUPT_AFTER, send)
+        timer.start()
+        try:
+            return original(*args, **kwargs)
+        finally:
+            timer.cancel()
+
+    monkeypatch.setattr(hook_owner, hook_name, hooked)
+    try:
+        estimator.fit(X, y)
+    finally:
+        ended = time.perf_counter()
+        assert sent, "the fit ended before the signal was sent"
+        timing["seconds"] = ended - sent[0]
+
+
+@pytest.mark.parametrize("solver", ["adam", "sgd"])
+def test_ctrl_c_ends_a_stochastic_fit_within_a_batch(monkeypatch, solver):
+    from sknn_scratch._reference import _training
+
+    estimator = ScratchMLPClassifier(
+        (2048, 2048), solver=solver, batch_size=256, max_iter=3, random_state=0
+    )
+    timing = {}
+    with pytest.warns(UserWarning, match="Training interrupted by user"):
+        interrupted_fit(
+            estimator, monkeypatch, _training.MiniBatchTrainer, "epoch", timing
+        )
+    assert timing["seconds"] < ENDS_WITHIN
+    # as scikit-learn's MLP: fitted, on the weights of the last completed
+    # batch; the interrupted epoch is not counted
+    check_is_fitted(estimator)
+    assert estimator.n_iter_ == 0 and estimator.loss_curve_ == []
+    assert np.isfinite(estimator.coefs_[0]).all()
+    assert estimator.predict(np.zeros((2, 64), np.float32)).shape == (2,)
+
+
+def test_ctrl_c_ends_an_lbfgs_fit_and_leaves_the_estimator_as_it_was(monkeypatch):
+    from sknn_scratch._estimators import _base
+
+    estimator = ScratchMLPClassifier((2048, 2048), solver="lbfgs", random_state=0)
+    timing = {}
+    with pytest.raises(KeyboardInterrupt):
+        interrupted_fit(estimator, monkeypatch, _base, "minimize_lbfgs", timing)
+    assert timing["seconds"] < ENDS_WITHIN
+    with pytest.raises(NotFittedError):  # as before the call
+        check_is_fitted(estimator)
+
+
+# -- fitted attributes that do not form a network ------------------------------------
+# Set by hand, or loaded from a crafted pickle, joblib or skops file: each
+# call that reads them refuses them with a ValueError naming the attribute,
+# before any engine reads an array.
+def _drop_output_layer(model):
+    model.coefs_, model.intercepts_ = model.coefs_[:-1], model.intercepts_[:-1]
+
+
+def _two_outputs_for_three_classes(model):
+    model.coefs_[-1] = model.coefs_[-1][:, :2].copy()
+    model.intercepts_[-1] = model.intercepts_[-1][:2].copy()
+    model.n_outputs_ = 2
+
+
+CORRUPTIONS = {
+    "two biases for 16 units": (
+        lambda m: m.intercepts_.__setitem__(0, m.intercepts_[0][:2].copy()),
+        r"intercepts_\[0\] has shape \(2,\)",
+    ),
+    "coefs_[1] with too few rows": (
+        lambda m: m.coefs_.__setitem__(1, m.coefs_[1][:3].copy()),
+        r"coefs_\[1\] has shape \(3, 8\)",
+    ),
+    "coefs_[0] with too many columns": (
+        lambda m: m.coefs_.__setitem__(0, np.hstack([m.coefs_[0]] * 2)),
+        r"coefs_\[0\] gives its layer 32 units",
+    ),
+    "an empty output intercept": (
+        lambda m: m.intercepts_.__setitem__(2, np.empty(0)),
+        r"intercepts_\[2\] has shape \(0,\)",
+    ),
+    "fewer intercepts than coefs": (
+        lambda m: setattr(m, "intercepts_", m.intercepts_[:-1]),
+        r"intercepts_ has 2 bias vectors",
+    ),
+    "a layer dropped from both lists": (_drop_output_layer, r"n_layers_=4"),
+    "an output width that does not match classes_": (
+        _two_outputs_for_three_classes,
+        r"the targets need 3",
+    ),
+    "weights of another dtype than the first layer's": (
+        lambda m: m.coefs_.__setitem__(1, m.coefs_[1].astype(np.float32)),
+        r"coefs_\[1\] must be a 2-D float64 array",
+    ),
+    "an unknown output activation": (
+        lambda m: setattr(m, "out_activation_", "exp2"),
+        r"out_activation_='exp2'",
+    ),
+}
+
+
+def three_class_data():
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((300, 6))
+    return X, (X[:, 0] > 0).astype(int) + (X[:, 1] > 1)
+
+
+@pytest.mark.parametrize("corruption", CORRUPTIONS)
+def test_fitted_attributes_that_do_not_chain_are_refused(corruption):
+    corrupt, message = CORRUPTIONS[corruption]
+    X, y = three_class_data()
+    model = ScratchMLPClassifier((16, 8), max_iter=20, random_state=0).fit(X, y)
+    corrupt(model)
+    for call in (
+        lambda: model.predict_proba(X[:3]),
+        lambda: model.predict(X[:3]),
+        lambda: model.partial_fit(X, y),
+        lambda: model.set_params(warm_start=True).fit(X, y),
+    ):
+        with pytest.raises(ValueError, match=message):
+            call()
+
+
+def test_an_optimizer_state_that_does_not_fit_is_refused():
+    X, y = three_class_data()
+    for solver, name in (("adam", "m"), ("sgd", "velocity")):
+        model = ScratchMLPClassifier((16, 8), solver=solver, max_iter=5).fit(X, y)
+        setattr(model._optimizer, name, getattr(model._optimizer, name)[:7].copy())
+        before = fitted_state(model)
+        with pytest.raises(ValueError, match="fitted _optimizer cannot go on"):
+            model.partial_fit(X, y)
+        assert_same_state(before, fitted_state(model))
+    model._optimizer = "adam"
+    with pytest.raises(ValueError, match="_optimizer is a str"):
+        model.partial_fit(X, y)
+
+
+def test_a_parameter_vector_that_does_not_fit_is_rebuilt_from_the_layers():
+    # _params is the vector the layers are views of; one that does not match
+    # them (loaded from a crafted file) is not trained: the layers are.
+    X, y = three_class_data()
+    model = ScratchMLPClassifier((16, 8), max_iter=5, random_state=0).fit(X, y)
+    expected = model.predict_proba(X)
+    model._params = model._params[:10].copy()
+    np.testing.assert_array_equal(model.predict_proba(X), expected)
+    model.partial_fit(X, y)
+    assert model._params.shape == (6 * 16 + 16 * 8 + 8 * 3 + 16 + 8 + 3,)

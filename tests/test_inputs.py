@@ -282,3 +282,30 @@ def test_labels_are_encoded_as_the_label_binarizer_encodes_them(labels):
     _, T, _ = clf._validate_input(X[:3], labels[:3], True, True, classes=classes)
     expected = LabelBinarizer().fit(classes).transform(labels[:3])
     np.testing.assert_array_equal(T, expected)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_predictions_do_not_depend_on_the_memory_layout(dtype):
+    # C order, Fortran order, a strided slice and a DataFrame of the same
+    # values give the same predictions, bit for bit (the compiled engine
+    # copies rows of other layouts into C order, block by block)
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((700, 7)).astype(dtype)
+    regressor = ScratchMLPRegressor(
+        hidden_layer_sizes=(15, 9), max_iter=30, random_state=0
+    )
+    regressor.fit(X, X[:, :2] @ [[1.0, 0.5], [-2.0, 1.0]])
+    classifier = ScratchMLPClassifier((15, 9), max_iter=30, random_state=0)
+    classifier.fit(X, (X[:, 0] > 0).astype(int) + (X[:, 1] > 0.5))
+    wider = np.zeros((2 * X.shape[0], 3 * X.shape[1]), dtype)
+    wider[::2, ::3] = X
+    layouts = {
+        "Fortran": np.asfortranarray(X),
+        "strided": wider[::2, ::3],
+        "reversed twice": X[::-1][::-1],
+        "DataFrame": pd.DataFrame(X),
+    }
+    for method in (regressor.predict, classifier.predict_proba):
+        expected = method(X)
+        for name, layout in layouts.items():
+            np.testing.assert_array_equal(method(layout), expected, err_msg=name)

@@ -1,9 +1,10 @@
-"""Each fused kernel against its NumPy counterpart in the tables.
+"""Each compiled kernel against its NumPy counterpart in the tables.
 
-The compiled engine's stages are called one at a time (``_kernels.activate``,
-``derivative``, ``loss_and_delta``) on the same arrays as the reference
-functions of ``_activations`` and ``_losses``, for every table entry that says
-it has a kernel, in both dtypes, over ordinary and extreme values.
+The compiled engine's stages are called one at a time (``activate``,
+``derivative``, ``loss_stage``, ``optimizer_step`` of ``_compiled``) on the
+same arrays as the reference functions of ``_activations``, ``_losses`` and
+``_optimizers``, for every table entry that says it has a kernel, in both
+dtypes, over ordinary and extreme values.
 """
 
 import numpy as np
@@ -12,6 +13,7 @@ import pytest
 from sknn_scratch import _engine
 from sknn_scratch._reference._activations import ACTIVATIONS
 from sknn_scratch._reference._losses import LOSSES
+from sknn_scratch._reference._optimizers import SOLVERS
 
 pytestmark = pytest.mark.skipif(
     _engine.preferred() != "compiled",
@@ -60,7 +62,7 @@ def reference_derivative(name, delta, a, z):
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("name", COMPILED_ACTIVATIONS)
 def test_activation_kernels_equal_the_reference(name, dtype, extreme):
-    _kernels = _engine._kernels
+    _kernels = _engine.compiled
 
     z = values(dtype, extreme)
     bias = np.linspace(-1, 1, z.shape[1]).astype(dtype)
@@ -100,14 +102,14 @@ def settings_of(name) -> dict:
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("name", COMPILED_LOSSES)
 def test_loss_kernels_equal_the_reference(name, dtype, weighted):
-    _kernels = _engine._kernels
+    _kernels = _engine.compiled
 
     z = values(dtype, extreme=False)[:, :4] / 4
     t = targets(name, z.shape, dtype)
     weights = np.linspace(0.5, 2.0, z.shape[0]).astype(dtype) if weighted else None
     settings = settings_of(name)
     scale = 1.0 / (z.shape[0] if weights is None else float(weights.sum()))
-    total, a, delta = _kernels.loss_and_delta(
+    total, a, delta = _kernels.loss_stage(
         z, t, weights, name, float(next(iter(settings.values()), 0.0)), scale
     )
     expected_a, expected_delta = z.copy(), np.empty_like(z)
@@ -125,6 +127,63 @@ def test_loss_kernels_equal_the_reference(name, dtype, weighted):
 
 def test_every_function_runs_numpys_own_loops():
     # where they were found, both engines compute the same exp, tanh, ...
-    _kernels = _engine._kernels
+    _kernels = _engine.compiled
 
     assert all(_kernels.vector_loops().values())
+
+
+COMPILED_OPTIMIZERS = [
+    name for name, entry in SOLVERS.items() if entry.stochastic and entry.compiled
+]
+OPTIMIZER_SETTINGS = {
+    "learning_rate_init": 0.01,
+    "learning_rate": "constant",
+    "momentum": 0.9,
+    "nesterovs_momentum": True,
+    "power_t": 0.5,
+    "beta_1": 0.8,
+    "beta_2": 0.99,
+    "epsilon": 1e-7,
+}
+
+
+@pytest.mark.parametrize("parts", [1, 3])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("name", COMPILED_OPTIMIZERS)
+def test_optimizer_kernels_equal_the_reference(name, dtype, parts):
+    # Three steps from the same state, with the L2 penalty's gradient on the
+    # leading weights: the same operations, so the same bits, whatever the
+    # number of blocks the pass is cut into.
+    _kernels = _engine.compiled
+    rng = np.random.default_rng(3)
+    n_params, n_weights, factor = 5000, 4000, 0.03
+    make = SOLVERS[name].make
+    reference = make(OPTIMIZER_SETTINGS, n_params, dtype)
+    compiled = make(OPTIMIZER_SETTINGS, n_params, dtype)
+    params = rng.standard_normal(n_params).astype(dtype)
+    expected = params.copy()
+    for _ in range(3):
+        grad = rng.standard_normal(n_params).astype(dtype)
+        squares = _kernels.optimizer_step(
+            compiled, params, grad.copy(), n_weights, factor, parts
+        )
+        weights = expected[:n_weights]
+        assert squares == pytest.approx(float(np.dot(weights, weights)), rel=1e-5)
+        penalised = grad.copy()
+        penalised[:n_weights] += weights * dtype(factor)
+        reference.step(expected, penalised)
+        np.testing.assert_array_equal(params, expected)
+    for ours, theirs in zip(
+        compiled.state_vectors(), reference.state_vectors(), strict=True
+    ):
+        np.testing.assert_array_equal(ours, theirs)
+    assert vars(compiled).get("t") == vars(reference).get("t")
+
+
+def test_a_state_that_does_not_fit_the_parameters_is_refused():
+    _kernels = _engine.compiled
+    name = COMPILED_OPTIMIZERS[-1]
+    optimizer = SOLVERS[name].make(OPTIMIZER_SETTINGS, 10, np.float64)
+    params, grad = np.zeros(20), np.zeros(20)  # twice the optimizer's size
+    with pytest.raises(ValueError, match="state vector 0"):
+        _kernels.optimizer_step(optimizer, params, grad, 20, 0.0)

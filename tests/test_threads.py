@@ -1,22 +1,27 @@
-"""Threads: BLAS settings left as found, and work cut into parts (see _threads).
+"""Threads: no BLAS setting is ever changed, and work cut into parts.
 
-Invariant: once every fit, partial_fit and predict call has returned or
-raised, on whatever threads and in whatever order, ``threadpool_info()``
-reads what it read before the first call.
+The compiled engine calls an OpenBLAS of its own, set to one thread once when
+it loads (``_compiled/_blas.pyx``), and cuts large work into parts for its
+helper threads (``_compiled/_threads.pyx``). So no fit or prediction changes
+a BLAS setting of the process, even for a while: ``threadpool_info()`` reads
+the same before, during and after any call, whatever other code saves and
+restores the same settings on other threads meanwhile.
 """
 
 import os
 import subprocess
 import sys
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
+from sklearn.cluster import KMeans
 from sklearn.exceptions import ConvergenceWarning
-from threadpoolctl import ThreadpoolController, threadpool_info, threadpool_limits
+from threadpoolctl import threadpool_info, threadpool_limits
 
-from sknn_scratch import ScratchMLPClassifier, _engine, _threads
+from sknn_scratch import ScratchMLPClassifier, _engine
 from sknn_scratch._reference import _training
 
 pytestmark = pytest.mark.filterwarnings("ignore", category=ConvergenceWarning)
@@ -27,6 +32,8 @@ compiled_only = pytest.mark.skipif(
 
 
 def blas_settings() -> dict[str, int]:
+    """Every BLAS pool of the process (NumPy's, SciPy's, the engine's own):
+    its thread count, by the library's path."""
     return {
         info["filepath"]: info["num_threads"]
         for info in threadpool_info()
@@ -35,22 +42,16 @@ def blas_settings() -> dict[str, int]:
 
 
 @pytest.fixture
-def scipy_pools():
-    pools = _threads.scipy_blas_pools()
-    if not pools:
-        pytest.skip("SciPy's BLAS is not a pthreads OpenBLAS in this install")
-    return pools
-
-
-@pytest.fixture
 def small_parts():
-    """Cut even the tests' small problems into parts."""
-    _kernels = _engine._kernels
-
-    saved = _kernels.part_sizes()
-    _kernels.set_part_sizes(rows=4, multiply_adds=0, elements=8)
-    yield
-    _kernels.set_part_sizes(**saved)
+    """Cut even the tests' small problems into parts (three: more than the
+    cores of a 2-core machine)."""
+    compiled = _engine.compiled
+    saved = compiled.part_policy()
+    if saved["parts"] == 1:
+        pytest.skip("the engine does not own its BLAS here: nothing is cut")
+    compiled.set_part_policy(parts=3, rows=4, multiply_adds=0, elements=8)
+    yield compiled
+    compiled.set_part_policy(**saved)
 
 
 def data(n_samples=400, n_features=10, seed=0):
@@ -66,32 +67,129 @@ def fit(seed=0, X=None, y=None, **params):
     return ScratchMLPClassifier(random_state=seed, **params).fit(X, y)
 
 
-def test_fits_on_worker_threads_leave_blas_as_found():
+@compiled_only
+def test_the_engine_calls_a_blas_of_its_own_at_one_thread():
+    description = _engine.compiled.blas_description()
+    assert "one thread" in description, description
+    own = [
+        info
+        for info in threadpool_info()
+        if info["user_api"] == "blas" and "scipy_openblas32" in info["filepath"]
+    ]
+    assert [info["num_threads"] for info in own] == [1]
+
+
+def test_fits_and_predictions_never_change_a_blas_setting_while_they_run():
     before = blas_settings()
-    # a fit that ends last on a worker thread
-    worker = threading.Thread(target=fit, kwargs={"max_iter": 20})
-    worker.start()
-    fit(max_iter=1)
-    worker.join()
-    assert blas_settings() == before
-    # four fits on a pool of two threads, on both solvers, with predictions
-    with ThreadPoolExecutor(2) as pool:
-        models = list(
-            pool.map(lambda s: fit(s, solver="lbfgs" if s % 2 else "adam"), range(4))
-        )
-        list(pool.map(lambda m: m.predict_proba(np.ones((5000, 10))), models))
-    assert blas_settings() == before
-    # a fit that raises on a worker thread
-    X, y = data()
-    X[0, 0] = 1e308  # the loss overflows: training diverges and raises
+    seen, done = [], threading.Event()
 
-    def diverging():
-        with pytest.raises(ValueError):
-            fit(X=X * 1e300, y=y, solver="lbfgs")
+    def watch():
+        while not done.is_set():
+            seen.append(blas_settings())
+            time.sleep(0.002)
 
-    worker = threading.Thread(target=diverging)
-    worker.start()
-    worker.join()
+    watcher = threading.Thread(target=watch)
+    watcher.start()
+    try:
+        for engine in helpers_engines():
+            with _engine.using(engine):
+                for solver in ("adam", "lbfgs"):
+                    model = fit(solver=solver, hidden_layer_sizes=(64,), max_iter=30)
+                    model.predict_proba(np.ones((200_000, 10)))
+    finally:
+        done.set()
+        watcher.join()
+    assert len(seen) > 10
+    assert all(settings == before for settings in seen)
+    assert blas_settings() == before
+
+
+def helpers_engines() -> list[str]:
+    return list(_engine.ENGINES) if _engine.preferred() == "compiled" else ["numpy"]
+
+
+class FitOnAWorker:
+    """An adam fit on a worker thread that pauses after its first epoch until
+    told to go on, so that a test can do something while it runs."""
+
+    def __init__(self, monkeypatch, **params):
+        self.running, self.go_on = threading.Event(), threading.Event()
+        self.error = None
+        original = _training.MiniBatchTrainer.epoch
+
+        def epoch(trainer, order=None):
+            result = original(trainer, order)
+            if not self.running.is_set():
+                self.running.set()
+                assert self.go_on.wait(60)
+            return result
+
+        monkeypatch.setattr(_training.MiniBatchTrainer, "epoch", epoch)
+        self.thread = threading.Thread(target=self._run, kwargs=params)
+
+    def _run(self, **params):
+        try:
+            fit(**params)
+        except BaseException as error:  # raised again by join()
+            self.error = error
+            self.running.set()
+
+    def start(self):
+        self.thread.start()
+        assert self.running.wait(60)
+
+    def join(self):
+        self.go_on.set()
+        self.thread.join()
+        if self.error is not None:
+            raise self.error
+
+
+@pytest.mark.parametrize("engine", helpers_engines())
+def test_a_users_limits_entered_during_a_fit_and_left_after_it(monkeypatch, engine):
+    # (a) the user's block starts while a fit runs on another thread and ends
+    # after it: the block restores what it found, and that is what it stays
+    before = blas_settings()
+    with _engine.using(engine):
+        worker = FitOnAWorker(monkeypatch, max_iter=4)
+        worker.start()
+        with threadpool_limits(limits=2, user_api="blas"):
+            worker.join()
+    assert blas_settings() == before
+
+
+@pytest.mark.parametrize("engine", helpers_engines())
+def test_a_users_limits_entered_before_a_fit_and_left_during_it(monkeypatch, engine):
+    # (b) the user's block starts before a fit and ends while it runs
+    before = blas_settings()
+    with _engine.using(engine):
+        worker = FitOnAWorker(monkeypatch, max_iter=4)
+        with threadpool_limits(limits=1):
+            worker.start()
+        worker.join()
+    assert blas_settings() == before
+
+
+@pytest.mark.parametrize("solver", ["adam", "lbfgs"])
+def test_a_fit_next_to_scikit_learns_kmeans_leaves_blas_as_found(solver):
+    # (c) KMeans.fit saves and restores the BLAS limits itself (threadpoolctl);
+    # KMeans fits one after another on one thread, ours on the other. (Two
+    # KMeans fits at once leave the limits changed by themselves.)
+    before = blas_settings()
+    X, _ = data(n_samples=3000)
+
+    def clusters():
+        for seed in range(3):
+            KMeans(8, n_init=3, random_state=seed).fit(X)
+
+    def fits():
+        for seed in range(3):
+            fit(seed, solver=solver, max_iter=10)
+
+    for engine in helpers_engines():
+        with _engine.using(engine), ThreadPoolExecutor(2) as pool:
+            for future in [pool.submit(clusters), pool.submit(fits)]:
+                future.result()
     assert blas_settings() == before
 
 
@@ -104,127 +202,22 @@ def test_a_fit_inside_the_users_limits_leaves_them_to_the_user():
     assert blas_settings() == before
 
 
-@compiled_only
-def test_compiled_fits_hold_scipys_blas_and_never_touch_numpys(
-    scipy_pools, monkeypatch
-):
-    numpys = {path: count for path, count in blas_settings().items() if "numpy" in path}
-    seen = []
-    original = _training.MiniBatchTrainer.epoch
-
-    def recording(self, order=None):
-        seen.append(([p.num_threads for p in scipy_pools], dict(blas_settings())))
-        return original(self, order)
-
-    monkeypatch.setattr(_training.MiniBatchTrainer, "epoch", recording)
-    fit(max_iter=2)
-    assert len(seen) == 2
-    for scipys, settings in seen:
-        assert scipys == [1] * len(scipy_pools)
-        for path, count in numpys.items():  # NumPy's own BLAS: untouched
-            assert settings[path] == count
+@pytest.mark.parametrize("engine", helpers_engines())
+def test_lbfgs_fits_at_once_equal_the_same_fits_one_after_the_other(engine):
+    # The order in which partial results are summed depends on the sizes
+    # alone, never on what else runs.
+    X, y = data(n_samples=600, n_features=20)
+    params = {"hidden_layer_sizes": (64,), "solver": "lbfgs", "max_iter": 40}
+    with _engine.using(engine):
+        alone = [fit(seed, X, y, **params) for seed in range(4)]
+        with ThreadPoolExecutor(4) as pool:
+            together = list(pool.map(lambda s: fit(s, X, y, **params), range(4)))
+    for a, b in zip(alone, together, strict=True):
+        np.testing.assert_array_equal(a._params, b._params)
 
 
 @compiled_only
-def test_a_fit_on_a_worker_thread_holds_blas_whoever_controls_threadpoolctl(
-    scipy_pools, monkeypatch
-):
-    # threadpoolctl lets only the first thread that set OpenBLAS's count
-    # through it (the main one, say, by a fit or by the user's own
-    # controller) change it again; a fit on a worker thread must still hold
-    # SciPy's BLAS at one thread, and restore it.
-    fit(max_iter=1)
-    for pool in ThreadpoolController().lib_controllers:
-        pool.set_num_threads(pool.num_threads)  # the main thread takes control
-    before = blas_settings()
-    seen = []
-    original = _training.MiniBatchTrainer.epoch
-
-    def recording(self, order=None):
-        seen.append(([p.num_threads for p in scipy_pools], self.network.thread_plan))
-        return original(self, order)
-
-    monkeypatch.setattr(_training.MiniBatchTrainer, "epoch", recording)
-    worker = threading.Thread(target=fit, kwargs={"max_iter": 2})
-    worker.start()
-    worker.join()
-    assert len(seen) == 2
-    assert all(counts == [1] * len(scipy_pools) for counts, _ in seen)
-    assert all(plan.helpers == (_threads.CORES > 1) for _, plan in seen)
-    assert blas_settings() == before
-
-
-def test_lbfgs_holds_scipys_blas_on_either_engine(scipy_pools, monkeypatch):
-    from sknn_scratch._estimators import _base
-
-    seen = []
-    original = _base.minimize_lbfgs
-
-    def recording(*args, **kwargs):
-        seen.append([pool.num_threads for pool in scipy_pools])
-        return original(*args, **kwargs)
-
-    monkeypatch.setattr(_base, "minimize_lbfgs", recording)
-    for engine in _engine.ENGINES if _engine.preferred() == "compiled" else ["numpy"]:
-        with _engine.using(engine):
-            fit(solver="lbfgs")
-    assert all(counts == [1] * len(scipy_pools) for counts in seen)
-
-
-class StubbornPool:
-    """A BLAS pool whose thread count ignores the first changes asked of it."""
-
-    def __init__(self, ignored: int):
-        self.num_threads, self.ignored, self.calls = 4, ignored, []
-
-    def set_num_threads(self, count):
-        self.calls.append(count)
-        if self.ignored:
-            self.ignored -= 1
-        else:
-            self.num_threads = count
-
-
-def test_a_change_that_does_not_take_is_noticed(monkeypatch):
-    pool = StubbornPool(ignored=1)
-    monkeypatch.setattr(_threads, "_pools", [pool])
-    with _threads.hold_scipy_blas() as held:
-        assert not held  # still at 4 threads: the engine must not cut work
-        with _threads.fit_threads(compiled=True, lbfgs=False) as plan:
-            assert not plan.helpers  # the caller computes every part itself
-    assert pool.num_threads == 4
-    pool = StubbornPool(ignored=0)
-    monkeypatch.setattr(_threads, "_pools", [pool])
-    with _threads.hold_scipy_blas() as held:
-        assert held and pool.num_threads == 1
-        pool.ignored = 1  # the first attempt to restore is ignored...
-    assert pool.num_threads == 4 and pool.calls == [1, 4, 4]  # ...and retried
-
-
-def test_calls_that_outlive_the_limits_owner_stop_using_helpers(monkeypatch):
-    # The owner (the call that lowered the pool) restores it when it ends;
-    # a fit still running must then stop computing parts on helper threads,
-    # whose products would run over BLAS's own threads again.
-    pool = StubbornPool(ignored=0)
-    monkeypatch.setattr(_threads, "_pools", [pool])
-    monkeypatch.setattr(_threads, "CORES", 2)
-    owner = _threads.hold_scipy_blas()
-    assert owner.__enter__()
-    with _threads.fit_threads(compiled=True, lbfgs=False) as plan:
-        assert plan.now() == (2, True)
-        with _threads.fit_threads(compiled=True, lbfgs=False) as nested:
-            assert nested.now() == (2, True)
-        assert pool.num_threads == 1  # a nested call is no owner
-        owner.__exit__(None, None, None)
-        assert pool.num_threads == 4
-        assert plan.now() == (2, False)  # the same cut, on the caller alone
-    assert pool.num_threads == 4
-
-
-@compiled_only
-def test_parts_give_the_same_results_whichever_thread_computes_them(
-    small_parts, scipy_pools
-):
+def test_parts_give_the_same_results_whichever_thread_computes_them(small_parts):
     # The cut depends on the sizes only: whether a helper thread was free to
     # take a part (or another fit held the helpers) changes nothing.
     X, y = data(n_samples=500)
@@ -239,9 +232,7 @@ def test_parts_give_the_same_results_whichever_thread_computes_them(
 @compiled_only
 @pytest.mark.parametrize("solver", ["adam", "sgd", "lbfgs"])
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
-def test_training_cut_into_parts_equals_training_in_one(
-    small_parts, scipy_pools, monkeypatch, solver, dtype
-):
+def test_training_cut_into_parts_equals_training_in_one(small_parts, solver, dtype):
     X, y = data(n_samples=500)
     X = X.astype(dtype)
     params = {
@@ -252,46 +243,41 @@ def test_training_cut_into_parts_equals_training_in_one(
         "dropout": 0.2 if solver != "lbfgs" else 0.0,
         "alpha": 0.01,
     }
-    monkeypatch.setattr(_threads, "CORES", 1)
-    whole = fit(0, X, y, **params)
-    monkeypatch.setattr(_threads, "CORES", 3)  # three parts, more than 2 cores
     parts = fit(0, X, y, **params)
+    small_parts.set_part_policy(parts=1)
+    whole = fit(0, X, y, **params)
     # A cut changes only the order in which a gradient's terms are summed;
     # L-BFGS's line search magnifies that from one iteration to the next.
     tolerance = {np.float64: 1e-12, np.float32: 1e-5}[dtype]
     if solver == "lbfgs":
         tolerance *= 100
     difference = np.linalg.norm(parts._params - whole._params)
-    assert difference <= tolerance * np.linalg.norm(whole._params)
+    assert 0 < difference <= tolerance * np.linalg.norm(whole._params)
 
 
 @compiled_only
 @pytest.mark.parametrize("activation", ["relu", "tanh", "logistic"])
-def test_predictions_cut_into_parts_equal_predictions_in_one(
-    small_parts, scipy_pools, monkeypatch, activation
-):
+def test_predictions_cut_into_parts_equal_predictions_in_one(small_parts, activation):
     X, y = data()
     model = fit(0, X, y, hidden_layer_sizes=(30, 20), activation=activation)
     X_new = np.random.default_rng(1).standard_normal((3000, 10))
-    monkeypatch.setattr(_threads, "CORES", 1)
-    whole = model.predict_proba(X_new)
-    monkeypatch.setattr(_threads, "CORES", 3)
-    monkeypatch.setattr(_threads, "SMALL_PREDICTION", 0)
-    np.testing.assert_allclose(model.predict_proba(X_new), whole, rtol=1e-13)
+    cut = model.predict_proba(X_new)
+    small_parts.set_part_policy(parts=1)
+    np.testing.assert_array_equal(model.predict_proba(X_new), cut)
 
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
-def test_a_forked_child_trains_with_its_parents_settings(small_parts):
+def test_a_forked_child_trains_with_its_parents_settings():
     fit(max_iter=2)  # the helper threads exist now
     before = blas_settings()
     read, write = os.pipe()
     worker = threading.Thread(target=fit, kwargs={"max_iter": 50})
-    worker.start()  # a fit is running, holding the BLAS limit, at the fork
+    worker.start()  # a fit is running, holding the helpers, at the fork
     pid = os.fork()
     if pid == 0:  # pragma: no cover - runs in the child
         code = 1
         try:
-            model = fit(max_iter=3)
+            model = fit(max_iter=3, hidden_layer_sizes=(200,))
             ok = blas_settings() == before and np.isfinite(model._params).all()
             code = 0 if ok else 2
         finally:
@@ -302,6 +288,35 @@ def test_a_forked_child_trains_with_its_parents_settings(small_parts):
     assert os.read(read, 1) == bytes([0])
     assert os.waitstatus_to_exitcode(status) == 0
     assert blas_settings() == before
+
+
+WITHOUT_OWN_BLAS = """
+import importlib.util, sys
+find_spec = importlib.util.find_spec
+importlib.util.find_spec = lambda name, *a: None if name == "scipy_openblas32" else find_spec(name, *a)
+import numpy as np
+from sknn_scratch import ScratchMLPClassifier, _engine
+X = np.random.default_rng(0).standard_normal((300, 5))
+model = ScratchMLPClassifier((8,), max_iter=3, random_state=0).fit(X, X[:, 0] > 0)
+print(_engine.description())
+print(_engine.compiled.part_policy()["parts"], np.isfinite(model.predict_proba(X)).all())
+"""
+
+
+@compiled_only
+def test_without_a_blas_of_its_own_the_engine_cuts_nothing(tmp_path):
+    result = subprocess.run(
+        [sys.executable, "-W", "ignore", "-c", WITHOUT_OWN_BLAS],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    description, policy = result.stdout.strip().splitlines()
+    assert "SciPy's BLAS as configured, no parts" in description
+    assert policy == "1 True"
 
 
 SHUTDOWN_SCRIPT = """

@@ -19,11 +19,10 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from .._engine import compiled_predictor
 from .._reference._losses import LOSSES
 from .._reference._network import Network, forward, layer_views
 from .._reference._optimizers import SOLVERS, STOCHASTIC_SOLVERS, minimize_lbfgs
-from .._threads import SINGLE_THREAD, fit_threads, prediction_threads
+from ._checks import check_fitted_network, is_flat_vector_of
 from ._exceptions import (
     InvalidInputError,
     NotIncrementalError,
@@ -161,6 +160,11 @@ class BaseScratchMLP(BaseEstimator):
     def _loss_name(self) -> str:
         """Name of the engine loss for the encoded targets of this fit."""
 
+    def _expected_outputs(self) -> int | None:
+        """Output units the fitted targets need, where they say (the
+        classifier's classes); None where only ``n_outputs_`` does."""
+        return None
+
     def _loss_settings(self) -> dict:
         """The estimator parameters the loss reads (``Loss.settings``)."""
         names = LOSSES[self._loss_name()].settings
@@ -206,9 +210,12 @@ class BaseScratchMLP(BaseEstimator):
         X, T, stratify = self._validate_input(
             X, y, incremental, reset=first_pass, classes=classes
         )
-        if not first_pass and X.dtype != self._params.dtype:
-            # Training continues in the precision it started in.
-            X, T = X.astype(self._params.dtype), T.astype(self._params.dtype)
+        if not first_pass:
+            check_fitted_network(self)
+            dtype = self.coefs_[0].dtype
+            if X.dtype != dtype:
+                # Training continues in the precision it started in.
+                X, T = X.astype(dtype), T.astype(dtype)
         weights = validate_sample_weight(sample_weight, X.shape[0])
         weights = self._apply_class_weight(weights, T)
         sample_weight, alpha = weights_for_training(weights, self.alpha, X.dtype)
@@ -247,21 +254,11 @@ class BaseScratchMLP(BaseEstimator):
 
     def _train(self, problem: "_TrainingProblem", incremental: bool) -> None:
         network = problem.network
-        threads = fit_threads(
-            network._runs_compiled(problem.X), lbfgs=self.solver == "lbfgs"
-        )
-        with (
-            threads as plan,
-            np.errstate(over="ignore", invalid="ignore", divide="ignore"),
-        ):
-            network.thread_plan = plan
-            try:
-                if self.solver in STOCHASTIC_SOLVERS:
-                    fit_stochastic(self, problem, incremental)
-                else:
-                    self._fit_lbfgs(problem)
-            finally:
-                network.thread_plan = SINGLE_THREAD
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            if self.solver in STOCHASTIC_SOLVERS:
+                fit_stochastic(self, problem, incremental)
+            else:
+                self._fit_lbfgs(problem)
         if not np.isfinite(network.params).all():
             raise TrainingDivergedError("the weights became non-finite")
 
@@ -336,6 +333,7 @@ class BaseScratchMLP(BaseEstimator):
         or ``intercepts_`` were replaced (or unpickled), their values are
         copied into a new vector first.
         """
+        check_fitted_network(self)
         fitted = [np.shape(c) for c in self.coefs_]
         expected = list(itertools.pairwise(layer_sizes))
         if fitted != expected:
@@ -344,19 +342,20 @@ class BaseScratchMLP(BaseEstimator):
                 f"layer shapes {fitted} differ from the shapes {expected} implied "
                 "by the data and hidden_layer_sizes. Refit from scratch instead."
             )
-        params = self._params
-        coefs, intercepts = layer_views(params, layer_sizes)
-        intact = all(
+        params = getattr(self, "_params", None)
+        intact = is_flat_vector_of(params, layer_sizes, self.coefs_[0].dtype) and all(
             a.__array_interface__ == b.__array_interface__
             for a, b in zip(
-                coefs + intercepts, self.coefs_ + self.intercepts_, strict=True
+                sum(layer_views(params, layer_sizes), []),
+                self.coefs_ + self.intercepts_,
+                strict=True,
             )
         )
         network = Network(
             layer_sizes,
             self.activation,
             self._loss_name(),
-            params.dtype,
+            self.coefs_[0].dtype,
             dropout,
             params=params if intact else None,
             loss_settings=self._loss_settings(),
@@ -421,6 +420,7 @@ class BaseScratchMLP(BaseEstimator):
         training data can produce.
         """
         check_is_fitted(self)
+        check_fitted_network(self)
         with _numeric_input("X"):
             X = validate_data(
                 self,
@@ -430,17 +430,9 @@ class BaseScratchMLP(BaseEstimator):
                 reset=False,
             )
         activation = "identity" if logits else self.out_activation_
-        compiled = compiled_predictor(X, self.coefs_, self.intercepts_, self.activation)
-        multiply_adds = X.shape[0] * sum(W.size for W in self.coefs_)
-        threads = prediction_threads(compiled is not None, multiply_adds)
-        with threads as plan, np.errstate(all="ignore"):
+        with np.errstate(all="ignore"):
             output = forward(
-                X,
-                self.coefs_,
-                self.intercepts_,
-                self.activation,
-                activation,
-                plan,
+                X, self.coefs_, self.intercepts_, self.activation, activation
             )
         _check_finite_output(output, "logits" if logits else f"{activation} outputs")
         return output

@@ -221,6 +221,14 @@ class ScratchMLPClassifier(ClassifierMixin, BaseScratchMLP):
                 f"partial_fit, was: {self.classes_!r}"
             )
 
+    def _expected_outputs(self) -> int | None:
+        """One output for a binary problem, one per class (or label) otherwise."""
+        classes = getattr(self, "classes_", None)
+        kind = getattr(getattr(self, "_label_binarizer", None), "y_type_", None)
+        if classes is None or not isinstance(kind, str):
+            return None
+        return 1 if kind == "binary" else len(classes)
+
     def _loss_name(self) -> str:
         if self._label_binarizer.y_type_ == "multiclass":
             return "log_loss"  # softmax output

@@ -18,8 +18,8 @@ def show_versions() -> None:
     """Print the versions of sknn_scratch and its dependencies, and which
     engine trains and predicts.
 
-    The engine is "compiled" when the extension ``sknn_scratch._kernels`` was
-    built and has not been switched off (environment variable
+    The engine is "compiled" when the compiled engine ``sknn_scratch._compiled``
+    was built and has not been switched off (environment variable
     ``SKNN_SCRATCH_ENGINE=numpy``), and "numpy", the reference engine,
     otherwise; the line says why.
 
@@ -32,17 +32,9 @@ def show_versions() -> None:
     """
     from .. import __version__
 
-    if _engine.preferred() == "compiled":
-        engine = f"compiled ({_engine._kernels.__name__})"
-    elif _engine.UNAVAILABLE:
-        engine = (
-            f"numpy (the compiled engine could not be loaded: {_engine.UNAVAILABLE})"
-        )
-    else:
-        engine = f"numpy (chosen by {_engine.ENGINE_VARIABLE})"
     lines = {
         "sknn_scratch": __version__,
-        "engine": engine,
+        "engine": _engine.description(),
         "python": sys.version.replace("\n", " "),
         "machine": platform.platform(),
         **{name: _version(name) for name in ("numpy", "scipy", "scikit-learn")},

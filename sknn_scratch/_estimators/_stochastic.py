@@ -19,7 +19,7 @@ import numpy as np
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
 
-from .._reference._optimizers import SOLVERS
+from .._reference._optimizers import SOLVERS, STOCHASTIC_SOLVERS, StochasticOptimizer
 from .._reference._training import MiniBatchTrainer
 from ._exceptions import DIVERGENCE_ADVICE, TrainingDivergedError, warn
 
@@ -85,6 +85,8 @@ def fit_stochastic(estimator, problem, incremental: bool) -> None:
         optimizer = make(
             estimator.get_params(deep=False), network.params.shape[0], network.dtype
         )
+    else:  # partial_fit goes on from the fitted optimizer's state
+        _check_fitted_optimizer(optimizer, network.params)
     estimator._optimizer = optimizer
     start_tracking(estimator, network)
 
@@ -164,6 +166,24 @@ def _epochs(estimator, trainer, validation, problem, incremental: bool) -> None:
                 "reached and the optimization hasn't converged yet.",
                 ConvergenceWarning,
             )
+
+
+def _check_fitted_optimizer(optimizer, params: np.ndarray) -> None:
+    """Raise ValueError unless the fitted ``_optimizer`` can take steps on
+    ``params`` (a state loaded from a file, or set by hand, is read by the
+    engine: see _checks)."""
+    if not isinstance(optimizer, StochasticOptimizer) or optimizer.name not in SOLVERS:
+        raise ValueError(
+            f"The fitted _optimizer is a {type(optimizer).__name__}, not one of the "
+            f"optimizers of {STOCHASTIC_SOLVERS}. Refit the estimator."
+        )
+    try:
+        optimizer.check_state(params)
+    except ValueError as error:
+        raise ValueError(
+            f"The fitted _optimizer cannot go on: {error} Refit the estimator, or "
+            "load a file saved from a fitted one."
+        ) from None
 
 
 def _divergence(loss: float, params: np.ndarray) -> str | None:

@@ -8,7 +8,7 @@ that feed it, its formulas for the documentation, and whether the compiled
 engine has a fused kernel for it. Parameter validation, the docstrings, the
 user guide's table, the tests' parametrisation and both engines read this
 table, so adding an activation means adding one entry (and, if it is to be
-fused, its kernel in ``_kernels.pyx``).
+compiled, its kernel block in ``_compiled/_activations.pyx.tp``).
 
 Conventions of an entry's functions, which work in place on buffers the
 network allocated once:
@@ -87,7 +87,7 @@ class Activation(NamedTuple):
     derivative: Callable[[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray], None]
     derivative_reads: Literal["a", "z", "az"]
     init: InitRule
-    compiled: bool  # _kernels.pyx fuses it with the bias and the delta
+    compiled: bool  # _compiled/_activations.pyx.tp has its forward and derivative
     in_sklearn: bool  # one of scikit-learn's four (parity, ONNX export)
 
 
@@ -368,36 +368,20 @@ def ones(n: int, dtype) -> np.ndarray:
     return vector
 
 
-# The safe range of a logit: e^limit times any number of classes stays finite,
-# and e^-limit is far above the smallest normal number (e^-87 in float32,
-# e^-708 in float64), so exp() of a row inside [-limit, limit] neither
-# overflows nor loses the row to underflow.
-_SAFE_LOGIT = {np.dtype(np.float32).char: 40.0, np.dtype(np.float64).char: 600.0}
-
-
 def shift_rows(z: np.ndarray) -> None:
-    """Subtract from each row of ``z`` that leaves the safe range its own
-    maximum, so that exp() neither overflows nor underflows there. Softmax and
-    log-softmax do not change.
+    """Subtract from each row of ``z`` its own maximum, so that exp() neither
+    overflows nor loses the row to underflow; softmax and log-softmax do not
+    change.
 
-    Each row is treated by its own values alone, so a row's result never
-    depends on the other rows of the call: a row inside [-limit, limit]
-    (``_SAFE_LOGIT``) is left as it is, any other row is shifted by its own
-    maximum. Rows inside are the usual case, found for the whole array by two
-    fast reductions; reductions along short rows are slow in NumPy, so they are
-    made only on the rows outside.
+    Every row is shifted, whatever its values, as scikit-learn's softmax and
+    the compiled engine shift it: the same operations in both engines, and
+    each row's result depends on that row alone. (A finite row minus its
+    finite maximum is at most 0, and exactly 0 at the maximum: its
+    exponentials sum to at least 1; a difference below the dtype's range is
+    -inf, whose exponential is 0.)
     """
-    limit = _SAFE_LOGIT.get(z.dtype.char, 600.0)
-    if -limit <= z.min() and z.max() <= limit:
-        return
-    outside = np.flatnonzero((np.abs(z) > limit).any(axis=1))
-    rows = z[outside]
-    # A finite row minus its finite maximum is at most 0, and exactly 0 at the
-    # maximum: its exponentials sum to at least 1, whatever the magnitudes (a
-    # difference below the dtype's range is -inf, whose exponential is 0).
     with np.errstate(over="ignore"):
-        rows -= rows.max(axis=1, keepdims=True)
-    z[outside] = rows
+        z -= z.max(axis=1, keepdims=True)
 
 
 def softmax(z: np.ndarray) -> None:

@@ -78,7 +78,7 @@ def _binary_log_loss(z, t, delta, sample_weight) -> float:
 
 def _softmax_log_loss(z, t, delta, sample_weight) -> float:
     # Softmax and ℓ do not change when a constant is subtracted from a row of
-    # z; shift_rows shifts each row that needs it by its own maximum, so exp()
+    # z; shift_rows shifts each row by its own maximum, so exp()
     # neither overflows nor loses a row to underflow, and each row's ℓ_i is
     # computed from that row alone.
     shift_rows(z)
@@ -171,7 +171,7 @@ class Loss(NamedTuple):
     delta_formula: str
     estimator: Literal["classifier", "regressor"]
     settings: tuple[str, ...]
-    compiled: bool  # _kernels.pyx fuses output activation, value and delta
+    compiled: bool  # _compiled/_losses.pyx.tp has its block: value and delta
     in_sklearn: bool
 
 

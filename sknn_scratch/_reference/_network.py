@@ -34,11 +34,11 @@ through row views.
 """
 
 from itertools import pairwise
+from typing import NamedTuple
 
 import numpy as np
 
-from .._engine import compile_network, compiled_predictor
-from .._threads import SINGLE_THREAD, ThreadPlan
+from .._engine import compile_network, compiled, compiled_predictor
 from ._activations import ACTIVATIONS, OUTPUT_ACTIVATIONS, ones
 from ._losses import LOSSES
 
@@ -99,15 +99,13 @@ def forward(
     intercepts: list[np.ndarray],
     activation: str,
     output_activation: str,
-    plan: ThreadPlan = SINGLE_THREAD,
 ) -> np.ndarray:
     """Output of the network for every row of X, computed in chunks of rows.
 
     The temporary memory is bounded by ``CHUNK_BYTES`` whatever the number of
     rows; only the output (n_samples × n_outputs) grows with X. Dense data of
-    one dtype with a compiled activation go through the compiled engine
-    (``_kernels.predict``), which cuts the rows into parts as ``plan`` says
-    (see ``_threads``).
+    the weights' dtype with a compiled activation go through the compiled
+    engine (``_compiled.predict``), in any memory layout.
 
     Parameters
     ----------
@@ -118,8 +116,6 @@ def forward(
         Hidden activation name.
     output_activation : str
         Output activation name; "identity" returns the logits.
-    plan : ThreadPlan, default=SINGLE_THREAD
-        How the compiled engine may spread the work over threads.
 
     Returns
     -------
@@ -131,11 +127,9 @@ def forward(
     out = np.empty((n_rows, widths[-1]), dtype=dtype)
     if n_rows == 0:
         return out
-    compiled = compiled_predictor(X, coefs, intercepts, activation)
-    if compiled is not None:
-        return compiled(
-            X, coefs, intercepts, activation, output_activation, out, *plan.now()
-        )
+    predict = compiled_predictor(X, coefs, intercepts, activation)
+    if predict is not None:
+        return predict(X, coefs, intercepts, activation, output_activation, out)
     hidden = ACTIVATIONS[activation].forward
     output = OUTPUT_ACTIVATIONS[output_activation]
     chunk = _chunk_rows(n_rows, max(widths), dtype.itemsize)
@@ -162,6 +156,18 @@ def forward(
             a = z
         output(a)  # while the outputs are still in cache
     return out
+
+
+class BatchBuffers(NamedTuple):
+    """The work arrays of one batch (row views, made once per batch size)."""
+
+    activations: list[np.ndarray]  # a_l per layer (a_L: the output)
+    deltas: list[np.ndarray]  # δ_l per layer
+    scratch: list[np.ndarray]  # free arrays of each layer's shape
+    masks: list[np.ndarray | None]  # dropout masks (None: no dropout there)
+    row_scale: np.ndarray  # s_i / S per row
+    ones: np.ndarray  # n ones (row sums as a product)
+    zs: list[np.ndarray | None]  # pre-activations, where the derivative reads z
 
 
 class Network:
@@ -220,18 +226,26 @@ class Network:
         self.n_weights, n_params = n_parameters(self.layer_sizes)
         if params is None:
             params = np.zeros(n_params, dtype=self.dtype)
-        elif params.shape != (n_params,) or params.dtype != self.dtype:
-            raise ValueError("params must be a flat vector of the network's size")
+        elif not (
+            isinstance(params, np.ndarray)
+            and params.shape == (n_params,)
+            and params.dtype == self.dtype
+            and params.flags.c_contiguous
+            and params.flags.writeable
+        ):
+            raise ValueError(
+                f"params must be a writeable C-ordered vector of the network's "
+                f"{n_params} {self.dtype} parameters; got "
+                f"{getattr(params, 'shape', None)} of "
+                f"{getattr(params, 'dtype', type(params).__name__)}"
+            )
         self.params = params
         self.grad = np.zeros(n_params, dtype=self.dtype)
         self.coefs, self.intercepts = layer_views(self.params, self.layer_sizes)
         self.coef_grads, self.intercept_grads = layer_views(self.grad, self.layer_sizes)
         self._work = None
         self._capacity = 0
-        self._views: dict[int, tuple] = {}
-        # How the compiled engine may spread its work over threads (see
-        # _threads); a fit sets it while it runs.
-        self.thread_plan = SINGLE_THREAD
+        self._views: dict[int, BatchBuffers] = {}
         # The compiled engine for this network, or None (see _engine).
         self.compiled = compile_network(self)
 
@@ -250,10 +264,9 @@ class Network:
         self.dropout_rng = generator
 
     # -- buffers -----------------------------------------------------------
-    def _buffers(self, rows: int) -> tuple:
-        """Per-layer row views for a batch: activations, deltas, scratch, dropout
-        masks, row scales, a ones vector, and the pre-activations z of the
-        hidden layers when the derivative reads them (None otherwise)."""
+    def _buffers(self, rows: int) -> "BatchBuffers":
+        """The work arrays of a batch of ``rows`` rows (views of arrays made
+        for the largest batch seen)."""
         views = self._views.get(rows)
         if views is not None:
             return views
@@ -280,7 +293,7 @@ class Network:
         scratch = [self._scratch_store[: rows * w].reshape(rows, w) for w in widths]
         masks = [None if buf is None else buf[:rows] for buf in self._mask_store]
         zs = [None if buf is None else buf[:rows] for buf in self._z_store]
-        views = (
+        views = BatchBuffers(
             activations,
             deltas,
             scratch,
@@ -303,7 +316,7 @@ class Network:
         backward pass.
         """
         buffers = self._buffers(X.shape[0])
-        activations, masks, zs = buffers[0], buffers[3], buffers[6]
+        activations, masks, zs = buffers.activations, buffers.masks, buffers.zs
         coefs, intercepts = self.coefs, self.intercepts
         forward = self._hidden.forward
         last = len(coefs) - 1
@@ -338,7 +351,12 @@ class Network:
         """Gradients from δ_L (already in the buffers) down to the first layer,
         written into the given per-layer views (of ``grad`` or of a work vector).
         """
-        activations, deltas, scratch, masks, _, ones, zs = buffers
+        activations, deltas, scratch = (
+            buffers.activations,
+            buffers.deltas,
+            buffers.scratch,
+        )
+        masks, ones, zs = buffers.masks, buffers.ones, buffers.zs
         coefs, derivative = self.coefs, self._hidden.derivative
         for layer in range(len(coefs) - 1, -1, -1):
             delta = deltas[layer]
@@ -363,7 +381,8 @@ class Network:
 
     def _data_loss(self, buffers, T, sample_weight, scale: float) -> float:
         """Output activation, Σ_i s_i ℓ_i, and δ_L = (a_L - t) ⊙ s / S."""
-        activations, deltas, row_scale = buffers[0], buffers[1], buffers[4]
+        activations, deltas = buffers.activations, buffers.deltas
+        row_scale = buffers.row_scale
         total = self._loss(
             activations[-1], T, deltas[-1], sample_weight, **self.loss_settings
         )
@@ -434,9 +453,11 @@ class Network:
             The loss E; ``self.grad`` holds ∂E/∂params.
         """
         n_rows = X.shape[0]
-        if self._runs_compiled(X):
+        if self.runs_compiled(X):
             rows = self.chunk_rows(n_rows) if max_rows is None else max_rows
-            return self._compiled_loss(X, T, sample_weight, alpha, True, True, rows)
+            return self._compiled_objective(
+                X, T, sample_weight, alpha, True, True, rows
+            )
         total_weight = n_rows if sample_weight is None else sample_weight.sum()
         scale = 1.0 / float(total_weight)
         if max_rows is not None and max_rows >= n_rows:  # a mini-batch: one chunk
@@ -458,13 +479,13 @@ class Network:
                 self.grad += work
         return data_loss * scale + self._penalty(alpha, scale, gradient=True)
 
-    def _compiled_loss(
+    def _compiled_objective(
         self, X, T, sample_weight, alpha, gradient, training, chunk_rows, outputs=None
     ) -> float:
         """The compiled engine's ``loss_and_gradient`` (gradient=True) or
-        ``loss``, with this network's dropout draws and thread plan."""
-        self.compiled.rng = self.dropout_rng
-        return self.compiled.loss(
+        ``loss``, with this network's dropout draws."""
+        return compiled.objective(
+            self.compiled,
             X,
             np.ascontiguousarray(T),
             _contiguous(sample_weight),
@@ -472,7 +493,7 @@ class Network:
             gradient,
             training,
             chunk_rows,
-            *self.thread_plan.now(),
+            self.dropout_rng,
             outputs,
         )
 
@@ -500,9 +521,9 @@ class Network:
         -------
         float
         """
-        if self._runs_compiled(X):
+        if self.runs_compiled(X):
             rows = self.chunk_rows(X.shape[0])
-            return self._compiled_loss(
+            return self._compiled_objective(
                 X, T, sample_weight, alpha, False, training, rows, outputs
             )
         total_weight = X.shape[0] if sample_weight is None else sample_weight.sum()
@@ -513,7 +534,7 @@ class Network:
             weights = None if sample_weight is None else sample_weight[rows]
             data_loss += self._data_loss(buffers, T[rows], weights, scale)
             if outputs is not None:
-                outputs[rows] = buffers[0][-1]
+                outputs[rows] = buffers.activations[-1]
         return data_loss * scale + self._penalty(alpha, scale, gradient=False)
 
     def predict(self, X) -> np.ndarray:
@@ -524,10 +545,9 @@ class Network:
             self.intercepts,
             self.activation,
             self.output_activation,
-            self.thread_plan,
         )
 
-    def _runs_compiled(self, X) -> bool:
+    def runs_compiled(self, X) -> bool:
         """Whether the compiled engine computes on X (dense, C-ordered, of the
         network's dtype); the reference computes on anything else."""
         return (

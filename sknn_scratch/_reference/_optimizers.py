@@ -33,8 +33,17 @@ import numpy as np
 import scipy.optimize
 
 
-class _StochasticOptimizer:
-    """Learning-rate bookkeeping shared by SGD and Adam."""
+class StochasticOptimizer:
+    """Learning-rate bookkeeping shared by SGD and Adam.
+
+    Besides ``step`` (the reference's update), each optimizer tells the
+    compiled engine (``_compiled/_optimizers.pyx.tp``) what its compiled
+    update reads: ``kernel_arguments()`` (its state vectors and constants)
+    and ``step_scalars(k)`` (the one number that changes from step to step,
+    for the next k steps), computed here for both engines.
+    """
+
+    name = ""  # its key in SOLVERS (and in the compiled engine's codes)
 
     def __init__(self, n_params: int, learning_rate_init: float) -> None:
         self.learning_rate_init = float(learning_rate_init)
@@ -56,6 +65,38 @@ class _StochasticOptimizer:
         state["_scratch"] = None
         return state
 
+    def state_vectors(self) -> tuple[np.ndarray, ...]:
+        """The vectors the optimizer keeps between steps, one entry per
+        parameter."""
+        return ()
+
+    def check_state(self, params: np.ndarray) -> None:
+        """Raise ValueError unless every state vector fits ``params``: a
+        writeable C-ordered vector of its length and dtype. (A state loaded
+        from a file, or set by hand, is checked before any step reads it.)"""
+        for index, state in enumerate(self.state_vectors()):
+            if not (
+                isinstance(state, np.ndarray)
+                and state.shape == params.shape
+                and state.dtype == params.dtype
+                and state.flags.c_contiguous
+                and state.flags.writeable
+            ):
+                raise ValueError(
+                    f"{type(self).__name__}'s state vector {index} does not fit the "
+                    f"{params.shape[0]} {params.dtype} parameters it updates: got "
+                    f"{getattr(state, 'shape', None)} of "
+                    f"{getattr(state, 'dtype', type(state).__name__)}."
+                )
+
+    def kernel_arguments(self) -> tuple[tuple[np.ndarray, ...], tuple[float, ...]]:
+        """The state vectors and the constants the compiled update reads."""
+        raise NotImplementedError
+
+    def step_scalars(self, steps: int) -> list[float]:
+        """The scalar of each of the next ``steps`` steps (not taken)."""
+        raise NotImplementedError
+
     def iteration_ends(self, time_step: int) -> None:
         """Called after every epoch with the number of samples seen."""
 
@@ -69,7 +110,7 @@ class _StochasticOptimizer:
         return True
 
 
-class SGD(_StochasticOptimizer):
+class SGD(StochasticOptimizer):
     """Stochastic gradient descent with momentum and learning-rate schedules.
 
     Parameters
@@ -83,7 +124,7 @@ class SGD(_StochasticOptimizer):
     power_t : float
     """
 
-    name = "sgd"  # its key in _kernels.OPTIMIZER_KERNELS
+    name = "sgd"
 
     def __init__(
         self,
@@ -101,6 +142,17 @@ class SGD(_StochasticOptimizer):
         self.nesterov = bool(nesterov)
         self.power_t = float(power_t)
         self.velocity = np.zeros(n_params, dtype=dtype)
+
+    def state_vectors(self) -> tuple[np.ndarray, ...]:
+        return (self.velocity,)
+
+    def kernel_arguments(self) -> tuple[tuple[np.ndarray, ...], tuple[float, ...]]:
+        """The velocity; the momentum, and 1.0 for Nesterov's (0.0 without)."""
+        return (self.velocity,), (self.momentum, float(self.nesterov))
+
+    def step_scalars(self, steps: int) -> list[float]:
+        """The learning rate η of each step (it changes between epochs only)."""
+        return [self.learning_rate] * steps
 
     def step(self, params: np.ndarray, grad: np.ndarray) -> None:
         """One update of ``params`` in place."""
@@ -134,7 +186,7 @@ class SGD(_StochasticOptimizer):
         return False
 
 
-class Adam(_StochasticOptimizer):
+class Adam(StochasticOptimizer):
     """Adam (Kingma & Ba, 2014) on a flat parameter vector.
 
     Parameters
@@ -148,7 +200,7 @@ class Adam(_StochasticOptimizer):
         Added to √v to keep the step finite.
     """
 
-    name = "adam"  # its key in _kernels.OPTIMIZER_KERNELS
+    name = "adam"
 
     def __init__(
         self,
@@ -167,17 +219,40 @@ class Adam(_StochasticOptimizer):
         self.m = np.zeros(n_params, dtype=dtype)
         self.v = np.zeros(n_params, dtype=dtype)
 
-    def steps_taken(self, steps: int) -> None:
-        """Count ``steps`` more steps and set the learning rate of the last:
-        η_k = η₀ √(1 - β₂ᵏ) / (1 - β₁ᵏ), scikit-learn's ``learning_rate``."""
-        self.t = t = self.t + steps
-        # Python floats, not NumPy float64 scalars: those would promote a
-        # float32 step to float64 and take NumPy's slow casting path.
-        self.learning_rate = (
+    def _rate(self, t: int) -> float:
+        """η_t = η₀ √(1 - β₂ᵗ) / (1 - β₁ᵗ), scikit-learn's ``learning_rate``
+        of step t. Python floats, not NumPy float64 scalars: those would
+        promote a float32 step to float64 and take NumPy's slow casting path."""
+        return (
             self.learning_rate_init
             * math.sqrt(1.0 - self.beta_2**t)
             / (1.0 - self.beta_1**t)
         )
+
+    def _step_size(self, t: int) -> float:
+        """c = η_t (1 - β₁) / √(1 - β₂), the factor of step t on the scaled
+        moments (see ``step``): the one formula of Adam's step size."""
+        return self._rate(t) * (1.0 - self.beta_1) / math.sqrt(1.0 - self.beta_2)
+
+    def _scaled_epsilon(self) -> float:
+        """ε' = ε / √(1 - β₂), ε on the scale of the scaled second moment."""
+        return self.epsilon / math.sqrt(1.0 - self.beta_2)
+
+    def state_vectors(self) -> tuple[np.ndarray, ...]:
+        return (self.m, self.v)
+
+    def kernel_arguments(self) -> tuple[tuple[np.ndarray, ...], tuple[float, ...]]:
+        """The scaled moments m̃, ṽ; β₁, β₂ and ε'."""
+        return (self.m, self.v), (self.beta_1, self.beta_2, self._scaled_epsilon())
+
+    def step_scalars(self, steps: int) -> list[float]:
+        """The step size c of steps t + 1, ..., t + ``steps``."""
+        return [self._step_size(self.t + k) for k in range(1, steps + 1)]
+
+    def steps_taken(self, steps: int) -> None:
+        """Count ``steps`` more steps and set the learning rate of the last."""
+        self.t += steps
+        self.learning_rate = self._rate(self.t)
 
     def step(self, params: np.ndarray, grad: np.ndarray) -> None:
         """One update of ``params`` in place.
@@ -193,10 +268,8 @@ class Adam(_StochasticOptimizer):
         ``self.v`` hold these scaled moments.)
         """
         self.steps_taken(1)
+        step_size, epsilon = self._step_size(self.t), self._scaled_epsilon()
         beta_1, beta_2 = self.beta_1, self.beta_2
-        root = math.sqrt(1.0 - beta_2)
-        step_size = self.learning_rate * (1.0 - beta_1) / root
-        epsilon = self.epsilon / root
         m, v, s = self.m, self.v, self._scratch_like(params)
         m *= beta_1
         m += grad
@@ -265,12 +338,18 @@ class Solver(NamedTuple):
 
     ``make(params, n_params, dtype)`` builds a stochastic solver's optimizer
     from the estimator's parameters (``get_params()``); None for L-BFGS, which
-    ``minimize_lbfgs`` drives on the whole data.
+    ``minimize_lbfgs`` drives on the whole data. ``compiled`` says whether the
+    compiled engine has the stochastic solver's update
+    (``_compiled/_optimizers.pyx.tp``); without it, its epochs run on the
+    reference's loop, the network's forward and backward passes still
+    compiled. (L-BFGS's objective is the network's, compiled where the
+    network is.)
     """
 
     description: str
     stochastic: bool
     make: Callable[[Mapping[str, object], int, np.dtype], object] | None
+    compiled: bool
 
 
 def _make_sgd(params: Mapping[str, object], n_params: int, dtype) -> SGD:
@@ -302,12 +381,14 @@ SOLVERS: dict[str, Solver] = {
         "best for small data sets",
         False,
         None,
+        True,
     ),
-    "sgd": Solver("mini-batch gradient descent with momentum", True, _make_sgd),
+    "sgd": Solver("mini-batch gradient descent with momentum", True, _make_sgd, True),
     "adam": Solver(
         "the Adam method of Kingma and Ba, a robust default for larger data sets",
         True,
         _make_adam,
+        True,
     ),
 }
 

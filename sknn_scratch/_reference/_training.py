@@ -12,6 +12,9 @@ without shuffling, batches are row slices (views) of the data.
 import numpy as np
 import scipy.sparse as sp
 
+from .._engine import compiled
+from ._optimizers import SOLVERS
+
 
 class MiniBatchTrainer:
     """Runs epochs of mini-batch gradient descent over fixed training data.
@@ -26,6 +29,7 @@ class MiniBatchTrainer:
         Encoded targets, in the network's dtype.
     sample_weight : ndarray of shape (n_samples,) or None
     batch_size : int
+        Rows per batch, in [1, n_samples] (the last batch takes the rest).
     alpha : float
         L2 penalty.
     """
@@ -37,14 +41,26 @@ class MiniBatchTrainer:
         self.sample_weight = (
             None if sample_weight is None else np.ascontiguousarray(sample_weight)
         )
-        self.batch_size = int(batch_size)
+        self.batch_size = rows = int(batch_size)
         self.alpha = float(alpha)
         self.n_samples = X.shape[0]
-        rows = min(self.batch_size, self.n_samples)
+        if not 1 <= rows <= self.n_samples:
+            raise ValueError(f"batch_size must be in [1, {self.n_samples}]; got {rows}")
         self._sparse = sp.issparse(X)
-        self._X_batch = None if self._sparse else np.empty((rows, X.shape[1]), X.dtype)
-        self._T_batch = np.empty((rows, T.shape[1]), T.dtype)
-        self._w_batch = None if sample_weight is None else np.empty(rows, T.dtype)
+        # the compiled epoch, where the network runs compiled on X and the
+        # compiled engine has the optimizer's update; else the loop below
+        self._compiled = network.runs_compiled(X) and SOLVERS[optimizer.name].compiled
+        # the loop's gather buffers (the compiled epoch has its own)
+        gathers = not self._compiled
+        self._X_batch = (
+            np.empty((rows, X.shape[1]), X.dtype)
+            if gathers and not self._sparse
+            else None
+        )
+        self._T_batch = np.empty((rows, T.shape[1]), T.dtype) if gathers else None
+        self._w_batch = (
+            np.empty(rows, T.dtype) if gathers and sample_weight is not None else None
+        )
 
     def epoch(self, order: np.ndarray | None = None) -> float:
         """One pass over the data; returns the mean of the batch losses.
@@ -61,8 +77,9 @@ class MiniBatchTrainer:
         """
         network, optimizer = self.network, self.optimizer
         X, T, w = self.X, self.T, self.sample_weight
-        if network._runs_compiled(X):
-            return network.compiled.epoch(
+        if self._compiled:
+            return compiled.epoch(
+                network.compiled,
                 X,
                 T,
                 w,
@@ -71,7 +88,6 @@ class MiniBatchTrainer:
                 optimizer,
                 self.alpha,
                 network.dropout_rng,
-                *network.thread_plan.now(),
             )
         total = 0.0
         for start in range(0, self.n_samples, self.batch_size):

@@ -1,0 +1,464 @@
+# cython: language_level=3, boundscheck=False, wraparound=False
+# cython: cdivision=True, initializedcheck=False
+"""The layers of a network run over a range of rows: products and row parts.
+
+For layer l with weights W_l, bias b_l and activation f:
+
+    forward:   z_l = a_{l-1} W_l + b_l,  a_l = f(z_l)   (z_L, the output, as is);
+    backward:  ∂E/∂W_l = a_{l-1}ᵀ δ_l,  ∂E/∂b_l = Σ_rows δ_l,
+               δ_{l-1} = (δ_l W_lᵀ) ⊙ f'(z_{l-1})   [⊙ m_{l-1} under dropout].
+
+``batch_part`` is one part of a batch: it gathers its rows, runs them forward,
+applies the loss (``_losses``) and runs them backward into its own gradient
+vector. A batch's parts run at the same time on the helper threads
+(``_threads``); their gradients are summed by the optimizer's pass.
+"""
+
+from libc.stdlib cimport calloc, free, malloc
+
+from ._activations cimport bias_activate, times_derivative
+from ._blas cimport gemm
+from ._losses cimport loss_and_delta, output_activation
+from ._threads cimport part_start
+from ._vector cimport real
+
+
+# -- a network's shape -------------------------------------------------------------
+cdef Layout* new_layout(tuple sizes, int activation, int loss, bint keep_z) except NULL:
+    """A layout of these widths (their weight and bias pointers are set
+    apart: ``point_into``, or one by one)."""
+    cdef int n_layers = len(sizes) - 1, layer
+    cdef Py_ssize_t offset = 0
+    cdef Layout* layout = <Layout*> calloc(1, sizeof(Layout))
+    if layout == NULL:
+        raise MemoryError()
+    layout.n_layers = n_layers
+    layout.sizes = <int*> malloc((n_layers + 1) * sizeof(int))
+    layout.weights = <const void**> calloc(n_layers, sizeof(void*))
+    layout.biases = <const void**> calloc(n_layers, sizeof(void*))
+    layout.weight_offset = <Py_ssize_t*> malloc(n_layers * sizeof(Py_ssize_t))
+    layout.bias_offset = <Py_ssize_t*> malloc(n_layers * sizeof(Py_ssize_t))
+    if (layout.sizes == NULL or layout.weights == NULL or layout.biases == NULL
+            or layout.weight_offset == NULL or layout.bias_offset == NULL):
+        free_layout(layout)
+        raise MemoryError()
+    for layer in range(n_layers + 1):
+        layout.sizes[layer] = sizes[layer]
+    for layer in range(n_layers):
+        layout.weight_offset[layer] = offset
+        offset += <Py_ssize_t> layout.sizes[layer] * layout.sizes[layer + 1]
+        layout.multiply_adds += 3.0 * layout.sizes[layer] * layout.sizes[layer + 1]
+    layout.n_weights = offset
+    for layer in range(n_layers):
+        layout.bias_offset[layer] = offset
+        offset += layout.sizes[layer + 1]
+    layout.n_params = offset
+    layout.activation, layout.loss, layout.keep_z = activation, loss, keep_z
+    return layout
+
+
+cdef void point_into(Layout* layout, size_t flat, Py_ssize_t itemsize) noexcept:
+    """Weights and biases as views of one flat vector at address ``flat``."""
+    cdef int layer
+    for layer in range(layout.n_layers):
+        layout.weights[layer] = <void*> (flat + layout.weight_offset[layer] * itemsize)
+        layout.biases[layer] = <void*> (flat + layout.bias_offset[layer] * itemsize)
+
+
+cdef void free_layout(Layout* layout) noexcept:
+    if layout == NULL:
+        return
+    free(layout.sizes)
+    free(layout.weights)
+    free(layout.biases)
+    free(layout.weight_offset)
+    free(layout.bias_offset)
+    free(layout)
+
+
+# -- forward and backward over rows -------------------------------------------------
+cdef void forward_rows(
+    const Layout* layout, const real* X, Py_ssize_t rows, Py_ssize_t first,
+    const Batch* batch, bint apply_dropout, const double* dropout, int output,
+) noexcept nogil:
+    """a_l = f(a_{l-1} W_l + b_l) for the hidden layers, z_L = a_{L-1} W_L + b_L,
+    for ``rows`` rows starting at row ``first`` of the batch's arrays (X: those
+    rows' inputs). Dropout multiplies a hidden layer's output by its mask,
+    whose uniform draws are already in place: m = 1/(1-p) where the draw is
+    at least p, 0 elsewhere. ``output`` (an output activation's code, or -1
+    for none) is then applied to z_L."""
+    cdef int layer, last = layout.n_layers - 1, fan_in, fan_out
+    cdef const real* below = X
+    cdef real* a
+    cdef real* z
+    cdef real* mask
+    cdef real keep, rate
+    cdef Py_ssize_t i, n
+    for layer in range(layout.n_layers):
+        fan_in, fan_out = layout.sizes[layer], layout.sizes[layer + 1]
+        a = <real*> batch.activations[layer] + first * fan_out
+        gemm(False, False, rows, fan_out, fan_in, below, fan_in,
+             <const real*> layout.weights[layer], fan_out, 0, a, fan_out)
+        if layer == last:
+            add_bias(a, <const real*> layout.biases[layer], rows, fan_out)
+            if output >= 0:
+                output_activation(a, rows, fan_out, output)
+            break
+        z = NULL
+        if batch.pre_activations[layer] != NULL:
+            z = <real*> batch.pre_activations[layer] + first * fan_out
+        bias_activate(a, z, <const real*> layout.biases[layer], rows, fan_out,
+                      layout.activation)
+        if apply_dropout and dropout[layer] > 0:
+            mask = <real*> batch.masks[layer] + first * fan_out
+            # in the dtype, as NumPy compares and scales with Python floats
+            rate = <real> dropout[layer]
+            keep = <real> (1.0 / (1.0 - dropout[layer]))
+            n = rows * fan_out
+            for i in range(n):
+                mask[i] = keep if mask[i] >= rate else 0
+                a[i] = a[i] * mask[i]
+        below = a
+
+
+cdef void add_bias(real* z, const real* bias, Py_ssize_t rows, Py_ssize_t cols) noexcept nogil:
+    cdef Py_ssize_t i, j
+    cdef real* row
+    for i in range(rows):
+        row = z + i * cols
+        for j in range(cols):
+            row[j] = row[j] + bias[j]
+
+
+cdef void backward_rows(
+    const Layout* layout, real* grad, bint accumulate, const real* X,
+    Py_ssize_t rows, Py_ssize_t first, const Batch* batch, bint apply_dropout,
+    const double* dropout,
+) noexcept nogil:
+    """From δ_L (already in place) down to the first layer, for ``rows`` rows
+    starting at row ``first`` of the batch's arrays, written into (or, with
+    ``accumulate``, added to) the flat gradient vector ``grad``."""
+    cdef int layer, fan_in, fan_out
+    cdef const real* below
+    cdef real* delta
+    cdef real* delta_below
+    cdef real* a_below
+    cdef real* z_below
+    cdef real* mask
+    cdef real* bias_grad
+    cdef real unscale
+    cdef Py_ssize_t i, j, n
+    for layer in range(layout.n_layers - 1, -1, -1):
+        fan_in, fan_out = layout.sizes[layer], layout.sizes[layer + 1]
+        delta = <real*> batch.deltas[layer] + first * fan_out
+        below = X if layer == 0 else <real*> batch.activations[layer - 1] + first * fan_in
+        gemm(True, False, fan_in, fan_out, rows, below, fan_in, delta, fan_out,
+             1 if accumulate else 0, grad + layout.weight_offset[layer], fan_out)
+        bias_grad = grad + layout.bias_offset[layer]
+        if not accumulate:
+            for j in range(fan_out):
+                bias_grad[j] = 0
+        for i in range(rows):
+            for j in range(fan_out):
+                bias_grad[j] = bias_grad[j] + delta[i * fan_out + j]
+        if layer == 0:
+            break
+        delta_below = <real*> batch.deltas[layer - 1] + first * fan_in
+        a_below = <real*> batch.activations[layer - 1] + first * fan_in
+        gemm(False, True, rows, fan_in, fan_out, delta, fan_out,
+             <const real*> layout.weights[layer], fan_out, 0, delta_below, fan_in)
+        n = rows * fan_in
+        if apply_dropout and dropout[layer - 1] > 0:
+            mask = <real*> batch.masks[layer - 1] + first * fan_in
+            # undo the 1/(1-p) scaling so that f' sees the unit's own output
+            unscale = <real> (1.0 - dropout[layer - 1])
+            for i in range(n):
+                delta_below[i] = delta_below[i] * mask[i]
+                a_below[i] = a_below[i] * unscale
+        z_below = NULL
+        if batch.pre_activations[layer - 1] != NULL:
+            z_below = <real*> batch.pre_activations[layer - 1] + first * fan_in
+        times_derivative(delta_below, a_below, z_below, n, layout.activation)
+
+
+# -- one part of a batch -------------------------------------------------------------
+cdef extern from *:
+    """
+    /* A hint that memory will soon be read; nothing where unsupported. */
+    #if defined(__GNUC__) || defined(__clang__)
+    #define SKNN_PREFETCH(address) __builtin_prefetch(address)
+    #else
+    #define SKNN_PREFETCH(address) ((void) (address))
+    #endif
+    """
+    void prefetch "SKNN_PREFETCH"(const void* address) noexcept nogil
+
+
+cdef enum:
+    PREFETCH_ROWS = 8  # how far ahead a gather asks for the rows it will copy
+
+
+cdef inline void prefetch_row(const real* row, Py_ssize_t n) noexcept nogil:
+    """Ask for every cache line (64 bytes) of a row of n elements."""
+    cdef Py_ssize_t offset
+    for offset in range(0, n * <Py_ssize_t> sizeof(real), 64):
+        prefetch(<const char*> row + offset)
+
+
+cdef inline void copy(real* to, const real* source, Py_ssize_t n) noexcept nogil:
+    # a loop the compiler unrolls, rather than memcpy: rows are short, and a
+    # call per row cost 8% of a small network's batch
+    cdef Py_ssize_t i
+    for i in range(n):
+        to[i] = source[i]
+
+
+cdef void batch_part_typed(BatchJob* job, int part, real* tag) noexcept nogil:
+    cdef Py_ssize_t first = part_start(job.rows, part, job.parts)
+    cdef Py_ssize_t rows = part_start(job.rows, part + 1, job.parts) - first
+    cdef Py_ssize_t i, source, n_in = job.n_inputs, n_out = job.n_outputs
+    cdef const real* X_rows
+    cdef const real* T_rows
+    cdef const real* weights = NULL
+    cdef int last = job.layout.n_layers - 1
+    if rows == 0:
+        job.losses[part] = 0
+        return
+    if job.order != NULL:
+        for i in range(first, first + rows):
+            if i + PREFETCH_ROWS < first + rows:  # rows in random order: ask early
+                source = job.order[job.start + i + PREFETCH_ROWS]
+                prefetch_row(<const real*> job.X + source * n_in, n_in)
+                prefetch_row(<const real*> job.T + source * n_out, n_out)
+            source = job.order[job.start + i]
+            copy(<real*> job.X_rows + i * n_in, <const real*> job.X + source * n_in,
+                 n_in)
+            copy(<real*> job.T_rows + i * n_out, <const real*> job.T + source * n_out,
+                 n_out)
+        X_rows = <const real*> job.X_rows + first * n_in
+        T_rows = <const real*> job.T_rows + first * n_out
+    else:
+        X_rows = <const real*> job.X + (job.start + first) * n_in
+        T_rows = <const real*> job.T + (job.start + first) * n_out
+    if job.weights != NULL:
+        weights = <const real*> job.weights + first
+    forward_rows(job.layout, X_rows, rows, first, job.batch, job.apply_dropout,
+                 job.dropout, -1)
+    job.losses[part] = loss_and_delta(
+        <real*> job.batch.activations[last] + first * n_out, T_rows,
+        <real*> job.batch.deltas[last] + first * n_out, weights, rows, n_out,
+        job.layout.loss, job.layout.loss_setting, <real> job.scale,
+    )
+    if job.backward:
+        backward_rows(job.layout, <real*> job.grads[part], job.accumulate, X_rows,
+                      rows, first, job.batch, job.apply_dropout, job.dropout)
+
+
+cdef void batch_part(void* job, int part) noexcept nogil:
+    """Part ``part`` of a batch (``run_parts``' work, for either dtype)."""
+    if (<BatchJob*> job).single:
+        batch_part_typed(<BatchJob*> job, part, <float*> NULL)
+    else:
+        batch_part_typed(<BatchJob*> job, part, <double*> NULL)
+
+
+# -- a network on its flat vectors, with its work arrays ------------------------------
+import numpy as np
+
+from ._activations import CODES as ACTIVATION_CODES
+from ._losses import LOSS_CODES
+
+
+cdef void* _address(array) except? NULL:
+    if array is None:
+        return NULL
+    return <void*> <size_t> array.ctypes.data
+
+
+def _check_vector(name, array, n, dtype=None):
+    """A writeable C-ordered float vector of n entries (of ``dtype``)."""
+    if not (
+        isinstance(array, np.ndarray)
+        and array.ndim == 1
+        and array.shape[0] == n
+        and array.dtype in (np.float32, np.float64)
+        and (dtype is None or array.dtype == dtype)
+        and array.flags.c_contiguous
+        and array.flags.writeable
+    ):
+        raise ValueError(
+            f"{name} must be a writeable C-ordered vector of {n} float32 or float64 "
+            f"values{'' if dtype is None else f' ({dtype})'}; got "
+            f"{getattr(array, 'shape', None)} of "
+            f"{getattr(array, 'dtype', type(array).__name__)}"
+        )
+
+
+cdef class CompiledNetwork:
+    """The compiled engine for one ``_reference._network.Network``: its
+    layout, the pointers into its parameter and gradient vectors, and work
+    arrays sized for the largest batch seen. Everything it is given is
+    checked here: the C code trusts only what this class has checked.
+
+    Parameters
+    ----------
+    layer_sizes : tuple of int
+    activation, loss : str
+        Names with a compiled kernel (``_activations.CODES``,
+        ``_losses.LOSS_CODES``).
+    keep_z : bool
+        Whether the activation's derivative reads the pre-activation.
+    dropout : tuple of float
+        One rate in [0, 1) per hidden layer.
+    params, grad : ndarray of shape (n_params,)
+        The network's parameter and gradient vectors (float32 or float64,
+        C-ordered, writeable), trained in place.
+    loss_setting : float, default=0.0
+        The loss's setting (``huber_delta``, ``quantile``), if it has one.
+    """
+
+    def __cinit__(self, tuple layer_sizes, str activation, str loss, bint keep_z,
+                  tuple dropout, params, grad, double loss_setting=0.0):
+        cdef int layer, n_layers = len(layer_sizes) - 1
+        if n_layers < 1 or not all(
+            isinstance(size, int) and 0 < size < 2**31 for size in layer_sizes
+        ):
+            raise ValueError(f"layer sizes must be positive ints; got {layer_sizes}")
+        if activation not in ACTIVATION_CODES or loss not in LOSS_CODES:
+            raise ValueError(f"no compiled kernel for {activation!r} or {loss!r}")
+        if len(dropout) != n_layers - 1 or not all(0 <= r < 1 for r in dropout):
+            raise ValueError(f"one dropout rate in [0, 1) per hidden layer; got {dropout}")
+        self.layout = new_layout(layer_sizes, ACTIVATION_CODES[activation],
+                                 LOSS_CODES[loss], keep_z)
+        _check_vector("params", params, self.layout.n_params)
+        _check_vector("grad", grad, self.layout.n_params, params.dtype)
+        self.layout.loss_setting = loss_setting
+        point_into(self.layout, <size_t> params.ctypes.data, params.itemsize)
+        self.dropout = <double*> calloc(n_layers, sizeof(double))
+        self.any_dropout = False
+        for layer in range(n_layers - 1):
+            self.dropout[layer] = dropout[layer]
+            self.any_dropout = self.any_dropout or dropout[layer] > 0
+        self.params, self.grad, self.dtype = params, grad, params.dtype
+        self.batch.activations = <void**> calloc(n_layers, sizeof(void*))
+        self.batch.pre_activations = <void**> calloc(n_layers, sizeof(void*))
+        self.batch.deltas = <void**> calloc(n_layers, sizeof(void*))
+        self.batch.masks = <void**> calloc(n_layers, sizeof(void*))
+        if (self.dropout == NULL or self.batch.activations == NULL
+                or self.batch.pre_activations == NULL or self.batch.deltas == NULL
+                or self.batch.masks == NULL):
+            raise MemoryError()
+        self.capacity = 0
+        self.buffers = []
+        self.part_grads = []
+        self.grads = NULL
+        self.n_grads = 0
+
+    def __dealloc__(self):
+        free_layout(self.layout)
+        free(self.dropout)
+        free(self.batch.activations)
+        free(self.batch.pre_activations)
+        free(self.batch.deltas)
+        free(self.batch.masks)
+        free(self.grads)
+
+    @property
+    def layer_sizes(self):
+        return tuple(self.layout.sizes[i] for i in range(self.layout.n_layers + 1))
+
+    cdef int check_data(self, X, T, sample_weight) except -1:
+        """X and T as the network reads them: C-ordered, of its dtype, with
+        its input and output widths and one row each; one weight per row."""
+        cdef int last = self.layout.n_layers
+        for name, array, width in (
+            ("X", X, self.layout.sizes[0]),
+            ("T", T, self.layout.sizes[last]),
+        ):
+            if not (
+                isinstance(array, np.ndarray)
+                and array.ndim == 2
+                and array.shape[1] == width
+                and array.dtype == self.dtype
+                and array.flags.c_contiguous
+            ):
+                raise ValueError(
+                    f"{name} must be a C-ordered {self.dtype} array of {width} "
+                    f"columns; got {getattr(array, 'shape', None)} of "
+                    f"{getattr(array, 'dtype', type(array).__name__)}"
+                )
+        if T.shape[0] != X.shape[0]:
+            raise ValueError(f"X has {X.shape[0]} rows but T has {T.shape[0]}")
+        if sample_weight is not None and not (
+            isinstance(sample_weight, np.ndarray)
+            and sample_weight.shape == (X.shape[0],)
+            and sample_weight.dtype == self.dtype
+            and sample_weight.flags.c_contiguous
+        ):
+            raise ValueError(
+                f"sample_weight must be a C-ordered {self.dtype} vector of "
+                f"{X.shape[0]} weights"
+            )
+        return 0
+
+    cdef int reserve(self, Py_ssize_t rows, int parts, bint gather) except -1:
+        """Work arrays for batches of up to ``rows`` rows cut in ``parts``,
+        with buffers to gather shuffled rows into if ``gather`` (made once
+        per fit: only a larger batch makes them anew)."""
+        cdef int layer, n_layers = self.layout.n_layers, width
+        if rows > self.capacity:
+            self.buffers = []
+            for layer in range(n_layers):
+                width = self.layout.sizes[layer + 1]
+                hidden = layer < n_layers - 1
+                arrays = (
+                    np.empty((rows, width), self.dtype),
+                    np.empty((rows, width), self.dtype),
+                    np.empty((rows, width), self.dtype)
+                    if hidden and self.layout.keep_z else None,
+                    np.empty((rows, width), self.dtype)
+                    if hidden and self.dropout[layer] > 0 else None,
+                )
+                self.buffers.append(arrays)
+                self.batch.activations[layer] = _address(arrays[0])
+                self.batch.deltas[layer] = _address(arrays[1])
+                self.batch.pre_activations[layer] = _address(arrays[2])
+                self.batch.masks[layer] = _address(arrays[3])
+            self.X_rows = self.T_rows = self.w_rows = None
+            self.capacity = rows
+        if gather and (self.X_rows is None or self.X_rows.shape[0] < rows):
+            self.X_rows = np.empty((rows, self.layout.sizes[0]), self.dtype)
+            self.T_rows = np.empty((rows, self.layout.sizes[n_layers]), self.dtype)
+            self.w_rows = np.empty(rows, self.dtype)
+        if parts > self.n_grads:
+            self.part_grads = [np.empty_like(self.grad) for _ in range(parts - 1)]
+            free(self.grads)
+            self.grads = <void**> malloc(parts * sizeof(void*))
+            if self.grads == NULL:
+                self.n_grads = 0
+                raise MemoryError()
+            self.grads[0] = _address(self.grad)
+            for layer in range(1, parts):
+                self.grads[layer] = _address(self.part_grads[layer - 1])
+            self.n_grads = parts
+        return 0
+
+    cdef object mask_drawer(self, rng):
+        """A function that draws each dropout mask's uniform numbers for
+        ``rows`` rows from ``rng``, in the order the reference draws them;
+        None without dropout."""
+        if not self.any_dropout:
+            return None
+        masks = [arrays[3] for arrays in self.buffers]
+        dtype = self.dtype
+
+        def draw(rows):
+            for mask in masks:
+                if mask is not None:
+                    rng.random(out=mask[:rows], dtype=dtype)
+
+        return draw
+
+    def output(self, Py_ssize_t rows):
+        """The outputs a_L of the last ``rows`` rows evaluated (a view)."""
+        return self.buffers[len(self.buffers) - 1][0][:rows]

@@ -1,0 +1,199 @@
+# cython: language_level=3, boundscheck=False, wraparound=False
+# cython: cdivision=True, initializedcheck=False
+"""The compiled engine's threads: its helpers, how work is cut into parts,
+and how a long call notices Ctrl-C.
+
+**Parts.** A large batch is cut into parts by rows, and a pass over the
+parameter vector into blocks; the calling thread computes part 0 and helper
+threads the others at the same time. This happens only while the engine calls
+a BLAS of its own held at one thread (``_blas``): two layers of threads on
+the same cores only get in each other's way. Otherwise nothing is cut and
+BLAS threads its own products. The cut depends on the sizes and the number
+of cores alone, never on which thread computes a part or on what else runs,
+so results never depend on either.
+
+**Helpers** are native threads (they never touch Python objects) that sleep
+on a lock between jobs, so they neither spin nor depend on the interpreter:
+they keep working while it shuts down. One fit or prediction at a time holds
+them (``claim_helpers``); any other computes its parts one after the other on
+its own thread, with the same arithmetic. A forked child starts its own.
+
+**Ctrl-C.** Python runs signal handlers on the main thread, between
+bytecodes; a call running here without the GIL would never let it. So a
+call made on the main thread looks for a pending interrupt at every batch
+boundary (and between the row blocks of a long evaluation) once enough work
+has passed since the last look, taking the GIL for a moment to run Python's
+handlers: an interrupt stops the call within a batch (or a row block) and a
+few milliseconds.
+"""
+
+import os
+import threading
+
+from cpython.exc cimport PyErr_CheckSignals
+from cpython.pythread cimport (
+    NOWAIT_LOCK,
+    WAIT_LOCK,
+    PyThread_acquire_lock,
+    PyThread_allocate_lock,
+    PyThread_release_lock,
+    PyThread_start_new_thread,
+    PyThread_type_lock,
+)
+
+from ._blas cimport owns_its_blas
+
+cdef struct Helper:
+    PyThread_type_lock wake   # released by the caller: a part is waiting
+    PyThread_type_lock done   # released by the helper: the part is done
+    PartWork work
+    void* job
+    int part
+
+cdef Helper helpers[MAX_HELPERS]
+cdef int started_helpers = 0
+cdef PyThread_type_lock helpers_claim = NULL
+cdef long helpers_pid = -1
+
+# The cores of this machine: large work is cut into this many parts.
+cdef int cores = min(os.cpu_count() or 1, MAX_PARTS)
+# A part must be worth the hand-over to a helper (waking a sleeping thread
+# costs some µs): at least this many rows (a BLAS call on fewer runs slowly)
+# and multiply-adds in a batch part, and elements in a block of a pass over
+# the parameter vector.
+cdef Py_ssize_t min_rows_per_part = 16
+cdef double min_multiply_adds_per_part = 8e6
+cdef Py_ssize_t min_elements_per_part = 65536
+# Multiply-adds between two looks for a pending Ctrl-C: a few milliseconds
+# of work, so that looking (which takes the GIL) costs nothing measurable.
+cdef double WORK_BETWEEN_LOOKS = 5e7
+
+
+def part_policy() -> dict:
+    """How work is cut: the parts of a large call (the cores, or 1 without a
+    BLAS of the engine's own), and the smallest part worth a thread."""
+    return {
+        "parts": max_parts(),
+        "rows": min_rows_per_part,
+        "multiply_adds": min_multiply_adds_per_part,
+        "elements": min_elements_per_part,
+    }
+
+
+def set_part_policy(*, parts=None, rows=None, multiply_adds=None, elements=None):
+    """Change how work is cut (tests cut small problems, or into more parts
+    than there are cores, this way); None leaves a value as it is."""
+    global cores, min_rows_per_part, min_multiply_adds_per_part, min_elements_per_part
+    if parts is not None:
+        cores = max(1, min(int(parts), MAX_PARTS))
+    if rows is not None:
+        min_rows_per_part = max(1, int(rows))
+    if multiply_adds is not None:
+        min_multiply_adds_per_part = float(multiply_adds)
+    if elements is not None:
+        min_elements_per_part = max(1, int(elements))
+
+
+cdef int max_parts() noexcept nogil:
+    """The most parts any work is cut into: one per core, where the engine
+    owns its BLAS; else 1."""
+    return cores if owns_its_blas() else 1
+
+
+cdef int row_parts(Py_ssize_t rows, double multiply_adds_per_row, int most) noexcept nogil:
+    """Parts to cut ``rows`` rows into: at most ``most``, each keeping enough
+    rows and multiply-adds."""
+    cdef double parts = min(<double> most, <double> rows / min_rows_per_part)
+    parts = min(parts, rows * multiply_adds_per_row / min_multiply_adds_per_part)
+    return max(<int> parts, 1)
+
+
+cdef int vector_parts(Py_ssize_t n, int most) noexcept nogil:
+    """Blocks to cut a pass over a vector of ``n`` elements into."""
+    return max(1, <int> min(<Py_ssize_t> most, n // min_elements_per_part))
+
+
+cdef Py_ssize_t part_start(Py_ssize_t n, int part, int parts) noexcept nogil:
+    """First index of part ``part`` of range(n) cut into ``parts`` even parts."""
+    return n * part // parts
+
+
+cdef void helper_loop(void* argument) noexcept nogil:
+    cdef Helper* helper = <Helper*> argument
+    while True:
+        PyThread_acquire_lock(helper.wake, WAIT_LOCK)
+        helper.work(helper.job, helper.part)
+        PyThread_release_lock(helper.done)
+
+
+cdef int claim_helpers(int wanted) except -1:
+    """Up to ``wanted`` - 1 helper threads for the caller alone (started as
+    first needed); returns how many threads, the caller's included, the
+    caller may use: 1 when another call holds the helpers. With the GIL."""
+    global started_helpers, helpers_claim, helpers_pid
+    cdef int index
+    cdef unsigned long thread
+    pid = os.getpid()
+    if helpers_pid != pid:  # first use, or in a forked child: nothing runs
+        helpers_claim = PyThread_allocate_lock()
+        started_helpers = 0
+        helpers_pid = pid
+    wanted = min(wanted, MAX_HELPERS + 1)
+    if wanted < 2 or not PyThread_acquire_lock(helpers_claim, NOWAIT_LOCK):
+        return 1
+    while started_helpers < wanted - 1:
+        index = started_helpers
+        helpers[index].wake = PyThread_allocate_lock()
+        helpers[index].done = PyThread_allocate_lock()
+        PyThread_acquire_lock(helpers[index].wake, WAIT_LOCK)
+        PyThread_acquire_lock(helpers[index].done, WAIT_LOCK)
+        thread = PyThread_start_new_thread(helper_loop, &helpers[index])
+        if thread == <unsigned long> -1:  # no thread: work with what there is
+            break
+        started_helpers += 1
+    return min(wanted, started_helpers + 1)
+
+
+cdef void release_helpers(int threads) noexcept:
+    if threads > 1:
+        PyThread_release_lock(helpers_claim)
+
+
+cdef void run_parts(PartWork work, void* job, int parts, int threads) noexcept nogil:
+    """work(job, p) for p in range(parts): part 0 and any part beyond the
+    threads on the caller, parts 1 .. threads - 1 on helpers at the same time.
+    Returns when every part is done."""
+    cdef int part, on_helpers = min(parts, threads) - 1
+    for part in range(on_helpers):
+        helpers[part].work, helpers[part].job = work, job
+        helpers[part].part = part + 1
+        PyThread_release_lock(helpers[part].wake)
+    work(job, 0)
+    for part in range(on_helpers + 1, parts):
+        work(job, part)
+    for part in range(on_helpers):
+        PyThread_acquire_lock(helpers[part].done, WAIT_LOCK)
+
+
+cdef Interrupts watch_interrupts() except *:
+    """The state of a call's looks for Ctrl-C: watching only on the main
+    thread, the only one Python's signal handlers run on."""
+    cdef Interrupts interrupts
+    interrupts.watch = threading.current_thread() is threading.main_thread()
+    interrupts.work = 0
+    return interrupts
+
+
+cdef int look_for_interrupt(Interrupts* interrupts, double work) except -1 nogil:
+    """Count ``work`` multiply-adds done; once enough have passed since the
+    last look, run Python's pending signal handlers (taking the GIL for a
+    moment). Ctrl-C's handler raises KeyboardInterrupt here."""
+    if not interrupts.watch:
+        return 0
+    interrupts.work += work
+    if interrupts.work < WORK_BETWEEN_LOOKS:
+        return 0
+    interrupts.work = 0
+    with gil:
+        PyErr_CheckSignals()
+    return 0

@@ -1,0 +1,109 @@
+"""Fitted attributes checked before the engine reads them.
+
+A fitted estimator's ``coefs_``, ``intercepts_`` and the rest may have been
+set by hand, or loaded from a pickle, joblib or skops file that nobody
+checked (skops is the format for files one does not fully trust). The engine
+reads them as one network, so they must form one: every call that reads them
+(prediction, warm start, ``partial_fit``) checks them first, and a mismatch is
+a ``ValueError`` that names the attribute. (The compiled engine checks every
+array again before C reads it; these checks say what is wrong in the
+estimator's own terms.)
+"""
+
+import numpy as np
+
+from .._reference._activations import ACTIVATIONS, OUTPUT_ACTIVATIONS
+from .._reference._network import n_parameters
+
+_REFIT = "Refit the estimator, or load a file saved from a fitted one."
+
+
+def _fail(message: str) -> None:
+    raise ValueError(f"{message} {_REFIT}")
+
+
+def check_fitted_network(estimator) -> None:
+    """Raise ValueError unless the fitted attributes form one network.
+
+    ``coefs_`` and ``intercepts_`` are lists of as many float arrays of one
+    dtype as the network has layers (``n_layers_ - 1``); ``coefs_[0]`` has a
+    row per feature (``n_features_in_``), each ``coefs_[i]`` a row per unit of
+    the layer below and ``intercepts_[i]`` an entry per unit of its layer; the
+    last layer has ``n_outputs_`` units, as many as the estimator's targets
+    need (``_expected_outputs``); ``activation`` and ``out_activation_`` name
+    entries of the engine's tables.
+    """
+    if estimator.activation not in ACTIVATIONS:
+        _fail(f"activation={estimator.activation!r} is not one of {list(ACTIVATIONS)}.")
+    out_activation = getattr(estimator, "out_activation_", None)
+    if not isinstance(out_activation, str) or out_activation not in OUTPUT_ACTIVATIONS:
+        _fail(
+            f"out_activation_={out_activation!r} is not one of "
+            f"{list(OUTPUT_ACTIVATIONS)}."
+        )
+    coefs = getattr(estimator, "coefs_", None)
+    intercepts = getattr(estimator, "intercepts_", None)
+    for name, arrays in (("coefs_", coefs), ("intercepts_", intercepts)):
+        if not isinstance(arrays, (list, tuple)) or not arrays:
+            _fail(f"{name} must be a non-empty list of arrays; got {type(arrays)}.")
+    if len(coefs) != len(intercepts):
+        _fail(
+            f"coefs_ has {len(coefs)} weight matrices but intercepts_ has "
+            f"{len(intercepts)} bias vectors: one of each per layer."
+        )
+    n_layers = getattr(estimator, "n_layers_", None)
+    if n_layers != len(coefs) + 1:
+        _fail(
+            f"n_layers_={n_layers!r}, but coefs_ and intercepts_ hold "
+            f"{len(coefs)} layers (n_layers_ counts the input layer too)."
+        )
+    dtype = getattr(coefs[0], "dtype", None)
+    if dtype not in (np.float32, np.float64):
+        _fail(f"coefs_[0] must be a float32 or float64 array; got {dtype!r}.")
+    width = getattr(estimator, "n_features_in_", None)
+    below = f"n_features_in_={width}"
+    for layer, (W, b) in enumerate(zip(coefs, intercepts, strict=True)):
+        for name, array, ndim in (("coefs_", W, 2), ("intercepts_", b, 1)):
+            if not (
+                isinstance(array, np.ndarray)
+                and array.ndim == ndim
+                and array.dtype == dtype
+            ):
+                _fail(
+                    f"{name}[{layer}] must be a {ndim}-D {dtype} array like "
+                    f"coefs_[0]; got {getattr(array, 'shape', None)} of "
+                    f"{getattr(array, 'dtype', type(array).__name__)}."
+                )
+        if W.shape[0] != width or W.shape[1] < 1:
+            _fail(
+                f"coefs_[{layer}] has shape {W.shape}, but the layer below has "
+                f"{width} units ({below}): it needs a row per unit below, and at "
+                "least one column."
+            )
+        if b.shape != (W.shape[1],):
+            _fail(
+                f"intercepts_[{layer}] has shape {b.shape}, but coefs_[{layer}] "
+                f"gives its layer {W.shape[1]} units: it needs one bias per unit."
+            )
+        width, below = W.shape[1], f"coefs_[{layer}] has {W.shape[1]} columns"
+    n_outputs = getattr(estimator, "n_outputs_", None)
+    expected = estimator._expected_outputs()
+    if width != n_outputs or (expected is not None and width != expected):
+        _fail(
+            f"the last layer has {width} units (coefs_[{len(coefs) - 1}] has "
+            f"{width} columns), but n_outputs_={n_outputs!r}"
+            + ("" if expected is None else f" and the targets need {expected}")
+            + "."
+        )
+
+
+def is_flat_vector_of(params, layer_sizes, dtype) -> bool:
+    """Whether ``params`` is a writeable C-ordered vector of ``dtype`` holding
+    exactly the parameters of a network of ``layer_sizes``."""
+    return (
+        isinstance(params, np.ndarray)
+        and params.dtype == dtype
+        and params.shape == (n_parameters(tuple(layer_sizes))[1],)
+        and params.flags.c_contiguous
+        and params.flags.writeable
+    )
