@@ -291,15 +291,18 @@ def test_a_forked_child_trains_with_its_parents_settings():
 
 
 WITHOUT_OWN_BLAS = """
-import importlib.util, sys
+import importlib.util
 find_spec = importlib.util.find_spec
-importlib.util.find_spec = lambda name, *a: None if name == "scipy_openblas32" else find_spec(name, *a)
+def hidden(name, *args):
+    return None if name == "scipy_openblas32" else find_spec(name, *args)
+importlib.util.find_spec = hidden
 import numpy as np
 from sknn_scratch import ScratchMLPClassifier, _engine
 X = np.random.default_rng(0).standard_normal((300, 5))
 model = ScratchMLPClassifier((8,), max_iter=3, random_state=0).fit(X, X[:, 0] > 0)
 print(_engine.description())
-print(_engine.compiled.part_policy()["parts"], np.isfinite(model.predict_proba(X)).all())
+finite = np.isfinite(model.predict_proba(X)).all()
+print(_engine.compiled.part_policy()["parts"], finite)
 """
 
 

@@ -346,7 +346,7 @@ class BaseScratchMLP(BaseEstimator):
         intact = is_flat_vector_of(params, layer_sizes, self.coefs_[0].dtype) and all(
             a.__array_interface__ == b.__array_interface__
             for a, b in zip(
-                sum(layer_views(params, layer_sizes), []),
+                itertools.chain(*layer_views(params, layer_sizes)),
                 self.coefs_ + self.intercepts_,
                 strict=True,
             )
