@@ -86,6 +86,8 @@ OPTIONS = {
         EARLY_STOPPING,
     ],
     ScratchMLPRegressor: [
+        # the analogue in scikit-learn's MLP of sgd with leaky_relu units
+        {"solver": "sgd", "activation": "identity"},
         {"dropout": 0.2},
         EARLY_STOPPING,
         # the other regression losses; not a log link's (poisson), whose
