@@ -30,10 +30,11 @@ def expected_failed_checks(estimator: BaseScratchMLP) -> dict[str, str]:
     behave alike), or when one of our options cannot satisfy the check by its
     nature: dropout's random masks and early stopping's validation split make a
     weighted fit differ from a fit on repeated rows, and a ``class_weight``
-    dict has no meaning for multilabel targets. Each declaration holds for
-    every configuration that shares its cause: ``dropout=0.2`` with any other
-    parameters, or ``solver="sgd"`` with ``activation="logistic"`` whatever
-    the others. The defaults declare none.
+    dict has no meaning for multilabel targets and is refused on data that
+    lack a label it names. Each declaration holds for every configuration
+    that shares its cause: ``dropout=0.2`` with any other parameters, or
+    ``solver="sgd"`` with ``activation="logistic"`` whatever the others. The
+    defaults declare none.
 
     Parameters
     ----------

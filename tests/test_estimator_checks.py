@@ -80,7 +80,12 @@ def covering_settings() -> list[dict]:
 EARLY_STOPPING = {"early_stopping": True, "validation_fraction": 0.2}
 OPTIONS = {
     ScratchMLPClassifier: [
+        # class_weight dicts: naming label 1 only, which the data of nearly
+        # every check have; the common binary one; naming a label that no
+        # check's data have
         {"class_weight": {1: 2.0}},
+        {"class_weight": {0: 1.0, 1: 2.0}},
+        {"class_weight": {4: 2.0}},
         {"class_weight": "balanced"},
         {"dropout": 0.2},
         EARLY_STOPPING,
@@ -229,6 +234,16 @@ MULTILABEL = {
     "check_classifiers_multilabel_output_format_predict_proba",
     "check_classifiers_multilabel_representation_invariance",
 }
+# the checks that fit a classifier on data labelled 1 and 2
+ON_LABELS_1_AND_2 = {
+    "check_estimators_dtypes",
+    "check_sample_weights_pandas_series",
+    "check_sample_weights_not_an_array",
+    "check_sample_weights_shape",
+    "check_sample_weights_not_overwritten",
+    "check_classifier_data_not_an_array",
+    "check_fit2d_1feature",
+}
 
 
 def test_the_defaults_declare_nothing():
@@ -266,6 +281,11 @@ BEYOND_THE_CHECKED = [
     (
         ScratchMLPClassifier(class_weight={1: 3.0}, solver="sgd"),
         MULTILABEL | {"check_classifiers_classes"},
+        "class_weight",
+    ),
+    (
+        ScratchMLPClassifier(class_weight={0: 5.0, 1: 1.0}, solver="lbfgs"),
+        MULTILABEL | {"check_classifiers_classes"} | ON_LABELS_1_AND_2,
         "class_weight",
     ),
     (ScratchMLPClassifier(class_weight={}), MULTILABEL, "multilabel"),
