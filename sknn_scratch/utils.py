@@ -113,15 +113,20 @@ def expected_failed_checks(estimator: BaseScratchMLP) -> dict[str, str]:
     >>> print(failures["check_sample_weight_equivalence_on_dense_data"])
     dropout's random masks differ between a weighted fit and a fit on repeated rows
     """
-    if isinstance(estimator, type):
+    if isinstance(estimator, type) and issubclass(estimator, BaseScratchMLP):
         raise ValueError(
             "expected_failed_checks takes an estimator instance, such as "
             f"{estimator.__name__}(); got the class {estimator.__name__}."
         )
     if not isinstance(estimator, BaseScratchMLP):
+        got = (
+            f"the class {estimator.__name__}"
+            if isinstance(estimator, type)
+            else type(estimator).__name__
+        )
         raise ValueError(
             "expected_failed_checks declares the failures of ScratchMLPClassifier "
-            f"and ScratchMLPRegressor; got {type(estimator).__name__}."
+            f"and ScratchMLPRegressor; got {got}."
         )
     params = _validated_params(estimator)
     failures: dict[str, str] = {}

@@ -372,12 +372,13 @@ def test_the_estimator_is_left_as_it_was_and_the_dict_is_the_callers():
         (MLPClassifier(), "MLPClassifier"),
         (make_pipeline(StandardScaler(), ScratchMLPClassifier()), "Pipeline"),
         ("ScratchMLPClassifier", "str"),
-        (ScratchMLPClassifier, "ScratchMLPClassifier()"),
+        (ScratchMLPClassifier, "the class ScratchMLPClassifier"),
+        (MLPClassifier, "the class MLPClassifier"),
     ],
-    ids=["sklearn-twin", "pipeline", "string", "class"],
+    ids=["sklearn-twin", "pipeline", "string", "our-class", "another-class"],
 )
 def test_refuses_what_is_not_one_of_our_estimators(not_ours, named):
-    with pytest.raises(ValueError, match=r"expected_failed_checks .*" + named):
+    with pytest.raises(ValueError, match=rf"^expected_failed_checks .* got {named}\.$"):
         expected_failed_checks(not_ours)
 
 
