@@ -3,7 +3,8 @@
 - The Python sessions (```pycon blocks) of the user guide's pages run as
   doctests; the worked example of "How the engine learns" on each engine.
 - The guide's tables of activations and losses are the engine's, and its
-  snippets (```python blocks of "Deploying") run as they are written.
+  snippets (```python blocks of "Deploying" and "A drop-in") run as they are
+  written.
 - The API reference lists every public object, and each one's Examples
   section runs as a doctest.
 - The README's usage example runs.
@@ -32,6 +33,7 @@ from sklearn.exceptions import ConvergenceWarning
 
 import sknn_scratch
 import sknn_scratch.onnx
+import sknn_scratch.utils
 from sknn_scratch import _engine
 from sknn_scratch._reference._activations import ACTIVATIONS
 from sknn_scratch._reference._losses import LOSSES
@@ -216,6 +218,16 @@ def test_deploying_onnx_snippet_runs(tmp_path):
     assert result.stdout.split()[0] == "True"  # the same labels
 
 
+def test_drop_in_checks_snippet_runs(tmp_path):
+    """The guide's use of expected_failed_checks in a test module runs as it is
+    written (its checks run in test_estimator_checks.py, on the same
+    configurations)."""
+    (snippet,) = guide_python_blocks("drop_in")
+    result = run_snippet(snippet, tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "expected_failed_checks" in snippet
+
+
 def test_readme_usage_runs(tmp_path):
     """The README's usage example runs as it is written."""
     readme = (ROOT / "README.md").read_text("utf-8")
@@ -254,7 +266,11 @@ def documented_objects() -> list[str]:
 def public_objects() -> set[str]:
     return {
         f"sknn_scratch.{name}" for name in sknn_scratch.__all__ if name != "__version__"
-    } | {f"sknn_scratch.onnx.{name}" for name in sknn_scratch.onnx.__all__}
+    } | {
+        f"{module.__name__}.{name}"
+        for module in (sknn_scratch.onnx, sknn_scratch.utils)
+        for name in module.__all__
+    }
 
 
 def resolve(full_name: str):

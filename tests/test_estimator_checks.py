@@ -15,30 +15,40 @@ failure, with its reason, only when
   behave alike (``sklearn_analogue``, shown by the same test), or
 - the option cannot satisfy it by nature.
 
-``DECLARED_FAILURES`` is that list; the user guide (docs/drop_in.md) links to
-it. Expected failures are strict (``xfail_strict`` in pyproject.toml): a
-declared check that passes fails the suite, so the list cannot outlive its
-reasons.
+The declarations are rows of a table (``EXPECTED_FAILURES`` in
+``sknn_scratch/_estimators/_expected_failures.py``), each for the
+configurations that share a cause, and the public
+``sknn_scratch.utils.expected_failed_checks`` reads it, here as in the users'
+own suites; the user guide (docs/drop_in.md) links to it. Every row fails on a
+configuration checked here. Expected failures are strict (``xfail_strict`` in
+pyproject.toml): a declared check that passes on a checked configuration fails
+the suite, so the table cannot outlive its reasons.
 
 A check that skips itself (for instance because an optional package such as
 pandas is missing) fails here instead: the promise is that every check runs.
 """
 
 from functools import partial
-from typing import NamedTuple
 from unittest import SkipTest
 
+import numpy as np
 import pytest
 from helpers import SKLEARN_TWIN, loss_settings
+from sklearn.base import clone
+from sklearn.neural_network import MLPClassifier
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
 from sklearn.utils.estimator_checks import (
     estimator_checks_generator,
     parametrize_with_checks,
 )
 
 from sknn_scratch import ScratchMLPClassifier, ScratchMLPRegressor
+from sknn_scratch._estimators._expected_failures import EXPECTED_FAILURES
 from sknn_scratch._reference._activations import ACTIVATIONS
 from sknn_scratch._reference._losses import LOSSES, REGRESSION_LOSSES
 from sknn_scratch._reference._optimizers import SOLVERS
+from sknn_scratch.utils import REASON_SEPARATOR, expected_failed_checks
 
 # Skips that follow from our API (a method we deliberately do not have).
 STRUCTURAL_SKIPS = {"check_classifiers_multilabel_output_format_decision_function"}
@@ -70,12 +80,19 @@ def covering_settings() -> list[dict]:
 EARLY_STOPPING = {"early_stopping": True, "validation_fraction": 0.2}
 OPTIONS = {
     ScratchMLPClassifier: [
+        # class_weight dicts: naming label 1 only, which the data of nearly
+        # every check have; the common binary one; naming a label that no
+        # check's data have
         {"class_weight": {1: 2.0}},
+        {"class_weight": {0: 1.0, 1: 2.0}},
+        {"class_weight": {4: 2.0}},
         {"class_weight": "balanced"},
         {"dropout": 0.2},
         EARLY_STOPPING,
     ],
     ScratchMLPRegressor: [
+        # the analogue in scikit-learn's MLP of sgd with leaky_relu units
+        {"solver": "sgd", "activation": "identity"},
         {"dropout": 0.2},
         EARLY_STOPPING,
         # the other regression losses; not a log link's (poisson), whose
@@ -93,138 +110,6 @@ CONFIGURATIONS = [
     for estimator_class in (ScratchMLPClassifier, ScratchMLPRegressor)
     for settings in [{}, *covering_settings(), *OPTIONS[estimator_class]]
 ]
-
-
-class Declared(NamedTuple):
-    """An expected failure: a check, the configuration it fails for, why."""
-
-    estimator_class: type
-    settings: dict
-    check: str
-    reason: str
-    sklearn_fails_too: bool
-    # where scikit-learn's MLP lacks the setting: settings under which it fails
-    # the check the same way
-    sklearn_analogue: dict | None = None
-
-
-_MULTILABEL_CHECKS = [
-    "check_classifiers_multilabel_output_format_decision_function",
-    "check_classifiers_multilabel_output_format_predict",
-    "check_classifiers_multilabel_output_format_predict_proba",
-    "check_classifiers_multilabel_representation_invariance",
-]
-_WEIGHTED_EQUALS_REPEATED = [
-    "check_sample_weight_equivalence_on_dense_data",
-    "check_sample_weight_equivalence_on_sparse_data",
-]
-
-DECLARED_FAILURES = [
-    Declared(
-        ScratchMLPClassifier,
-        {"solver": "lbfgs", "activation": "relu"},
-        "check_classifiers_multilabel_output_format_predict_proba",
-        "L-BFGS fits the check's multilabel data until some probabilities are "
-        "exactly 1.0, outside the open interval (0, 1) the check asks for",
-        sklearn_fails_too=True,
-    ),
-    Declared(
-        ScratchMLPRegressor,
-        {"solver": "sgd", "activation": "logistic"},
-        "check_regressors_train",
-        "sgd with logistic units stays below the check's R² bar on its data",
-        sklearn_fails_too=True,
-    ),
-    *[
-        Declared(
-            ScratchMLPRegressor,
-            {"solver": "sgd", "activation": "leaky_relu"},
-            check,
-            "sgd with leaky_relu units diverges on the check's unscaled "
-            "regression data, as scikit-learn's MLP does with identity units: "
-            "the negative slope passes on the gradient that relu's inactive "
-            "units stop",
-            sklearn_fails_too=False,
-            sklearn_analogue={"solver": "sgd", "activation": "identity"},
-        )
-        for check in (
-            "check_fit_idempotent",
-            "check_fit_check_is_fitted",
-            "check_n_features_in",
-        )
-    ],
-    Declared(
-        ScratchMLPClassifier,
-        {"solver": "adam", "activation": "tanh"},
-        "check_class_weight_classifiers",
-        "our class_weight option: tanh units under adam reach a macro F1 of "
-        "0.86 on the check's data, against its bar of 0.87",
-        sklearn_fails_too=False,
-    ),
-    *[
-        Declared(
-            ScratchMLPClassifier,
-            {"class_weight": {1: 2.0}},
-            check,
-            "a class_weight dict has no meaning for multilabel targets",
-            sklearn_fails_too=False,
-        )
-        for check in _MULTILABEL_CHECKS
-    ],
-    Declared(
-        ScratchMLPClassifier,
-        {"class_weight": {1: 2.0}},
-        "check_classifiers_classes",
-        "the class_weight dict names label 1, which the check's string labels "
-        "do not use",
-        sklearn_fails_too=False,
-    ),
-    *[
-        Declared(
-            estimator_class,
-            {"dropout": 0.2},
-            check,
-            "dropout's random masks differ between a weighted fit and a fit on "
-            "repeated rows",
-            sklearn_fails_too=False,
-        )
-        for estimator_class in (ScratchMLPClassifier, ScratchMLPRegressor)
-        for check in _WEIGHTED_EQUALS_REPEATED
-    ],
-    *[
-        Declared(
-            estimator_class,
-            EARLY_STOPPING,
-            check,
-            "early stopping's validation split of weighted rows differs from "
-            "its split of repeated rows",
-            # scikit-learn's MLPClassifier passes the dense one by the luck of
-            # its unstratified split; ours stratifies
-            sklearn_fails_too=(
-                estimator_class is ScratchMLPRegressor or "sparse" in check
-            ),
-        )
-        for estimator_class in (ScratchMLPClassifier, ScratchMLPRegressor)
-        for check in _WEIGHTED_EQUALS_REPEATED
-    ],
-]
-
-
-def _non_default(estimator_class, settings: dict) -> dict:
-    defaults = estimator_class().get_params()
-    return {k: v for k, v in settings.items() if v != defaults[k]}
-
-
-def expected_failed_checks(estimator) -> dict[str, str]:
-    """The declared failures of exactly this configuration."""
-    estimator_class = type(estimator)
-    settings = _non_default(estimator_class, estimator.get_params())
-    return {
-        declared.check: declared.reason
-        for declared in DECLARED_FAILURES
-        if estimator_class is declared.estimator_class
-        and settings == _non_default(estimator_class, declared.settings)
-    }
 
 
 @parametrize_with_checks(
@@ -256,9 +141,46 @@ def test_every_solver_activation_loss_and_option_is_covered():
             assert any(option in s for c, s in CONFIGURATIONS if c is estimator_class)
 
 
-def test_declared_failures_belong_to_configurations_that_are_checked():
-    for declared in DECLARED_FAILURES:
-        assert (declared.estimator_class, declared.settings) in CONFIGURATIONS
+def _applies(row, estimator) -> bool:
+    return isinstance(estimator, row.estimators) and row.when.holds(
+        estimator.get_params(deep=False)
+    )
+
+
+def _checked_configurations_of(row) -> list[tuple[type, dict]]:
+    """The checked configurations the row declares failures for."""
+    return [
+        (estimator_class, settings)
+        for estimator_class, settings in CONFIGURATIONS
+        if _applies(row, estimator_class(**settings))
+    ]
+
+
+def _estimator_id(value) -> str | None:
+    """An estimator's repr on one line; pytest's own id for anything else."""
+    return " ".join(repr(value).split()) if hasattr(value, "get_params") else None
+
+
+def _row_id(row) -> str:
+    names = "+".join(c.__name__ for c in row.estimators)
+    return f"{names}-{row.when.wording}-{row.checks[0]}"
+
+
+@pytest.mark.parametrize("row", EXPECTED_FAILURES, ids=_row_id)
+def test_declared_failures_belong_to_configurations_that_are_checked(row):
+    """Each row, for each of its estimators, declares the failures of a checked
+    configuration, where strict expected failures show that its checks fail."""
+    checked_classes = {c for c, _ in _checked_configurations_of(row)}
+    assert checked_classes == set(row.estimators)
+
+
+@pytest.mark.parametrize("row", EXPECTED_FAILURES, ids=_row_id)
+def test_declared_checks_are_checks_scikit_learn_runs(row):
+    """A misspelt name would declare nothing, and no test would notice."""
+    for estimator_class, settings in _checked_configurations_of(row):
+        estimator = estimator_class(**settings)
+        run = {_check_name(c) for _, c in estimator_checks_generator(estimator)}
+        assert set(row.checks) <= run, set(row.checks) - run
 
 
 def _failure_of(estimator, check_name: str) -> BaseException | None:
@@ -275,18 +197,225 @@ def _failure_of(estimator, check_name: str) -> BaseException | None:
 
 @pytest.mark.filterwarnings("ignore")
 @pytest.mark.parametrize(
-    "declared",
-    [d for d in DECLARED_FAILURES if d.sklearn_fails_too or d.sklearn_analogue],
-    ids=lambda d: f"{d.estimator_class.__name__}-{d.check}-{d.settings}",
+    "row, check, estimator_class, settings",
+    [
+        pytest.param(
+            row, check, estimator_class, settings, id=f"{_row_id(row)}-{check}"
+        )
+        for row in EXPECTED_FAILURES
+        if row.sklearn_fails_too or row.sklearn_analogue
+        for estimator_class, settings in _checked_configurations_of(row)
+        for check in row.checks
+    ],
 )
-def test_declared_failures_fail_for_scikit_learn_too(declared):
+def test_declared_failures_fail_for_scikit_learn_too(
+    row, check, estimator_class, settings
+):
     """scikit-learn's MLP fails the check the same way, with the same settings
     or, where it lacks them, with their analogue."""
-    ours = _failure_of(declared.estimator_class(**declared.settings), declared.check)
-    sklearn_class = SKLEARN_TWIN[declared.estimator_class]
-    sklearn_settings = declared.sklearn_analogue or declared.settings
-    theirs = _failure_of(sklearn_class(**sklearn_settings), declared.check)
+    ours = _failure_of(estimator_class(**settings), check)
+    sklearn_settings = {**settings, **(row.sklearn_analogue or {})}
+    theirs = _failure_of(SKLEARN_TWIN[estimator_class](**sklearn_settings), check)
     assert ours is not None and theirs is not None
     assert type(theirs) is type(ours) or (
         isinstance(ours, ValueError) and isinstance(theirs, ValueError)
     ), (ours, theirs)
+
+
+# -- expected_failed_checks beyond the configurations checked above -----------
+
+WEIGHTED_EQUALS_REPEATED = {
+    "check_sample_weight_equivalence_on_dense_data",
+    "check_sample_weight_equivalence_on_sparse_data",
+}
+MULTILABEL = {
+    "check_classifiers_multilabel_output_format_decision_function",
+    "check_classifiers_multilabel_output_format_predict",
+    "check_classifiers_multilabel_output_format_predict_proba",
+    "check_classifiers_multilabel_representation_invariance",
+}
+# the checks that fit a classifier on data labelled 1 and 2
+ON_LABELS_1_AND_2 = {
+    "check_estimators_dtypes",
+    "check_sample_weights_pandas_series",
+    "check_sample_weights_not_an_array",
+    "check_sample_weights_shape",
+    "check_sample_weights_not_overwritten",
+    "check_classifier_data_not_an_array",
+    "check_fit2d_1feature",
+}
+
+
+def test_the_defaults_declare_nothing():
+    assert expected_failed_checks(ScratchMLPClassifier()) == {}
+    assert expected_failed_checks(ScratchMLPRegressor()) == {}
+
+
+# Configurations that are not checked above, with the checks they fail and a
+# word of the reason. The declared checks are run on each: they fail.
+BEYOND_THE_CHECKED = [
+    (
+        ScratchMLPClassifier(dropout=0.2, hidden_layer_sizes=(7,)),
+        WEIGHTED_EQUALS_REPEATED,
+        "dropout",
+    ),
+    (
+        ScratchMLPRegressor(dropout=(0.0, 0.3), hidden_layer_sizes=(5, 5)),
+        WEIGHTED_EQUALS_REPEATED,
+        "dropout",
+    ),
+    (
+        ScratchMLPRegressor(
+            early_stopping=True, validation_fraction=0.3, solver="sgd", alpha=1e-3
+        ),
+        WEIGHTED_EQUALS_REPEATED,
+        "early stopping",
+    ),
+    (
+        ScratchMLPClassifier(
+            early_stopping=True, validation_fraction=0.25, activation="logistic"
+        ),
+        WEIGHTED_EQUALS_REPEATED,
+        "early stopping",
+    ),
+    (
+        ScratchMLPClassifier(class_weight={1: 3.0}, solver="sgd"),
+        MULTILABEL | {"check_classifiers_classes"},
+        "class_weight",
+    ),
+    (
+        ScratchMLPClassifier(class_weight={0: 5.0, 1: 1.0}, solver="lbfgs"),
+        MULTILABEL | {"check_classifiers_classes"} | ON_LABELS_1_AND_2,
+        "class_weight",
+    ),
+    (ScratchMLPClassifier(class_weight={}), MULTILABEL, "multilabel"),
+    (
+        ScratchMLPRegressor(solver="sgd", activation="logistic", alpha=1e-2),
+        {"check_regressors_train"},
+        "R²",
+    ),
+]
+
+
+@pytest.mark.filterwarnings("ignore")
+@pytest.mark.parametrize(
+    "estimator, checks, word", BEYOND_THE_CHECKED, ids=_estimator_id
+)
+def test_declarations_hold_beyond_the_checked_configurations(estimator, checks, word):
+    declared = expected_failed_checks(estimator)
+    assert set(declared) == checks
+    assert all(word in reason for reason in declared.values())
+    for check in checks:
+        assert _failure_of(estimator, check) is not None, check
+
+
+# Configurations beside a declared cause, which do not share it: nothing is
+# declared, and the checks the cause would fail pass.
+WITHOUT_THE_CAUSE = [
+    # no hidden layer, no unit to drop
+    (
+        ScratchMLPClassifier(dropout=0.2, hidden_layer_sizes=()),
+        WEIGHTED_EQUALS_REPEATED,
+    ),
+    (
+        ScratchMLPRegressor(dropout=(0.0, 0.0), hidden_layer_sizes=(5, 5)),
+        WEIGHTED_EQUALS_REPEATED,
+    ),
+    # L-BFGS ignores early stopping, as in scikit-learn's MLP
+    (
+        ScratchMLPRegressor(early_stopping=True, solver="lbfgs"),
+        WEIGHTED_EQUALS_REPEATED,
+    ),
+    # logistic units stay below the R² bar under sgd only
+    (ScratchMLPRegressor(activation="logistic"), {"check_regressors_train"}),
+    # (the classifier has no decision_function: that check skips itself)
+    (ScratchMLPClassifier(class_weight="balanced"), MULTILABEL - STRUCTURAL_SKIPS),
+]
+
+
+@pytest.mark.filterwarnings("ignore")
+@pytest.mark.parametrize("estimator, checks", WITHOUT_THE_CAUSE, ids=_estimator_id)
+def test_nothing_is_declared_without_the_cause(estimator, checks):
+    assert expected_failed_checks(estimator) == {}
+    for check in checks:
+        assert _failure_of(estimator, check) is None, check
+
+
+def test_two_causes_of_one_failure_give_both_reasons():
+    lbfgs_relu = expected_failed_checks(ScratchMLPClassifier(solver="lbfgs"))
+    weighted = expected_failed_checks(ScratchMLPClassifier(class_weight={1: 2.0}))
+    both = expected_failed_checks(
+        ScratchMLPClassifier(solver="lbfgs", class_weight={1: 2.0})
+    )
+    (shared,) = set(lbfgs_relu) & set(weighted)
+    assert both[shared] == lbfgs_relu[shared] + REASON_SEPARATOR + weighted[shared]
+    assert both == {**lbfgs_relu, **weighted, shared: both[shared]}
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_the_estimator_is_left_as_it_was_and_the_dict_is_the_callers():
+    X, y = np.arange(20.0).reshape(10, 2), np.arange(10) % 2
+    fitted = ScratchMLPClassifier(dropout=0.2, max_iter=5, random_state=0).fit(X, y)
+    params, coefs = fitted.get_params(), [c.copy() for c in fitted.coefs_]
+    declared = expected_failed_checks(fitted)
+    assert declared == expected_failed_checks(clone(fitted))  # fitted or not
+    declared.clear()
+    assert expected_failed_checks(fitted) == expected_failed_checks(clone(fitted))
+    assert fitted.get_params() == params
+    for now, before in zip(fitted.coefs_, coefs, strict=True):
+        np.testing.assert_array_equal(now, before)
+
+
+@pytest.mark.parametrize(
+    "not_ours, named",
+    [
+        (MLPClassifier(), "MLPClassifier"),
+        (make_pipeline(StandardScaler(), ScratchMLPClassifier()), "Pipeline"),
+        ("ScratchMLPClassifier", "str"),
+        (ScratchMLPClassifier, "the class ScratchMLPClassifier"),
+        (MLPClassifier, "the class MLPClassifier"),
+    ],
+    ids=["sklearn-twin", "pipeline", "string", "our-class", "another-class"],
+)
+def test_refuses_what_is_not_one_of_our_estimators(not_ours, named):
+    with pytest.raises(ValueError, match=rf"^expected_failed_checks .* got {named}\.$"):
+        expected_failed_checks(not_ours)
+
+
+@pytest.mark.parametrize(
+    "estimator",
+    [
+        ScratchMLPClassifier(solver="newton"),
+        ScratchMLPRegressor(dropout=1.5),
+        ScratchMLPRegressor(dropout=(0.1, 0.2), hidden_layer_sizes=(5,)),
+        ScratchMLPClassifier(dropout=0.2, solver="lbfgs"),
+    ],
+    ids=_estimator_id,
+)
+def test_invalid_parameters_raise_the_error_of_fit(estimator):
+    with pytest.raises(ValueError) as from_fit:
+        clone(estimator).fit([[0.0], [1.0]], [0, 1])
+    with pytest.raises(type(from_fit.value)) as from_declarations:
+        expected_failed_checks(estimator)
+    assert str(from_declarations.value) == str(from_fit.value)
+
+
+# A user's own suite, as docs/drop_in.md shows it: a configuration that is not
+# checked above, whose declared failures are expected (and, under this suite's
+# strict expected failures, must fail).
+USERS_CONFIGURATION = ScratchMLPRegressor(dropout=0.1, hidden_layer_sizes=(50,))
+
+
+@parametrize_with_checks(
+    [USERS_CONFIGURATION], expected_failed_checks=expected_failed_checks
+)
+def test_users_own_checks(estimator, check):
+    check(estimator)
+
+
+def test_users_configuration_is_not_one_checked_here():
+    assert expected_failed_checks(USERS_CONFIGURATION)
+    assert not any(
+        clone(USERS_CONFIGURATION).get_params() == c(**s).get_params()
+        for c, s in CONFIGURATIONS
+    )
