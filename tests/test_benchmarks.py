@@ -9,6 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from sknn_scratch import _engine
 
 BENCHMARKS = Path(__file__).resolve().parent.parent / "benchmarks"
@@ -42,6 +44,7 @@ def test_quick_benchmark_runs_and_prints_the_tables() -> None:
         assert f"\n| {engine} | float32 |" in out, f"no threads row for {engine}"
 
 
+@pytest.mark.slow
 def test_quick_profile_runs_and_names_the_stages_of_the_engine() -> None:
     # on the engine this install runs (SKNN_SCRATCH_ENGINE=numpy: the reference)
     out = run_quick(PROFILER)

@@ -196,6 +196,7 @@ def run_snippet(snippet: str, cwd: Path) -> subprocess.CompletedProcess:
     )
 
 
+@pytest.mark.slow
 def test_deploying_skops_snippet_runs(tmp_path):
     """The guide's skops example on the "Deploying" page runs as it is written."""
     pytest.importorskip("skops", reason='needs the test extra: pip install ".[test]"')
@@ -204,6 +205,7 @@ def test_deploying_skops_snippet_runs(tmp_path):
     assert result.returncode == 0, result.stderr
 
 
+@pytest.mark.slow
 def test_deploying_onnx_snippet_runs(tmp_path):
     """The guide's ONNX example on the "Deploying" page runs as it is written."""
     for module in ("skl2onnx", "onnxruntime"):
@@ -216,6 +218,7 @@ def test_deploying_onnx_snippet_runs(tmp_path):
     assert result.stdout.split()[0] == "True"  # the same labels
 
 
+@pytest.mark.slow
 def test_readme_usage_runs(tmp_path):
     """The README's usage example runs as it is written."""
     readme = (ROOT / "README.md").read_text("utf-8")
@@ -337,12 +340,14 @@ def quick_build(tmp_path_factory):
     return html, hooks
 
 
+@pytest.mark.slow
 def test_every_public_object_has_its_page(quick_build):
     html, _ = quick_build
     for full_name in public_objects():
         assert (html / "generated" / f"{full_name}.html").exists(), full_name
 
 
+@pytest.mark.slow
 def test_gallery_shows_every_example(quick_build):
     """A page per script; the figure of each script that ran and draws; and,
     on the page of each script not run, why not."""

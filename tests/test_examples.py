@@ -36,6 +36,8 @@ NAMES = [
     "quantile_regression",
 ]
 NUMBER = r"([-+]?\d+(?:\.\d*)?(?:[eE][-+]?\d+)?)"
+# The scripts of the quick run (pytest -m "not slow"); the others' tests are slow.
+QUICK_RUN = {"and_gate", "xor_quadrants"}
 # Runs the script given as its first argument with --quick, as __main__; then
 # saves every figure left open as figure_<number>.png in the working folder.
 DRAWING_RUN = """
@@ -106,6 +108,7 @@ def test_every_example_is_tested():
     assert {p.stem for p in EXAMPLES.glob("*.py")} - elsewhere == set(NAMES)
 
 
+@pytest.mark.slow
 def test_quickstart_demo(tmp_path):
     """The README's first command runs this script as it is, without --quick."""
     result = run_script([str(EXAMPLES / "quickstart.py")], tmp_path)
@@ -117,6 +120,7 @@ def test_quickstart_demo(tmp_path):
     assert float(find(rf"held-out accuracy: {NUMBER}", out)[0]) >= 0.9
 
 
+@pytest.mark.slow
 def test_tokyo_kanagawa_labels_every_query_point(example):
     out = example("tokyo_kanagawa").stdout
     assert "SYNTHETIC" in out
@@ -160,6 +164,7 @@ def test_xor_gradient_check_and_accuracy(example):
     assert float(find(rf"accuracy on \d+ fresh points: {NUMBER}", out)[0]) >= 0.9
 
 
+@pytest.mark.slow
 def test_sine_regression_fits_the_curve(example):
     out = example("sine_regression").stdout
     assert float(find(rf"R² against the noise-free curve: {NUMBER}", out)[0]) >= 0.97
@@ -167,6 +172,7 @@ def test_sine_regression_fits_the_curve(example):
     assert float(find(rf"R² against the training data: +{NUMBER}", out)[0]) >= 0.85
 
 
+@pytest.mark.slow
 def test_activation_comparison_reports_every_activation(example):
     out = example("activation_comparison").stdout
     (epochs,) = find(r"Adam, (\d+) epochs each", out)
@@ -183,6 +189,7 @@ def test_activation_comparison_reports_every_activation(example):
         assert float(accuracy) >= 0.9
 
 
+@pytest.mark.slow
 def test_quantile_regression_band_follows_the_noise(example):
     out = example("quantile_regression").stdout
     for quantile in (0.05, 0.5, 0.95):
@@ -196,6 +203,7 @@ def test_quantile_regression_band_follows_the_noise(example):
     assert wide > 2.5 * narrow  # the noise's spread grows fourfold over there
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("name", "minimum"),
     [("digits_grid_search", 0.9), ("regression_grid_search", 0.3)],
@@ -211,6 +219,7 @@ def test_grid_searches_agree_with_scikit_learn(example, name, minimum):
         assert float(time) > 0
 
 
+@pytest.mark.slow
 def test_iris_confusion_matrix(example):
     out = example("iris_classification").stdout
     assert "confusion matrix" in out
@@ -231,6 +240,7 @@ def test_iris_confusion_matrix(example):
         assert sum(map(float, row)) == pytest.approx(1, abs=2e-3)
 
 
+@pytest.mark.slow
 def test_class_weight_example_lifts_the_rare_class(example):
     out = example("class_weight_imbalanced").stdout
     assert "synthetic data" in out
@@ -244,6 +254,7 @@ def test_class_weight_example_lifts_the_rare_class(example):
     assert float(gain) == pytest.approx(balanced[1] - plain[1], abs=2e-3)
 
 
+@pytest.mark.slow
 def test_dropout_example_reports_both_networks(example):
     out = example("dropout_digits").stdout
     for name in ("no dropout", "dropout 0.4"):
@@ -258,7 +269,10 @@ def test_dropout_example_reports_both_networks(example):
         assert float(last) >= float(lowest)
 
 
-@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize(
+    "name",
+    [pytest.param(n, marks=[] if n in QUICK_RUN else pytest.mark.slow) for n in NAMES],
+)
 def test_draws_a_figure(example, name):
     run = example(name)
     figures = sorted(run.cwd.glob("figure_*.png"))
