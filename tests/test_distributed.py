@@ -199,7 +199,9 @@ def test_incremental_regressor_close_to_fit(client):
 
 
 @pytest.mark.parametrize("estimator_class", [ScratchMLPClassifier, ScratchMLPRegressor])
-@pytest.mark.parametrize("solver", ["adam", "sgd"])
+@pytest.mark.parametrize(
+    "solver", ["adam", pytest.param("sgd", marks=pytest.mark.slow)]
+)
 def test_incremental_equals_local_partial_fit(client, estimator_class, solver):
     """Blocks in order on the cluster give exactly the weights of a local loop.
 

@@ -117,6 +117,7 @@ def test_the_worked_example_is_a_session():
     assert WORKED_EXAMPLE in PAGES_WITH_SESSIONS
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "page",
     [p for p in PAGES_WITH_SESSIONS if p != WORKED_EXAMPLE],

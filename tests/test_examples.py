@@ -37,7 +37,7 @@ NAMES = [
 ]
 NUMBER = r"([-+]?\d+(?:\.\d*)?(?:[eE][-+]?\d+)?)"
 # The scripts of the quick run (pytest -m "not slow"); the others' tests are slow.
-QUICK_RUN = {"and_gate", "xor_quadrants"}
+QUICK_RUN = {"and_gate"}
 # Runs the script given as its first argument with --quick, as __main__; then
 # saves every figure left open as figure_<number>.png in the working folder.
 DRAWING_RUN = """
@@ -155,6 +155,7 @@ def test_and_gate_truth_table(example):
     assert b < 0 and w1 + b < 0 and w2 + b < 0 and w1 + w2 + b > 0
 
 
+@pytest.mark.slow
 def test_xor_gradient_check_and_accuracy(example):
     out = example("xor_quadrants").stdout
     (n_params,) = find(r"gradient check: (\d+) parameters", out)
