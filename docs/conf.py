@@ -72,11 +72,9 @@ numpydoc_validation_checks = {"PR01", "PR02", "PR03", "PR10", "RT03"}
 sphinx_gallery_conf = {
     "examples_dirs": "../examples",
     "gallery_dirs": "auto_examples",
-    # examples/_*.py are modules the scripts import, not scripts
-    "ignore_pattern": r"^_",
     "filename_pattern": sknn_gallery.filename_pattern(),
     "reset_argv": "sknn_gallery.reset_argv",
-    "image_scrapers": ("matplotlib", "sknn_gallery.saved_plot_scraper"),
+    "image_scrapers": ("matplotlib",),
     "within_subsection_order": "FileNameSortKey",
     # run every time: outputs of a quick build must never pass for a full one
     "run_stale_examples": True,

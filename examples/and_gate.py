@@ -13,98 +13,65 @@ recorded after every epoch to show how they move.
 
 Run it with::
 
-    python examples/and_gate.py            # train, print the truth table and weights
-    python examples/and_gate.py --plot     # also save and_gate.png
+    python examples/and_gate.py            # train, print the truth table, draw the weights
+    python examples/and_gate.py --quick    # fewer epochs
 """
 
 import sys
-from pathlib import Path
 
+import matplotlib.pyplot as plt
 import numpy as np
 
 from sknn_scratch import ScratchMLPClassifier
 
-# make the helper modules beside this file importable, also under runpy
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import example_parser, parse_args, pyplot, save_figure
+QUICK = "--quick" in sys.argv[1:]  # a shorter run, for the tests
 
 X = np.array([[0, 0], [0, 1], [1, 0], [1, 1]], dtype=float)
 y = np.array([0, 0, 0, 1])
 
+# %%
+# Train
+# -----
+# Plain gradient descent on the whole truth table, one ``partial_fit`` call
+# (here one step) per epoch. The first call draws the initial weights and
+# needs every class the data can have.
+model = ScratchMLPClassifier(
+    hidden_layer_sizes=(),
+    solver="sgd",
+    batch_size=4,  # the whole truth table in every step
+    learning_rate_init=1.0,
+    momentum=0.0,  # plain gradient descent: the trajectory is easy to read
+    alpha=0.0,  # no weight decay: nothing holds the weights back
+    random_state=0,
+)
+history = []  # w1, w2 and b after each epoch
+for _ in range(300 if QUICK else 1000):
+    model.partial_fit(X, y, classes=[0, 1])
+    # coefs_[0] is the (2, 1) input-to-output matrix, intercepts_[0] the bias
+    history.append([*model.coefs_[0].ravel(), model.intercepts_[0][0]])
+history = np.array(history)
 
-def train(n_epochs: int) -> tuple[ScratchMLPClassifier, np.ndarray]:
-    """Train for ``n_epochs`` epochs; return the model and the weight history.
+predicted = model.predict(X)
+probability = model.predict_proba(X)[:, 1]
+print(f"AND gate, no hidden layer, {len(history)} epochs of gradient descent")
+print("x1  x2  target  predicted  P(1)")
+for (x1, x2), target, pred, p in zip(X, y, predicted, probability, strict=True):
+    print(f"{x1:2.0f}  {x2:2.0f}  {target:6d}  {pred:9d}  {p:.4f}")
+w1, w2, b = history[-1]
+print(f"weights: w1 = {w1:.4f}, w2 = {w2:.4f}; bias: b = {b:.4f}")
+print(f"final loss: {model.loss_:.5f}")
 
-    Returns
-    -------
-    model : ScratchMLPClassifier
-    history : ndarray of shape (n_epochs, 3)
-        w1, w2 and b after each epoch.
-    """
-    model = ScratchMLPClassifier(
-        hidden_layer_sizes=(),
-        solver="sgd",
-        batch_size=4,  # the whole truth table in every step
-        learning_rate_init=1.0,
-        momentum=0.0,  # plain gradient descent: the trajectory is easy to read
-        alpha=0.0,  # no weight decay: nothing holds the weights back
-        random_state=0,
-    )
-
-    def weights() -> list[float]:
-        # coefs_[0] is the (2, 1) input-to-output matrix, intercepts_[0] the bias
-        return [*model.coefs_[0].ravel(), model.intercepts_[0][0]]
-
-    # Each partial_fit call is one epoch (here one step). The first call draws
-    # the initial weights and needs every class the data can have.
-    history = []
-    for _ in range(n_epochs):
-        model.partial_fit(X, y, classes=[0, 1])
-        history.append(weights())
-    return model, np.array(history)
-
-
-def plot(history: np.ndarray, path: str) -> None:
-    """Save the trajectory of w1, w2 and b over the epochs."""
-    plt = pyplot()
-
-    epochs = np.arange(1, len(history) + 1)
-    fig, ax = plt.subplots(figsize=(5, 3.5))
-    # w1 and w2 end up equal (AND is symmetric): draw w2 dotted to see both.
-    for column, name, style in zip(
-        range(3), ("$w_1$", "$w_2$", "$b$"), "-:-", strict=True
-    ):
-        ax.plot(epochs, history[:, column], style, label=name, lw=2)
-    ax.axhline(0, color="grey", lw=0.5)
-    ax.set_xscale("log")  # most of the movement happens in the first epochs
-    ax.set(xlabel="epoch", ylabel="value", title="AND gate: weights during training")
-    ax.legend()
-    save_figure(fig, path)
-
-
-def main() -> None:
-    parser = example_parser(
-        "Learn logical AND with one unit.",
-        quick_help="train fewer epochs",
-        plot_help="save a PNG of the weight trajectory",
-    )
-    args = parse_args(parser)  # exits at once if --plot lacks matplotlib
-
-    model, history = train(n_epochs=300 if args.quick else 1000)
-    predicted = model.predict(X)
-    probability = model.predict_proba(X)[:, 1]
-
-    print(f"AND gate, no hidden layer, {len(history)} epochs of gradient descent")
-    print("x1  x2  target  predicted  P(1)")
-    for (x1, x2), target, pred, p in zip(X, y, predicted, probability, strict=True):
-        print(f"{x1:2.0f}  {x2:2.0f}  {target:6d}  {pred:9d}  {p:.4f}")
-    w1, w2, b = history[-1]
-    print(f"weights: w1 = {w1:.4f}, w2 = {w2:.4f}; bias: b = {b:.4f}")
-    print(f"final loss: {model.loss_:.5f}")
-
-    if args.plot:
-        plot(history, args.plot)
-
-
-if __name__ == "__main__":
-    main()
+# %%
+# How the weights moved
+# ---------------------
+# Most of the movement happens in the first epochs, hence the log scale. w1
+# and w2 end up equal (AND is symmetric): w2 is dotted to show both.
+epochs = np.arange(1, len(history) + 1)
+fig, ax = plt.subplots(figsize=(5, 3.5), layout="constrained")
+for column, name, style in zip(range(3), ("$w_1$", "$w_2$", "$b$"), "-:-", strict=True):
+    ax.plot(epochs, history[:, column], style, label=name, lw=2)
+ax.axhline(0, color="grey", lw=0.5)
+ax.set_xscale("log")
+ax.set(xlabel="epoch", ylabel="value", title="AND gate: weights during training")
+ax.legend()
+plt.show()

@@ -11,13 +11,14 @@ prints accuracy, balanced accuracy and the recall of each class side by side.
 
 Run it with::
 
-    python examples/class_weight_imbalanced.py            # train both, print scores
-    python examples/class_weight_imbalanced.py --plot     # also save the recalls
+    python examples/class_weight_imbalanced.py            # train both, print, draw
+    python examples/class_weight_imbalanced.py --quick    # a smaller data set
 """
 
 import sys
-from pathlib import Path
 
+import matplotlib.pyplot as plt
+import numpy as np
 from sklearn.datasets import make_classification
 from sklearn.metrics import accuracy_score, balanced_accuracy_score, recall_score
 from sklearn.model_selection import train_test_split
@@ -26,90 +27,72 @@ from sklearn.preprocessing import StandardScaler
 
 from sknn_scratch import ScratchMLPClassifier
 
-# make the helper modules beside this file importable, also under runpy
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import example_parser, parse_args, pyplot, save_figure
+QUICK = "--quick" in sys.argv[1:]  # a shorter run, for the tests
 
+# %%
+# The data
+# --------
+# ``flip_y`` puts label noise in both classes, so that the classes overlap and
+# the network has to choose whom to get wrong.
+X, y = make_classification(
+    2000 if QUICK else 6000, n_features=8, n_informative=4, weights=[0.95],
+    flip_y=0.03, class_sep=0.8, random_state=0,
+)  # fmt: skip
+X_train, X_test, y_train, y_test = train_test_split(
+    X, y, test_size=0.3, stratify=y, random_state=0
+)
+print(
+    f"synthetic data: {len(y_train)} training samples, "
+    f"{int(y_train.sum())} of them in the rare class"
+)
 
-def plot(results: dict[str, dict[str, float]], path: str) -> None:
-    """Bar chart of each class's recall, without and with class weights."""
-    import numpy as np
-
-    plt = pyplot()
-
-    metrics = ["recall, common class", "recall, rare class", "balanced accuracy"]
-    positions = np.arange(len(metrics))
-    fig, ax = plt.subplots(figsize=(5.5, 3.4))
-    for offset, (name, scores) in zip((-0.2, 0.2), results.items(), strict=True):
-        values = [scores[m] for m in metrics]
-        bars = ax.bar(positions + offset, values, width=0.4, label=name)
-        ax.bar_label(bars, fmt="%.2f", fontsize=8)
-    ax.set_xticks(positions, metrics, fontsize=8)
-    ax.set_ylim(0, 1.1)
-    ax.set_title("Imbalanced classes (1 in 20 is rare)")
-    ax.legend(fontsize=8, loc="lower left")
-    save_figure(fig, path)
-
-
-def main() -> None:
-    parser = example_parser(
-        "class_weight on imbalanced data.",
-        quick_help="smaller data set",
-        plot_help="save a PNG of the per-class recalls",
-    )
-    args = parse_args(parser)  # exits at once if --plot lacks matplotlib
-
-    n_samples = 2000 if args.quick else 6000
-    # flip_y puts label noise in both classes, so that the classes overlap and
-    # the network has to choose whom to get wrong.
-    X, y = make_classification(
-        n_samples, n_features=8, n_informative=4, weights=[0.95], flip_y=0.03,
-        class_sep=0.8, random_state=0,
-    )  # fmt: skip
-    X_train, X_test, y_train, y_test = train_test_split(
-        X, y, test_size=0.3, stratify=y, random_state=0
-    )
+# %%
+# The same network, without and with class weights
+# ------------------------------------------------
+print(f"{'':22}{'accuracy':>10}{'balanced':>10}{'recall 0':>10}{'recall 1':>10}")
+results = {}
+for name, class_weight in [("no class_weight", None), ("balanced", "balanced")]:
+    model = make_pipeline(
+        StandardScaler(),
+        ScratchMLPClassifier(
+            hidden_layer_sizes=(32,),
+            class_weight=class_weight,
+            learning_rate_init=0.01,
+            max_iter=300,
+            random_state=0,
+        ),
+    ).fit(X_train, y_train)
+    predicted = model.predict(X_test)
+    scores = {
+        "accuracy": accuracy_score(y_test, predicted),
+        "balanced accuracy": balanced_accuracy_score(y_test, predicted),
+        "recall, common class": recall_score(y_test, predicted, pos_label=0),
+        "recall, rare class": recall_score(y_test, predicted, pos_label=1),
+    }
+    results[name] = scores
     print(
-        f"synthetic data: {len(y_train)} training samples, "
-        f"{int(y_train.sum())} of them in the rare class"
+        f"{name:22}{scores['accuracy']:10.3f}{scores['balanced accuracy']:10.3f}"
+        f"{scores['recall, common class']:10.3f}{scores['recall, rare class']:10.3f}"
     )
-    print()
-    print(f"{'':22}{'accuracy':>10}{'balanced':>10}{'recall 0':>10}{'recall 1':>10}")
-    results = {}
-    for name, class_weight in [("no class_weight", None), ("balanced", "balanced")]:
-        model = make_pipeline(
-            StandardScaler(),
-            ScratchMLPClassifier(
-                hidden_layer_sizes=(32,),
-                class_weight=class_weight,
-                learning_rate_init=0.01,
-                max_iter=300,
-                random_state=0,
-            ),
-        ).fit(X_train, y_train)
-        predicted = model.predict(X_test)
-        scores = {
-            "accuracy": accuracy_score(y_test, predicted),
-            "balanced accuracy": balanced_accuracy_score(y_test, predicted),
-            "recall, common class": recall_score(y_test, predicted, pos_label=0),
-            "recall, rare class": recall_score(y_test, predicted, pos_label=1),
-        }
-        results[name] = scores
-        print(
-            f"{name:22}{scores['accuracy']:10.3f}{scores['balanced accuracy']:10.3f}"
-            f"{scores['recall, common class']:10.3f}"
-            f"{scores['recall, rare class']:10.3f}"
-        )
-    print()
-    gain = (
-        results["balanced"]["balanced accuracy"]
-        - results["no class_weight"]["balanced accuracy"]
+gain = (
+    results["balanced"]["balanced accuracy"]
+    - results["no class_weight"]["balanced accuracy"]
+)
+print(f"balanced accuracy gained by class_weight='balanced': {gain:+.3f}")
+
+# %%
+# Each class's recall
+# -------------------
+metrics = ["recall, common class", "recall, rare class", "balanced accuracy"]
+positions = np.arange(len(metrics))
+fig, ax = plt.subplots(figsize=(5.5, 3.4), layout="constrained")
+for offset, (name, scores) in zip((-0.2, 0.2), results.items(), strict=True):
+    bars = ax.bar(
+        positions + offset, [scores[m] for m in metrics], width=0.4, label=name
     )
-    print(f"balanced accuracy gained by class_weight='balanced': {gain:+.3f}")
-
-    if args.plot:
-        plot(results, args.plot)
-
-
-if __name__ == "__main__":
-    main()
+    ax.bar_label(bars, fmt="%.2f", fontsize=8)
+ax.set_xticks(positions, metrics, fontsize=8)
+ax.set_ylim(0, 1.1)
+ax.set_title("Imbalanced classes (1 in 20 is rare)")
+ax.legend(fontsize=8, loc="lower left")
+plt.show()

@@ -33,11 +33,11 @@ Run it with::
     python examples/distributed_grid_search.py --scheduler tcp://HOST:8786
 """
 
+import argparse
 import importlib
 import logging
 import sys
 import time
-from pathlib import Path
 
 import numpy as np
 from joblib import parallel_config
@@ -47,10 +47,6 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
 from sknn_scratch import ScratchMLPClassifier
-
-# make the helper modules beside this file importable, also under runpy
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import example_parser
 
 NO_DASK = (
     "this example needs dask.distributed: "
@@ -120,9 +116,11 @@ def connect(scheduler: str | None, n_workers: int):
 
 
 def main() -> None:
-    parser = example_parser(
-        "GridSearchCV on a Dask cluster through joblib's Dask backend.",
-        quick_help="a smaller grid on fewer digits",
+    parser = argparse.ArgumentParser(
+        description="GridSearchCV on a Dask cluster through joblib's Dask backend."
+    )
+    parser.add_argument(
+        "--quick", action="store_true", help="a smaller grid on fewer digits"
     )
     parser.add_argument(
         "--scheduler",
@@ -136,7 +134,8 @@ def main() -> None:
         metavar="N",
         help="worker processes of the LocalCluster (default: %(default)s)",
     )
-    args = parser.parse_args()
+    # known ones only: in a notebook, sys.argv holds the kernel's own options
+    args, _ = parser.parse_known_args()
     try:
         import distributed  # noqa: F401
     except ImportError:

@@ -10,87 +10,74 @@ with ``early_stopping=True``, which records the validation loss
 (``validation_loss_curve_``) and accuracy each epoch and keeps the best
 weights. The script prints, with and without dropout, the iterations run,
 the lowest validation loss and the accuracy on a separate test set, and
-``--plot`` draws both networks' curves with ``LossCurveDisplay``.
+draws both networks' curves with ``LossCurveDisplay``.
 
 Run it with::
 
-    python examples/dropout_digits.py            # train both, print scores
-    python examples/dropout_digits.py --plot     # also save the loss curves
+    python examples/dropout_digits.py            # train both, print, draw the curves
+    python examples/dropout_digits.py --quick    # stop sooner
 """
 
 import sys
-from pathlib import Path
 
+import matplotlib.pyplot as plt
 from sklearn.datasets import load_digits
 from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import StandardScaler
 
 from sknn_scratch import LossCurveDisplay, ScratchMLPClassifier
 
-# make the helper modules beside this file importable, also under runpy
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import example_parser, parse_args, pyplot, save_figure
+QUICK = "--quick" in sys.argv[1:]  # a shorter run, for the tests
 
+# %%
+# A small training set
+# --------------------
+# 300 images make the wide network overfit quickly.
+X, y = load_digits(return_X_y=True)
+X_train, X_test, y_train, y_test = train_test_split(
+    X, y, train_size=300, stratify=y, random_state=0
+)
+scaler = StandardScaler().fit(X_train)
+X_train, X_test = scaler.transform(X_train), scaler.transform(X_test)
+print(f"digits: {len(y_train)} training images, {len(y_test)} test images")
 
-def plot(models: dict[str, ScratchMLPClassifier], path: str) -> None:
-    """The two networks' curves side by side, on the same loss scale."""
-    plt = pyplot()
-
-    fig, axes = plt.subplots(1, 2, figsize=(8, 3.4), sharey=True)
-    for ax, (name, model) in zip(axes, models.items(), strict=True):
-        display = LossCurveDisplay.from_estimator(model, ax=ax, name=name)
-        for text in display.ax_.get_legend().get_texts():
-            text.set_fontsize(7)
-        display.score_ax_.set_ylim(0.8, 1.0)
-    axes[0].set_ylim(0, 1.0)
-    save_figure(fig, path)
-
-
-def main() -> None:
-    parser = example_parser(
-        "Dropout against overfitting.",
-        quick_help="fewer epochs",
-        plot_help="save a PNG of the loss curves",
+# %%
+# Without and with dropout
+# ------------------------
+print(f"{'':14}{'epochs':>8}{'best val loss':>15}{'val accuracy':>14}{'test':>8}")
+models = {}
+for name, dropout in [("no dropout", 0.0), ("dropout 0.4", 0.4)]:
+    model = ScratchMLPClassifier(
+        hidden_layer_sizes=(256, 256),
+        dropout=dropout,
+        early_stopping=True,
+        validation_fraction=0.2,
+        n_iter_no_change=10 if QUICK else 25,
+        learning_rate_init=0.001,
+        max_iter=500,
+        random_state=0,
+    ).fit(X_train, y_train)
+    models[name] = model
+    print(
+        f"{name:14}{model.n_iter_:8d}{min(model.validation_loss_curve_):15.3f}"
+        f"{model.best_validation_score_:14.3f}{model.score(X_test, y_test):8.3f}"
     )
-    args = parse_args(parser)  # exits at once if --plot lacks matplotlib
 
-    X, y = load_digits(return_X_y=True)
-    # A small training set makes the wide network overfit quickly.
-    X_train, X_test, y_train, y_test = train_test_split(
-        X, y, train_size=300, stratify=y, random_state=0
-    )
-    scaler = StandardScaler().fit(X_train)
-    X_train, X_test = scaler.transform(X_train), scaler.transform(X_test)
+print("validation loss: lowest, and at the last epoch (early stopping keeps")
+print("the weights of the best epoch)")
+for name, model in models.items():
+    curve = model.validation_loss_curve_
+    print(f"  {name:12} lowest {min(curve):.3f}, last {curve[-1]:.3f}")
 
-    print(f"digits: {len(y_train)} training images, {len(y_test)} test images")
-    print(f"{'':14}{'epochs':>8}{'best val loss':>15}{'val accuracy':>14}{'test':>8}")
-    models = {}
-    for name, dropout in [("no dropout", 0.0), ("dropout 0.4", 0.4)]:
-        model = ScratchMLPClassifier(
-            hidden_layer_sizes=(256, 256),
-            dropout=dropout,
-            early_stopping=True,
-            validation_fraction=0.2,
-            n_iter_no_change=10 if args.quick else 25,
-            learning_rate_init=0.001,
-            max_iter=500,
-            random_state=0,
-        ).fit(X_train, y_train)
-        models[name] = model
-        print(
-            f"{name:14}{model.n_iter_:8d}{min(model.validation_loss_curve_):15.3f}"
-            f"{model.best_validation_score_:14.3f}{model.score(X_test, y_test):8.3f}"
-        )
-    print()
-    print("validation loss: lowest, and at the last epoch (early stopping keeps")
-    print("the weights of the best epoch)")
-    for name, model in models.items():
-        curve = model.validation_loss_curve_
-        print(f"  {name:12} lowest {min(curve):.3f}, last {curve[-1]:.3f}")
-
-    if args.plot:
-        plot(models, args.plot)
-
-
-if __name__ == "__main__":
-    main()
+# %%
+# The curves
+# ----------
+# Both networks side by side, on the same loss scale.
+fig, axes = plt.subplots(1, 2, figsize=(8, 3.4), sharey=True, layout="constrained")
+for ax, (name, model) in zip(axes, models.items(), strict=True):
+    display = LossCurveDisplay.from_estimator(model, ax=ax, name=name)
+    for text in display.ax_.get_legend().get_texts():
+        text.set_fontsize(7)
+    display.score_ax_.set_ylim(0.8, 1.0)
+axes[0].set_ylim(0, 1.0)
+plt.show()

@@ -12,101 +12,84 @@ between versicolor and virginica, whose measurements overlap.
 
 Run it with::
 
-    python examples/iris_classification.py            # train, print probabilities
-    python examples/iris_classification.py --plot     # also save the confusion matrix
+    python examples/iris_classification.py            # train, print, draw the matrix
+    python examples/iris_classification.py --quick    # a looser tolerance
 """
 
 import sys
-from pathlib import Path
 
+import matplotlib.pyplot as plt
 import numpy as np
 from sklearn.datasets import load_iris
-from sklearn.metrics import accuracy_score, confusion_matrix
+from sklearn.metrics import ConfusionMatrixDisplay, accuracy_score, confusion_matrix
 from sklearn.model_selection import train_test_split
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
 from sknn_scratch import ScratchMLPClassifier
 
-# make the helper modules beside this file importable, also under runpy
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import example_parser, parse_args, pyplot, save_figure
+QUICK = "--quick" in sys.argv[1:]  # a shorter run, for the tests
 
+iris = load_iris()
+names = list(iris.target_names)
+X_train, X_test, y_train, y_test = train_test_split(
+    iris.data, iris.target, test_size=1 / 3, stratify=iris.target, random_state=0
+)
 
-def plot(matrix: np.ndarray, names: list[str], path: str) -> None:
-    """Save the confusion matrix as an annotated image."""
-    from sklearn.metrics import ConfusionMatrixDisplay
-
-    plt = pyplot()
-
-    fig, ax = plt.subplots(figsize=(4.5, 3.8))
-    ConfusionMatrixDisplay(matrix, display_labels=names).plot(
-        ax=ax, cmap="Blues", colorbar=False
-    )
-    ax.set_title("Iris: held-out confusion matrix")
-    save_figure(fig, path)
-
-
-def main() -> None:
-    parser = example_parser(
-        "Classify irises with an MLP.",
-        quick_help="fewer iterations",
-        plot_help="save a PNG of the confusion matrix",
-    )
-    args = parse_args(parser)  # exits at once if --plot lacks matplotlib
-
-    iris = load_iris()
-    names = list(iris.target_names)
-    X_train, X_test, y_train, y_test = train_test_split(
-        iris.data, iris.target, test_size=1 / 3, stratify=iris.target, random_state=0
-    )
-    # L-BFGS suits 100 samples and converges well within max_iter (no
-    # ConvergenceWarning); --quick loosens tol. With so few flowers a firm L2
-    # penalty (alpha=1) keeps the boundaries smooth and the probabilities from
-    # saturating at 0 and 1.
-    model = Pipeline(
-        [
-            ("scale", StandardScaler()),
-            (
-                "mlp",
-                ScratchMLPClassifier(
-                    hidden_layer_sizes=(8,),
-                    solver="lbfgs",
-                    alpha=1.0,
-                    tol=1e-3 if args.quick else 1e-4,
-                    max_iter=1000,
-                    random_state=0,
-                ),
+# %%
+# Train
+# -----
+# L-BFGS suits 100 samples and converges well within ``max_iter`` (no
+# ConvergenceWarning); ``--quick`` loosens ``tol``. With so few flowers a firm
+# L2 penalty (``alpha=1``) keeps the boundaries smooth and the probabilities
+# from saturating at 0 and 1.
+model = Pipeline(
+    [
+        ("scale", StandardScaler()),
+        (
+            "mlp",
+            ScratchMLPClassifier(
+                hidden_layer_sizes=(8,),
+                solver="lbfgs",
+                alpha=1.0,
+                tol=1e-3 if QUICK else 1e-4,
+                max_iter=1000,
+                random_state=0,
             ),
-        ]
-    ).fit(X_train, y_train)
+        ),
+    ]
+).fit(X_train, y_train)
+print(f"iris: {len(X_train)} training and {len(X_test)} held-out flowers")
 
-    print(f"iris: {len(X_train)} training and {len(X_test)} held-out flowers")
-    print()
-    print("probabilities: the first held-out flower of each species, then the")
-    print("two the network is least sure of")
-    print(
-        f"  {'true species':12}  {'predicted':10}  "
-        + "  ".join(f"{n:>10}" for n in names)
-    )
-    probabilities = model.predict_proba(X_test)
-    predicted = model.predict(X_test)
-    first_of_each = [int(np.flatnonzero(y_test == k)[0]) for k in range(3)]
-    least_sure = [int(i) for i in np.argsort(probabilities.max(axis=1))[:2]]
-    for i in first_of_each + least_sure:
-        row = "  ".join(f"{p:10.3f}" for p in probabilities[i])
-        print(f"  {names[y_test[i]]:12}  {names[predicted[i]]:10}  {row}")
-    print()
-    print(f"held-out accuracy: {accuracy_score(y_test, predicted):.3f}")
-    matrix = confusion_matrix(y_test, predicted)
-    print("confusion matrix (rows: true species, columns: predicted):")
-    print(f"  {'':10}  " + "  ".join(f"{n:>10}" for n in names))
-    for name, counts in zip(names, matrix, strict=True):
-        print(f"  {name:10}  " + "  ".join(f"{c:10d}" for c in counts))
+# %%
+# Probabilities
+# -------------
+# The first held-out flower of each species, then the two the network is
+# least sure of.
+probabilities = model.predict_proba(X_test)
+predicted = model.predict(X_test)
+print(
+    f"  {'true species':12}  {'predicted':10}  " + "  ".join(f"{n:>10}" for n in names)
+)
+first_of_each = [int(np.flatnonzero(y_test == k)[0]) for k in range(3)]
+least_sure = [int(i) for i in np.argsort(probabilities.max(axis=1))[:2]]
+for i in first_of_each + least_sure:
+    row = "  ".join(f"{p:10.3f}" for p in probabilities[i])
+    print(f"  {names[y_test[i]]:12}  {names[predicted[i]]:10}  {row}")
 
-    if args.plot:
-        plot(matrix, names, args.plot)
+# %%
+# The confusion matrix
+# --------------------
+print(f"held-out accuracy: {accuracy_score(y_test, predicted):.3f}")
+matrix = confusion_matrix(y_test, predicted)
+print("confusion matrix (rows: true species, columns: predicted):")
+print(f"  {'':10}  " + "  ".join(f"{n:>10}" for n in names))
+for name, counts in zip(names, matrix, strict=True):
+    print(f"  {name:10}  " + "  ".join(f"{c:10d}" for c in counts))
 
-
-if __name__ == "__main__":
-    main()
+fig, ax = plt.subplots(figsize=(4.5, 3.8), layout="constrained")
+ConfusionMatrixDisplay(matrix, display_labels=names).plot(
+    ax=ax, cmap="Blues", colorbar=False
+)
+ax.set_title("Iris: held-out confusion matrix")
+plt.show()

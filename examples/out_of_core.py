@@ -41,6 +41,7 @@ Run it with::
     python examples/out_of_core.py --scheduler tcp://HOST:8786 --data-dir /shared/dir
 """
 
+import argparse
 import itertools
 import logging
 import shutil
@@ -53,10 +54,6 @@ from pathlib import Path
 import numpy as np
 
 from sknn_scratch import ScratchMLPClassifier
-
-# make the helper modules beside this file importable, also under runpy
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import example_parser
 
 NO_DASK = (
     "the second part of this example needs dask.distributed and dask-ml: "
@@ -265,10 +262,10 @@ def file_mb(*paths: Path) -> float:
 
 
 def main() -> None:
-    parser = example_parser(
-        "partial_fit over a memmapped data set larger than a memory budget.",
-        quick_help="a smaller data set",
+    parser = argparse.ArgumentParser(
+        description="partial_fit over a memmapped data set larger than a memory budget."
     )
+    parser.add_argument("--quick", action="store_true", help="a smaller data set")
     parser.add_argument("--rows", type=int, help="rows of data (default 250000)")
     parser.add_argument("--features", type=int, help="features (default 60)")
     parser.add_argument(
@@ -288,7 +285,8 @@ def main() -> None:
         help="a running Dask scheduler for part 2 (default: start a LocalCluster)",
     )
     parser.add_argument("--no-dask", action="store_true", help="skip part 2")
-    args = parser.parse_args()
+    # known ones only: in a notebook, sys.argv holds the kernel's own options
+    args, _ = parser.parse_known_args()
     defaults = (60_000, 20, 4.0, 2) if args.quick else (250_000, 60, 16.0, 4)
     for name, default in zip(
         ("rows", "features", "budget_mb", "epochs"), defaults, strict=True

@@ -21,24 +21,21 @@ where it is large.
 
 Run it with::
 
-    python examples/quantile_regression.py            # fit the three, print coverage
-    python examples/quantile_regression.py --plot     # also save the band
+    python examples/quantile_regression.py            # fit the three, print, draw
+    python examples/quantile_regression.py --quick    # fewer training points
 """
 
 import copy
 import sys
-from pathlib import Path
 
+import matplotlib.pyplot as plt
 import numpy as np
 
 from sknn_scratch import ScratchMLPRegressor
 
-# make the helper modules beside this file importable, also under runpy
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import example_parser, parse_args, pyplot, save_figure
+QUICK = "--quick" in sys.argv[1:]  # a shorter run, for the tests
 
 QUANTILES = (0.05, 0.5, 0.95)
-WIDTH_AT = (0.1, 0.9)  # where the band's width is reported
 
 
 def noise_scale(x: np.ndarray) -> np.ndarray:
@@ -54,88 +51,63 @@ def make_data(n_samples: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     return x.reshape(-1, 1), y
 
 
-def fit_quantiles(X: np.ndarray, y: np.ndarray) -> dict[float, ScratchMLPRegressor]:
-    """One 1-16-1 tanh network per quantile, each started from the
-    squared-error fit (the mean curve) and trained by L-BFGS."""
-    mean_fit = ScratchMLPRegressor(
-        hidden_layer_sizes=(16,),
-        activation="tanh",
-        solver="lbfgs",
-        tol=1e-6,
-        max_iter=2000,  # converges in a few hundred: no ConvergenceWarning
-        warm_start=True,  # the next fit continues from these weights
-        random_state=0,
-    ).fit(X, y)
-    return {
-        q: copy.deepcopy(mean_fit).set_params(loss="quantile", quantile=q).fit(X, y)
-        for q in QUANTILES
-    }
+n_samples = 400 if QUICK else 1000
+X, y = make_data(n_samples, seed=0)
+X_new, y_new = make_data(5000, seed=1)
 
+# %%
+# One network per quantile
+# ------------------------
+# Each is a 1-16-1 tanh network started from the squared-error fit (the mean
+# curve): ``warm_start=True`` makes the next fit continue from its weights.
+mean_fit = ScratchMLPRegressor(
+    hidden_layer_sizes=(16,),
+    activation="tanh",
+    solver="lbfgs",
+    tol=1e-6,
+    max_iter=2000,  # converges in a few hundred: no ConvergenceWarning
+    warm_start=True,
+    random_state=0,
+).fit(X, y)
+models = {
+    q: copy.deepcopy(mean_fit).set_params(loss="quantile", quantile=q).fit(X, y)
+    for q in QUANTILES
+}
 
-def plot(
-    models: dict[float, ScratchMLPRegressor], X: np.ndarray, y: np.ndarray, path: str
-) -> None:
-    """Save the data, the median and the shaded band between the outer quantiles."""
-    plt = pyplot()
+print(
+    f"{n_samples} points of sin(2 pi x) plus Gaussian noise, standard "
+    "deviation 0.1 + 0.6 x"
+)
+print("quantile  iterations  below the curve (5000 fresh points)")
+for q, model in models.items():
+    below = np.mean(y_new <= model.predict(X_new))
+    print(f"{q:8.2f}  {model.n_iter_:10d}  {below:.3f}")
 
-    x = np.linspace(0, 1, 200).reshape(-1, 1)
-    low, median, high = (models[q].predict(x) for q in QUANTILES)
-    fig, ax = plt.subplots(figsize=(5, 3.5))
-    ax.scatter(X[:, 0], y, s=6, c="grey", linewidths=0, label="data")
-    ax.fill_between(
-        x[:, 0],
-        low,
-        high,
-        color="C0",
-        alpha=0.25,
-        label=f"q = {QUANTILES[0]} to {QUANTILES[-1]}",
-    )
-    ax.plot(x[:, 0], median, c="C3", lw=2, label=f"q = {QUANTILES[1]}")
-    ax.set(
-        xlabel="x",
-        ylabel="y",
-        title="Quantile networks, noise growing with x",
-    )
-    ax.legend(fontsize=8, loc="lower left")
-    save_figure(fig, path)
+# %%
+# The band
+# --------
+low, high = models[QUANTILES[0]], models[QUANTILES[-1]]
+inside = np.mean((low.predict(X_new) <= y_new) & (y_new <= high.predict(X_new)))
+nominal = QUANTILES[-1] - QUANTILES[0]
+print(f"the band holds {inside:.3f} of the fresh points (nominal {nominal:.2f})")
+width_at = np.array([[0.1], [0.9]])  # where the noise is small, and large
+widths = high.predict(width_at) - low.predict(width_at)
+true_widths = 2 * 1.6449 * noise_scale(width_at[:, 0])  # ±z_0.95 σ
+for x, width, truth in zip(width_at[:, 0], widths, true_widths, strict=True):
+    print(f"band width at x = {x}: {width:.2f} (noise alone: {truth:.2f})")
 
-
-def main() -> None:
-    parser = example_parser(
-        "Quantile regression with an MLP: a prediction band.",
-        quick_help="fewer training points",
-        plot_help="save a PNG of the band",
-    )
-    args = parse_args(parser)  # exits at once if --plot lacks matplotlib
-
-    n_samples = 400 if args.quick else 1000
-    X, y = make_data(n_samples, seed=0)
-    X_new, y_new = make_data(5000, seed=1)
-    models = fit_quantiles(X, y)
-
-    print(
-        f"{n_samples} points of sin(2 pi x) plus Gaussian noise, standard "
-        "deviation 0.1 + 0.6 x"
-    )
-    print("quantile  iterations  below the curve (5000 fresh points)")
-    below = {}
-    for q, model in models.items():
-        below[q] = np.mean(y_new <= model.predict(X_new))
-        print(f"{q:8.2f}  {model.n_iter_:10d}  {below[q]:.3f}")
-
-    low, high = models[QUANTILES[0]], models[QUANTILES[-1]]
-    inside = np.mean((low.predict(X_new) <= y_new) & (y_new <= high.predict(X_new)))
-    nominal = QUANTILES[-1] - QUANTILES[0]
-    print(f"the band holds {inside:.3f} of the fresh points (nominal {nominal:.2f})")
-    where = np.array(WIDTH_AT).reshape(-1, 1)
-    widths = high.predict(where) - low.predict(where)
-    true_widths = 2 * 1.6449 * noise_scale(where[:, 0])  # ±z_0.95 σ
-    for x, width, truth in zip(WIDTH_AT, widths, true_widths, strict=True):
-        print(f"band width at x = {x}: {width:.2f} (noise alone: {truth:.2f})")
-
-    if args.plot:
-        plot(models, X, y, args.plot)
-
-
-if __name__ == "__main__":
-    main()
+x = np.linspace(0, 1, 200).reshape(-1, 1)
+fig, ax = plt.subplots(figsize=(5, 3.5), layout="constrained")
+ax.scatter(X[:, 0], y, s=6, c="grey", linewidths=0, label="data")
+ax.fill_between(
+    x[:, 0],
+    low.predict(x),
+    high.predict(x),
+    color="C0",
+    alpha=0.25,
+    label=f"q = {QUANTILES[0]} to {QUANTILES[-1]}",
+)
+ax.plot(x[:, 0], models[0.5].predict(x), c="C3", lw=2, label="q = 0.5")
+ax.set(xlabel="x", ylabel="y", title="Quantile networks, noise growing with x")
+ax.legend(fontsize=8, loc="lower left")
+plt.show()

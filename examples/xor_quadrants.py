@@ -19,23 +19,18 @@ training points and on fresh points.
 
 Run it with::
 
-    python examples/xor_quadrants.py            # gradient check, train, accuracy
-    python examples/xor_quadrants.py --plot     # also save xor_quadrants.png
+    python examples/xor_quadrants.py            # gradient check, train, draw
+    python examples/xor_quadrants.py --quick    # fewer points, a looser tolerance
 """
 
 import sys
-from pathlib import Path
 
+import matplotlib.pyplot as plt
 import numpy as np
 
 from sknn_scratch import ScratchMLPClassifier, check_gradients
 
-# make the helper modules beside this file importable, also under runpy
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import example_parser, parse_args, pyplot, save_figure
-
-HIDDEN = 4
-ALPHA = 1e-4  # the classifier's default L2 penalty, included in the check
+QUICK = "--quick" in sys.argv[1:]  # a shorter run, for the tests
 
 
 def make_data(n_samples: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -44,71 +39,58 @@ def make_data(n_samples: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     return X, (X[:, 0] * X[:, 1] > 0).astype(int)
 
 
-def plot(model: ScratchMLPClassifier, X: np.ndarray, y: np.ndarray, path: str) -> None:
-    """Save the probability surface as filled contours, with the points."""
-    plt = pyplot()
+n_samples = 400 if QUICK else 1000
+X, y = make_data(n_samples, seed=0)
+X_new, y_new = make_data(n_samples, seed=1)
 
-    x1, x2 = np.meshgrid(np.linspace(-1, 1, 150), np.linspace(-1, 1, 150))
-    p = model.predict_proba(np.column_stack([x1.ravel(), x2.ravel()]))[:, 1]
+# %%
+# Check the gradient, then train
+# ------------------------------
+# L-BFGS on the full data converges in a few hundred iterations here;
+# ``max_iter`` leaves it room, so no ConvergenceWarning. The unfitted model is
+# checked at the weights its ``random_state`` draws; the check includes the
+# classifier's default L2 penalty (``alpha``).
+hidden = 4
+model = ScratchMLPClassifier(
+    hidden_layer_sizes=(hidden,),
+    activation="tanh",
+    solver="lbfgs",
+    alpha=1e-4,
+    tol=1e-3 if QUICK else 1e-4,
+    max_iter=2000,
+    random_state=0,
+)
+error = check_gradients(model, X, y, max_params=None)
+n_params = (2 + 1) * hidden + (hidden + 1) * 1  # weights and biases
+print(f"{n_samples} points, {y.sum()} in class 1")
+print(
+    f"gradient check: {n_params} parameters, finite differences vs backprop, "
+    f"largest error = {error:.2e} of the gradient's scale"
+)
 
-    fig, ax = plt.subplots(figsize=(4.6, 3.8))
-    levels = np.linspace(0, 1, 11)
-    filled = ax.contourf(
-        x1, x2, p.reshape(x1.shape), levels=levels, cmap="RdBu", alpha=0.4
-    )
-    fig.colorbar(filled, ax=ax, label="P(class 1)")
-    # dark dots on the pale surface: flat colours keep the PNG small
-    colors = np.where(y == 1, "#08306b", "#67000d")
-    ax.scatter(X[:, 0], X[:, 1], c=colors, s=4, linewidths=0)
-    ax.set(
-        xlabel="$x_1$",
-        ylabel="$x_2$",
-        title="Quadrant XOR, 4 tanh hidden units",
-        aspect="equal",
-    )
-    save_figure(fig, path)
+model.fit(X, y)
+print(f"trained with lbfgs: {model.n_iter_} iterations, loss {model.loss_:.4f}")
+print(f"accuracy on the training points: {model.score(X, y):.3f}")
+print(f"accuracy on {n_samples} fresh points: {model.score(X_new, y_new):.3f}")
 
+# %%
+# The probability surface
+# -----------------------
+x1, x2 = np.meshgrid(np.linspace(-1, 1, 150), np.linspace(-1, 1, 150))
+p = model.predict_proba(np.column_stack([x1.ravel(), x2.ravel()]))[:, 1]
 
-def main() -> None:
-    parser = example_parser(
-        "Quadrant XOR with a tanh network.",
-        quick_help="fewer points",
-        plot_help="save a PNG of the probability surface",
-    )
-    args = parse_args(parser)  # exits at once if --plot lacks matplotlib
-
-    n_samples = 400 if args.quick else 1000
-    X, y = make_data(n_samples, seed=0)
-    X_new, y_new = make_data(n_samples, seed=1)
-
-    # L-BFGS on the full data converges in a few hundred iterations here;
-    # max_iter leaves it room, so no ConvergenceWarning. --quick stops sooner.
-    model = ScratchMLPClassifier(
-        hidden_layer_sizes=(HIDDEN,),
-        activation="tanh",
-        solver="lbfgs",
-        alpha=ALPHA,
-        tol=1e-3 if args.quick else 1e-4,
-        max_iter=2000,
-        random_state=0,
-    )
-    # the unfitted model is checked at the weights its random_state draws
-    error = check_gradients(model, X, y, max_params=None)
-    n_params = (2 + 1) * HIDDEN + (HIDDEN + 1) * 1  # weights and biases
-    print(f"{n_samples} points, {y.sum()} in class 1")
-    print(
-        f"gradient check: {n_params} parameters, finite differences vs backprop, "
-        f"largest error = {error:.2e} of the gradient's scale"
-    )
-
-    model.fit(X, y)
-    print(f"trained with lbfgs: {model.n_iter_} iterations, loss {model.loss_:.4f}")
-    print(f"accuracy on the training points: {model.score(X, y):.3f}")
-    print(f"accuracy on {n_samples} fresh points: {model.score(X_new, y_new):.3f}")
-
-    if args.plot:
-        plot(model, X, y, args.plot)
-
-
-if __name__ == "__main__":
-    main()
+fig, ax = plt.subplots(figsize=(4.6, 3.8), layout="constrained")
+filled = ax.contourf(
+    x1, x2, p.reshape(x1.shape), levels=np.linspace(0, 1, 11), cmap="RdBu", alpha=0.4
+)
+fig.colorbar(filled, ax=ax, label="P(class 1)")
+# dark dots on the pale surface
+colors = np.where(y == 1, "#08306b", "#67000d")
+ax.scatter(X[:, 0], X[:, 1], c=colors, s=4, linewidths=0)
+ax.set(
+    xlabel="$x_1$",
+    ylabel="$x_2$",
+    title="Quadrant XOR, 4 tanh hidden units",
+    aspect="equal",
+)
+plt.show()

@@ -1,17 +1,21 @@
 """Smoke tests of the benchmark and the profiler: their quick modes run and print.
 
 No timing is asserted: CI machines are shared and noisy. This only guards the
-script against rotting as the engine changes.
+scripts against rotting as the engine changes.
 """
 
+import re
 import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from sknn_scratch import _engine
 
-SCRIPT = Path(__file__).resolve().parent.parent / "benchmarks" / "bench_training.py"
-PROFILER = SCRIPT.with_name("profile_training.py")
+BENCHMARKS = Path(__file__).resolve().parent.parent / "benchmarks"
+SCRIPT = BENCHMARKS / "bench_training.py"
+PROFILER = BENCHMARKS / "tools" / "profile_training.py"
 
 
 def run_quick(script: Path, *arguments: str) -> str:
@@ -40,11 +44,17 @@ def test_quick_benchmark_runs_and_prints_the_tables() -> None:
         assert f"\n| {engine} | float32 |" in out, f"no threads row for {engine}"
 
 
-def test_quick_profile_runs_and_groups_the_samples() -> None:
+@pytest.mark.slow
+def test_quick_profile_runs_and_names_the_stages_of_the_engine() -> None:
     # on the engine this install runs (SKNN_SCRATCH_ENGINE=numpy: the reference)
-    out = run_quick(
-        PROFILER, "--runs", "small:float64", "--engine", _engine.preferred()
-    )
-    assert "unprofiled, µs per batch" in out
-    # Where perf cannot run, the script says why instead of profiling.
-    assert "CPU time by group" in out or "perf: not profiled:" in out, out
+    out = run_quick(PROFILER)
+    engine = _engine.preferred()
+    assert f"one fit on the {'NumPy' if engine == 'numpy' else engine} engine" in out
+    if "perf: not profiled:" in out:  # where perf cannot run, it says why
+        assert "wall time of the fit" in out
+        return
+    assert "per batch, by stage:" in out
+    # a row per function of the engine that ran, by its module path
+    package = "_reference" if engine == "numpy" else "_compiled"
+    stages = re.findall(r"^  (_\w+)\.\S+\s+\d+\.\d\s", out, re.MULTILINE)
+    assert stages and set(stages) == {package}, out

@@ -80,6 +80,7 @@ def fold_scores(search: GridSearchCV) -> np.ndarray:
     )
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("make_search", [classification_search, regression_search])
 def test_grid_search_on_dask_matches_local(client, make_search):
     local, X, y = make_search()
@@ -124,6 +125,7 @@ def dask_pair(X: np.ndarray, y: np.ndarray, block_rows: int):
     )
 
 
+@pytest.mark.slow
 def test_incremental_classifier_close_to_fit(client):
     X, y = make_classification(
         n_samples=3000, n_features=20, n_informative=10, n_classes=3, random_state=0
@@ -156,6 +158,7 @@ def test_incremental_classifier_close_to_fit(client):
     assert accuracy > fit_accuracy - 0.05
 
 
+@pytest.mark.slow
 def test_incremental_regressor_close_to_fit(client):
     X, y = make_regression(
         n_samples=3000, n_features=10, n_informative=6, noise=5.0, random_state=0
@@ -196,7 +199,9 @@ def test_incremental_regressor_close_to_fit(client):
 
 
 @pytest.mark.parametrize("estimator_class", [ScratchMLPClassifier, ScratchMLPRegressor])
-@pytest.mark.parametrize("solver", ["adam", "sgd"])
+@pytest.mark.parametrize(
+    "solver", ["adam", pytest.param("sgd", marks=pytest.mark.slow)]
+)
 def test_incremental_equals_local_partial_fit(client, estimator_class, solver):
     """Blocks in order on the cluster give exactly the weights of a local loop.
 

@@ -119,6 +119,7 @@ def test_the_worked_example_is_a_session():
     assert WORKED_EXAMPLE in PAGES_WITH_SESSIONS
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "page",
     [p for p in PAGES_WITH_SESSIONS if p != WORKED_EXAMPLE],
@@ -198,6 +199,7 @@ def run_snippet(snippet: str, cwd: Path) -> subprocess.CompletedProcess:
     )
 
 
+@pytest.mark.slow
 def test_deploying_skops_snippet_runs(tmp_path):
     """The guide's skops example on the "Deploying" page runs as it is written."""
     pytest.importorskip("skops", reason='needs the test extra: pip install ".[test]"')
@@ -206,6 +208,7 @@ def test_deploying_skops_snippet_runs(tmp_path):
     assert result.returncode == 0, result.stderr
 
 
+@pytest.mark.slow
 def test_deploying_onnx_snippet_runs(tmp_path):
     """The guide's ONNX example on the "Deploying" page runs as it is written."""
     for module in ("skl2onnx", "onnxruntime"):
@@ -228,6 +231,7 @@ def test_drop_in_checks_snippet_runs(tmp_path):
     assert "expected_failed_checks" in snippet
 
 
+@pytest.mark.slow
 def test_readme_usage_runs(tmp_path):
     """The README's usage example runs as it is written."""
     readme = (ROOT / "README.md").read_text("utf-8")
@@ -298,8 +302,8 @@ def test_public_examples_run(full_name):
 
 
 def gallery_hooks():
-    """docs/_ext/sknn_gallery.py, the gallery's hooks (they say which scripts
-    run and which draw), loaded without touching sys.path."""
+    """docs/_ext/sknn_gallery.py, the gallery's settings (they say which
+    scripts run), loaded without touching sys.path."""
     spec = importlib.util.spec_from_file_location(
         "sknn_gallery", DOCS / "_ext" / "sknn_gallery.py"
     )
@@ -309,7 +313,13 @@ def gallery_hooks():
 
 
 def example_scripts() -> list[Path]:
-    return sorted(p for p in EXAMPLES.glob("*.py") if not p.name.startswith("_"))
+    return sorted(EXAMPLES.glob("*.py"))
+
+
+def draws(script: Path) -> bool:
+    """Whether the script draws: it imports matplotlib."""
+    text = script.read_text("utf-8")
+    return re.search(r"^import matplotlib", text, re.MULTILINE) is not None
 
 
 @pytest.fixture(scope="module")
@@ -347,12 +357,14 @@ def quick_build(tmp_path_factory):
     return html, hooks
 
 
+@pytest.mark.slow
 def test_every_public_object_has_its_page(quick_build):
     html, _ = quick_build
     for full_name in public_objects():
         assert (html / "generated" / f"{full_name}.html").exists(), full_name
 
 
+@pytest.mark.slow
 def test_gallery_shows_every_example(quick_build):
     """A page per script; the figure of each script that ran and draws; and,
     on the page of each script not run, why not."""
@@ -363,7 +375,7 @@ def test_gallery_shows_every_example(quick_build):
         text = page.read_text("utf-8")
         if script.stem in not_run:
             assert "This script is shown without being run" in text, script.name
-        elif hooks.draws(str(script)):
+        elif draws(script):
             image = f"sphx_glr_{script.stem}_001.png"
             assert image in text, script.name
             assert (html / "_images" / image).exists(), script.name
@@ -376,6 +388,6 @@ def test_full_build_shows_ten_figures():
     drawn = [
         script
         for script in example_scripts()
-        if script.stem not in hooks.NOT_RUN and hooks.draws(str(script))
+        if script.stem not in hooks.NOT_RUN and draws(script)
     ]
     assert len(drawn) >= 10, drawn

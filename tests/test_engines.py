@@ -244,6 +244,7 @@ def run_in(folder, command: list, environment: dict) -> subprocess.CompletedProc
     )
 
 
+@pytest.mark.slow
 def test_the_environment_variable_chooses_the_engine():
     code = "import sknn_scratch._engine as e; print(e.preferred())"
     assert run_python(code, SKNN_SCRATCH_ENGINE="numpy").stdout.strip() == "numpy"
@@ -264,6 +265,7 @@ sys.meta_path.insert(0, Block())
 """
 
 
+@pytest.mark.slow
 def test_a_missing_extension_falls_back_or_fails_as_asked():
     code = BLOCK_THE_EXTENSION + (
         "import numpy as np, sknn_scratch\n"

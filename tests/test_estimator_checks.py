@@ -112,17 +112,31 @@ CONFIGURATIONS = [
 ]
 
 
-@parametrize_with_checks(
-    [estimator_class(**settings) for estimator_class, settings in CONFIGURATIONS],
-    expected_failed_checks=expected_failed_checks,
-)
-def test_sklearn_compatible_estimator(estimator, check):
+def _run(check, estimator) -> None:
     try:
         check(estimator)
     except SkipTest as skip:
         if _check_name(check) in STRUCTURAL_SKIPS:
             pytest.skip(str(skip))
         pytest.fail(f"{_check_name(check)} was skipped: {skip}")
+
+
+@parametrize_with_checks(
+    [estimator_class(**s) for estimator_class, s in CONFIGURATIONS if not s],
+    expected_failed_checks=expected_failed_checks,
+)
+def test_sklearn_compatible_estimator(estimator, check):
+    """The defaults; the quick run (pytest -m "not slow") checks these alone."""
+    _run(check, estimator)
+
+
+@pytest.mark.slow
+@parametrize_with_checks(
+    [estimator_class(**s) for estimator_class, s in CONFIGURATIONS if s],
+    expected_failed_checks=expected_failed_checks,
+)
+def test_sklearn_compatible_estimator_in_covering_settings(estimator, check):
+    _run(check, estimator)
 
 
 def test_every_solver_activation_loss_and_option_is_covered():

@@ -62,6 +62,7 @@ def scheduler_address(local_cluster):
     return local_cluster.scheduler_address
 
 
+@pytest.mark.slow
 @needs_dask
 def test_distributed_grid_search(tmp_path):
     out = succeeded(run_example("distributed_grid_search", ["--quick"], tmp_path))
@@ -81,6 +82,7 @@ def test_distributed_grid_search(tmp_path):
     assert all(float(t) > 0 for t in times)
 
 
+@pytest.mark.slow
 @needs_dask
 def test_out_of_core(tmp_path, scheduler_address):
     args = ["--quick", "--scheduler", scheduler_address, "--data-dir", str(tmp_path)]
@@ -137,6 +139,7 @@ def without_dask(tmp_path) -> dict:
     }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", NAMES)
 def test_missing_extra_gives_install_hint(tmp_path, without_dask, name):
     result = run_example(name, ["--quick"], tmp_path, env=without_dask)

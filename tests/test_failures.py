@@ -163,6 +163,7 @@ def test_a_failed_first_fit_leaves_the_estimator_unfitted(iris):
     assert vars(early).keys() == early.get_params().keys()
 
 
+@pytest.mark.slow
 def test_a_failed_calls_restore_is_atomic_for_other_threads(iris):
     """While one thread's partial_fit fails and restores the estimator, another
     thread predicting never sees it empty (NotFittedError) or half-restored."""

@@ -22,6 +22,7 @@ SOLVERS = list(_optimizers.SOLVERS)
 MB = 1e6
 
 
+@pytest.mark.slow
 def test_prediction_memory_does_not_grow_with_rows():
     """100,000 rows through hidden layers (1024, 1024): computed in one pass,
     each hidden layer alone would take 100,000 × 1024 × 4 B = 391 MiB."""
@@ -33,6 +34,7 @@ def test_prediction_memory_does_not_grow_with_rows():
     assert extra < 100 * MiB, extra / MiB
 
 
+@pytest.mark.slow
 def test_every_prediction_method_works_in_chunks():
     rng = np.random.RandomState(0)
     X = rng.normal(size=(100_000, 20))
@@ -53,6 +55,7 @@ def test_every_prediction_method_works_in_chunks():
         assert extra < 60 * MiB, (name, extra / MiB)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("solver", SOLVERS)
 @pytest.mark.parametrize("estimator_class", [ScratchMLPClassifier, ScratchMLPRegressor])
 def test_training_keeps_at_most_one_copy_of_X(estimator_class, solver):
@@ -69,6 +72,7 @@ def test_training_keeps_at_most_one_copy_of_X(estimator_class, solver):
         assert peak < copies_allowed * X.nbytes + allowance, peak / MiB
 
 
+@pytest.mark.slow
 def test_early_stopping_split_is_the_only_copy_of_X():
     rng = np.random.RandomState(0)
     X = rng.normal(size=(100_000, 200))

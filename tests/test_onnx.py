@@ -298,6 +298,7 @@ print("ok")
 """
 
 
+@pytest.mark.slow
 def test_register_changes_only_the_registry_and_only_once(tmp_path):
     """In a fresh interpreter: importing sknn_scratch imports no ONNX package,
     register() changes nothing but skl2onnx's registry, adds only our two

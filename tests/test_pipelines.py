@@ -119,6 +119,7 @@ def test_params_nested_two_levels_deep():
     assert model.predict(X).shape == (len(X),)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("solver", ["adam", "sgd", "lbfgs"])
 def test_grid_search_in_threads_and_processes_matches_serial(case, solver):
     estimator_class, _, data = case

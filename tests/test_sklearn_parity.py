@@ -188,6 +188,7 @@ def test_warm_start_and_partial_fit_match_scikit_learn(iris):
     assert_same_weights(a, b, **PARITY)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("activation", ["relu", "tanh", "logistic"])
 def test_lbfgs_follows_scikit_learns_path(iris, activation):
     """Early iterates agree closely; L-BFGS on a non-convex loss then amplifies

@@ -338,6 +338,7 @@ threading.Thread(target=train).start()  # not a daemon: the process waits for it
 """
 
 
+@pytest.mark.slow
 def test_a_fit_finishes_while_the_interpreter_shuts_down(tmp_path):
     result = subprocess.run(
         [sys.executable, "-W", "ignore", "-c", SHUTDOWN_SCRIPT],

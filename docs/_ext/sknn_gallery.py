@@ -1,16 +1,14 @@
-"""sphinx-gallery hooks: run the example scripts as they run from a shell.
+"""The gallery's settings, and the Sphinx hooks around it.
 
-The scripts in ``examples/`` draw only when asked (``--plot PATH`` saves a PNG
-and closes the figure, see ``examples/_common.py``), and take ``--quick`` for a
-smaller run. These hooks pass those options, and show the saved PNG on the
-script's gallery page, so that the scripts themselves need nothing for the
-gallery. conf.py names the hooks by their import path.
+The scripts in ``examples/`` draw with matplotlib, whose figures
+sphinx-gallery's own scraper collects, and take ``--quick`` for a smaller run.
+What this module adds goes through sphinx-gallery's configuration only
+(``filename_pattern``, ``reset_argv``, named in conf.py), and through two Sphinx
+events (the note on a script not run, the guide's links to the scripts).
 """
 
 import os
 import re
-import shutil
-from pathlib import Path
 
 # Set (to anything but "" or "0") for the quick build that the test suite runs.
 QUICK_VARIABLE = "SKNN_DOCS_QUICK"
@@ -50,43 +48,13 @@ def not_run(quick_build: bool | None = None) -> dict[str, str]:
 def filename_pattern() -> str:
     """sphinx-gallery's pattern of the scripts to run: all but ``not_run()``."""
     names = "|".join(sorted(not_run()))
-    return rf"[\\/](?!(?:{names})\.py$)[^\\/_][^\\/]*\.py$"
-
-
-def draws(src_file: str) -> bool:
-    """Whether the script takes ``--plot``: it gives ``example_parser`` a
-    ``plot_help`` (see ``examples/_common.py``)."""
-    return re.search(r"\bplot_help\s*=", Path(src_file).read_text("utf-8")) is not None
-
-
-def _plot_path(src_file: str) -> Path:
-    # sphinx-gallery runs a script in the script's own directory.
-    return Path(src_file).with_suffix(".png")
+    return rf"[\\/](?!(?:{names})\.py$)[^\\/]*\.py$"
 
 
 def reset_argv(gallery_conf, script_vars) -> list[str]:
-    """The command-line options of a script: ``--plot`` for those that draw,
-    ``--quick`` in the quick build."""
-    src_file = script_vars["src_file"]
-    # The scripts find their helper modules through __file__, which
-    # sphinx-gallery leaves unset; its fresh __main__ namespace is ready here.
-    script_vars["example_globals"]["__file__"] = src_file
-    argv = ["--quick"] if quick() else []
-    if draws(src_file):
-        argv += ["--plot", _plot_path(src_file).name]
-    return argv
-
-
-def saved_plot_scraper(block, block_vars, gallery_conf) -> str:
-    """The PNG a script saved with ``--plot``, moved into the gallery's images."""
-    from sphinx_gallery.scrapers import figure_rst
-
-    saved = _plot_path(block_vars["src_file"])
-    if not saved.exists():
-        return ""
-    image = Path(next(block_vars["image_path_iterator"]))
-    shutil.move(saved, image)
-    return figure_rst([str(image)], gallery_conf["src_dir"])
+    """The command-line options a script runs with: ``--quick`` in the quick
+    build, none otherwise."""
+    return ["--quick"] if quick() else []
 
 
 def say_why_not_run(app, docname: str, source: list[str]) -> None:
