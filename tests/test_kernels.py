@@ -136,6 +136,7 @@ COMPILED_OPTIMIZERS = [
     name for name, entry in SOLVERS.items() if entry.stochastic and entry.compiled
 ]
 OPTIMIZER_SETTINGS = {
+    "max_iter": 200,
     "learning_rate_init": 0.01,
     "learning_rate": "constant",
     "momentum": 0.9,
@@ -149,11 +150,12 @@ OPTIMIZER_SETTINGS = {
 
 @pytest.mark.parametrize("parts", [1, 3])
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("decay", [0.0, 0.003], ids=["no decay", "decay"])
 @pytest.mark.parametrize("name", COMPILED_OPTIMIZERS)
-def test_optimizer_kernels_equal_the_reference(name, dtype, parts):
+def test_optimizer_kernels_equal_the_reference(name, decay, dtype, parts):
     # Three steps from the same state, with the L2 penalty's gradient on the
-    # leading weights: the same operations, so the same bits, whatever the
-    # number of blocks the pass is cut into.
+    # leading weights (and their decay): the same operations, so the same
+    # bits, whatever the number of blocks the pass is cut into.
     _kernels = _engine.compiled
     rng = np.random.default_rng(3)
     n_params, n_weights, factor = 5000, 4000, 0.03
@@ -165,13 +167,15 @@ def test_optimizer_kernels_equal_the_reference(name, dtype, parts):
     for _ in range(3):
         grad = rng.standard_normal(n_params).astype(dtype)
         squares = _kernels.optimizer_step(
-            compiled, params, grad.copy(), n_weights, factor, parts
+            compiled, params, grad.copy(), n_weights, factor, decay, parts
         )
         weights = expected[:n_weights]
         assert squares == pytest.approx(float(np.dot(weights, weights)), rel=1e-5)
         penalised = grad.copy()
         penalised[:n_weights] += weights * dtype(factor)
-        reference.step(expected, penalised)
+        scalars, _ = reference.epoch_scalars(1)
+        reference.apply(expected, penalised, scalars[0], decay, n_weights)
+        reference.steps_taken(1)
         np.testing.assert_array_equal(params, expected)
     for ours, theirs in zip(
         compiled.state_vectors(), reference.state_vectors(), strict=True

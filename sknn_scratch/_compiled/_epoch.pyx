@@ -35,7 +35,8 @@ from ._vector cimport real
 
 def epoch(
     CompiledNetwork net, const real[:, ::1] X, const real[:, ::1] T, sample_weight,
-    order, Py_ssize_t batch_size, optimizer, double alpha, dropout_rng,
+    order, Py_ssize_t batch_size, optimizer, scalars_of_steps, decays_of_steps,
+    double alpha, dropout_rng,
 ):
     """One pass of mini-batch training over X (see ``_training``).
 
@@ -53,6 +54,10 @@ def epoch(
     optimizer : SGD or Adam
         Its state is updated in place, and it is told how many steps the
         epoch took (``steps_taken``), also when a Ctrl-C ends the epoch.
+    scalars_of_steps, decays_of_steps : sequence of float
+        The scalar and the weight decay of each step the epoch takes, in
+        order (``optimizer.epoch_scalars``): a batch of zero-weight rows takes
+        none.
     alpha : float
         L2 penalty.
     dropout_rng : numpy Generator or None
@@ -76,7 +81,7 @@ def epoch(
     cdef const real[::1] weights
     cdef const Py_ssize_t[::1] rows_order
     cdef real[::1] w_rows
-    cdef const double[::1] scalars
+    cdef const double[::1] scalars, decays
     cdef bint weighted = sample_weight is not None, shuffled = order is not None
     X_array, T_array = np.asarray(X), np.asarray(T)
     net.check_data(X_array, T_array, sample_weight)
@@ -102,8 +107,10 @@ def epoch(
     memset(&step, 0, sizeof(step))
     step.single = real is float
     set_optimizer(&step, optimizer, arrays)
-    # the scalar of each step this epoch may take (a step size, a rate)
-    scalars = np.ascontiguousarray(optimizer.step_scalars(n_batches), dtype=np.float64)
+    scalars = np.ascontiguousarray(scalars_of_steps, dtype=np.float64)
+    decays = np.ascontiguousarray(decays_of_steps, dtype=np.float64)
+    if not (scalars.shape[0] == decays.shape[0] and scalars.shape[0] <= n_batches):
+        raise ValueError("one scalar and one decay per step of the epoch are needed")
     step.params = <void*> <size_t> net.params.ctypes.data
     step.n, step.n_weights = n_params, net.layout.n_weights
     step.parts = vector_parts(n_params, most)
@@ -146,7 +153,10 @@ def epoch(
                 data_loss *= job.scale
                 combine_parts(&step, net.grads, job.parts, threads)
                 step.penalty_factor = alpha * job.scale
-                step.scalar = scalars[steps]
+                if steps == scalars.shape[0]:
+                    with gil:
+                        raise ValueError("the epoch takes more steps than it has scalars")
+                step.scalar, step.decay = scalars[steps], decays[steps]
                 run_parts(step_part, &step, step.parts, threads)
                 penalty = 0
                 for part in range(step.parts):

@@ -12,6 +12,7 @@ cdef struct StepJob:
     void* state[2]            # the optimizer's state vectors
     double constants[4]       # its constants
     double scalar             # this step's scalar (a step size, a learning rate)
+    double decay              # this step's weight decay η λ (0: none)
     Py_ssize_t n
     Py_ssize_t n_weights      # the first n_weights entries are weights
     double penalty_factor     # α / S: g += penalty_factor · W (0: no penalty)

@@ -15,14 +15,28 @@ number of samples seen), or divided by 5 each time progress stalls ("adaptive").
 Adam with β₁, β₂, ε and step count k:
 
     m ← β₁ m + (1 - β₁) g,      v ← β₂ v + (1 - β₂) g²,
-    p ← p - η₀ √(1 - β₂ᵏ) / (1 - β₁ᵏ) · m / (√v + ε).
+    p ← p - η √(1 - β₂ᵏ) / (1 - β₁ᵏ) · m / (√v + ε).
+
+**Schedules.** Beyond SGD's own ("invscaling", "adaptive"), a schedule of
+``SCHEDULES`` may set each batch's rate for either optimizer: η = η₀ · m(p),
+with p ∈ [0, 1] the progress of training at the middle of the batch, in
+epochs over a horizon of ``max_iter`` epochs (held at 1 beyond it).
+
+**Decoupled weight decay** λ (AdamW, and its SGD analogue) shrinks the
+weights, not the biases, by η λ at each step, apart from the gradient:
+
+    W ← W - η (update + λ W),
+
+with η the step's scheduled rate (without Adam's bias correction), as
+PyTorch does. It is skipped entirely when λ = 0.
 
 L-BFGS is scipy's L-BFGS-B run directly on the network's parameter vector.
 
 ``SOLVERS`` is the one table of solvers: each entry says whether the solver is
 stochastic (mini-batches: ``partial_fit``, dropout and early stopping apply),
 how it is built from the estimator's parameters, and what the docstrings say
-of it. Validation, the docstrings and the fit loops read it.
+of it; ``SCHEDULES`` the one table of learning-rate schedules. Validation, the
+docstrings and the fit loops read them.
 """
 
 import math
@@ -33,22 +47,125 @@ import numpy as np
 import scipy.optimize
 
 
+# -- learning-rate schedules --------------------------------------------------------
+def _warmed_up(progress: float, warmup: float) -> float | None:
+    """The rise of a linear warm-up over the first ``warmup`` of the horizon,
+    or None once it is over."""
+    return progress / warmup if progress < warmup else None
+
+
+def _cosine(progress: float, warmup: float) -> float:
+    # warm-up, then ½ (1 + cos πq) from 1 down to 0 over the rest
+    rising = _warmed_up(progress, warmup)
+    if rising is not None:
+        return rising
+    return 0.5 * (1.0 + math.cos(math.pi * (progress - warmup) / (1.0 - warmup)))
+
+
+def _flat_cosine(progress: float, warmup: float) -> float:
+    # warm-up, flat at 1 until half the horizon, then ½ (1 + cos πq) down to 0
+    rising = _warmed_up(progress, warmup)
+    if rising is not None:
+        return rising
+    flat_until = max(0.5, warmup)
+    if progress < flat_until:
+        return 1.0
+    decayed = (progress - flat_until) / (1.0 - flat_until)
+    return 0.5 * (1.0 + math.cos(math.pi * decayed))
+
+
+class Schedule(NamedTuple):
+    """A learning-rate schedule: one entry of ``SCHEDULES``.
+
+    ``multiplier(p, w)`` is the factor m of η₀ at progress p ∈ [0, 1] with a
+    warm-up over the first w of the horizon, updated every batch; None for
+    SGD's own schedules, which set its rate between epochs. ``solvers`` are
+    those that follow it (Adam ignores SGD's own, as in scikit-learn).
+    """
+
+    description: str
+    formula: str
+    multiplier: Callable[[float, float], float] | None
+    solvers: tuple[str, ...]
+
+
+SCHEDULES: dict[str, Schedule] = {
+    "constant": Schedule("the rate stays learning_rate_init", "η₀", None, ("sgd",)),
+    "invscaling": Schedule(
+        "sgd's rate falls after each epoch, as learning_rate_init / (t + 1) ** "
+        "power_t with t the number of samples seen",
+        "η₀ / (t + 1)^power_t",
+        None,
+        ("sgd",),
+    ),
+    "adaptive": Schedule(
+        "sgd's rate is divided by 5 each time n_iter_no_change epochs pass "
+        "without improvement by tol, and training stops once it falls below 1e-6",
+        "η₀ / 5ⁿ",
+        None,
+        ("sgd",),
+    ),
+    "cosine": Schedule(
+        "a linear warm-up over the first warmup_fraction of the horizon, then a "
+        "cosine decay to 0 at its end",
+        "η₀ · ½ (1 + cos πq), q the progress after the warm-up",
+        _cosine,
+        ("sgd", "adam"),
+    ),
+    "flat_cosine": Schedule(
+        "a linear warm-up, the rate held at learning_rate_init until half the "
+        "horizon, then a cosine decay to 0 at its end",
+        "η₀ until p = ½, then η₀ · ½ (1 + cos πq)",
+        _flat_cosine,
+        ("sgd", "adam"),
+    ),
+}
+
+
 class StochasticOptimizer:
     """Learning-rate bookkeeping shared by SGD and Adam.
 
-    Besides ``step`` (the reference's update), each optimizer tells the
-    compiled engine (``_compiled/_optimizers.pyx.tp``) what its compiled
-    update reads: ``kernel_arguments()`` (its state vectors and constants)
-    and ``step_scalars(k)`` (the one number that changes from step to step,
-    for the next k steps), computed here for both engines.
+    A step is ``apply(params, grad, scalar, decay, n_weights)``: ``scalar`` is
+    the one number that changes from step to step (Adam's step size, SGD's
+    rate), ``decay`` the weight decay's η λ. ``epoch_scalars`` computes both
+    for each step of an epoch, for both engines: the compiled one
+    (``_compiled/_optimizers.pyx.tp``) reads them, with the state vectors and
+    constants of ``kernel_arguments()``.
+
+    Parameters
+    ----------
+    n_params : int
+    learning_rate_init : float
+        η₀.
+    schedule : str
+        A key of ``SCHEDULES``.
+    warmup : float
+        The share of the horizon a schedule's warm-up takes, in [0, 1).
+    horizon : int
+        The epochs the schedule spans (``max_iter``).
+    weight_decay : float
+        λ of the decoupled weight decay (0: none).
     """
 
     name = ""  # its key in SOLVERS (and in the compiled engine's codes)
 
-    def __init__(self, n_params: int, learning_rate_init: float) -> None:
+    def __init__(
+        self,
+        n_params: int,
+        learning_rate_init: float,
+        schedule: str = "constant",
+        warmup: float = 0.0,
+        horizon: int = 1,
+        weight_decay: float = 0.0,
+    ) -> None:
         self.learning_rate_init = float(learning_rate_init)
         self.learning_rate = float(learning_rate_init)
         self.n_params = n_params
+        self.schedule = schedule
+        self.warmup = float(warmup)
+        self.horizon = int(horizon)
+        self.weight_decay = float(weight_decay)
+        self.epochs_done = 0
         self._scratch = None
 
     def _scratch_like(self, params: np.ndarray) -> np.ndarray:
@@ -64,6 +181,12 @@ class StochasticOptimizer:
         state = self.__dict__.copy()
         state["_scratch"] = None
         return state
+
+    def __setstate__(self, state: dict) -> None:
+        # optimizers saved by 0.1.0 had no schedule, warm-up or decay
+        defaults = {"warmup": 0.0, "horizon": 1, "weight_decay": 0.0, "epochs_done": 0}
+        self.__dict__.update({**defaults, **state})
+        self.__dict__.setdefault("schedule", "constant")
 
     def state_vectors(self) -> tuple[np.ndarray, ...]:
         """The vectors the optimizer keeps between steps, one entry per
@@ -93,15 +216,70 @@ class StochasticOptimizer:
         """The state vectors and the constants the compiled update reads."""
         raise NotImplementedError
 
-    def step_scalars(self, steps: int) -> list[float]:
-        """The scalar of each of the next ``steps`` steps (not taken)."""
+    def _own_rate(self) -> float:
+        """The rate of a step where no schedule of ``SCHEDULES`` sets it."""
+        return self.learning_rate_init
+
+    def _rate(self, batch: int, n_batches: int) -> float:
+        """η of batch ``batch`` of this epoch's ``n_batches``: η₀ · m(p), p the
+        progress at the batch's middle, in epochs over the horizon (1 at
+        most), where the schedule has a multiplier for this optimizer."""
+        schedule = SCHEDULES[self.schedule]
+        if schedule.multiplier is None or self.name not in schedule.solvers:
+            return self._own_rate()
+        progress = (self.epochs_done + (batch + 0.5) / n_batches) / self.horizon
+        return self.learning_rate_init * schedule.multiplier(
+            min(progress, 1.0), self.warmup
+        )
+
+    def _scalar(self, step: int, rate: float) -> float:
+        """The scalar of the ``step``-th next step, taken at rate η."""
         raise NotImplementedError
+
+    def epoch_scalars(
+        self, n_batches: int, stepping: np.ndarray | None = None
+    ) -> tuple[list[float], list[float]]:
+        """The scalar and the decay η λ of each step of an epoch of
+        ``n_batches`` batches, in order: one per batch, or one per batch
+        where ``stepping`` is true (a batch of zero-weight rows takes no
+        step). Nothing is taken: ``steps_taken`` counts the steps."""
+        batches = range(n_batches) if stepping is None else np.flatnonzero(stepping)
+        rates = [self._rate(int(batch), n_batches) for batch in batches]
+        scalars = [self._scalar(k, rate) for k, rate in enumerate(rates, start=1)]
+        decays = [rate * self.weight_decay for rate in rates]
+        return scalars, decays
+
+    def apply(
+        self,
+        params: np.ndarray,
+        grad: np.ndarray,
+        scalar: float,
+        decay: float = 0.0,
+        n_weights: int = 0,
+    ) -> None:
+        """One update of ``params`` in place: the decay of the first
+        ``n_weights`` entries (the weights), W ← W (1 - η λ), then the
+        optimizer's own update from ``grad``."""
+        if decay:
+            params[:n_weights] *= 1.0 - decay
+        self._update(params, grad, scalar)
+
+    def _update(self, params: np.ndarray, grad: np.ndarray, scalar: float) -> None:
+        raise NotImplementedError
+
+    def step(self, params: np.ndarray, grad: np.ndarray) -> None:
+        """One step on its own: the next step's scalar, the update, counted.
+        (No decay: the optimizer does not know which entries are weights.)"""
+        scalars, _ = self.epoch_scalars(1)
+        self.apply(params, grad, scalars[0])
+        self.steps_taken(1)
 
     def iteration_ends(self, time_step: int) -> None:
         """Called after every epoch with the number of samples seen."""
+        self.epochs_done += 1
 
     def steps_taken(self, steps: int) -> None:
-        """The compiled engine made ``steps`` steps on this optimizer's state."""
+        """``steps`` more steps were taken on this optimizer's state."""
 
     def trigger_stopping(self, message: str, verbose: bool) -> bool:
         """Progress stalled: return True to stop training."""
@@ -135,9 +313,13 @@ class SGD(StochasticOptimizer):
         momentum: float = 0.9,
         nesterov: bool = True,
         power_t: float = 0.5,
+        warmup: float = 0.0,
+        horizon: int = 1,
+        weight_decay: float = 0.0,
     ) -> None:
-        super().__init__(n_params, learning_rate_init)
-        self.schedule = schedule
+        super().__init__(
+            n_params, learning_rate_init, schedule, warmup, horizon, weight_decay
+        )
         self.momentum = float(momentum)
         self.nesterov = bool(nesterov)
         self.power_t = float(power_t)
@@ -150,14 +332,18 @@ class SGD(StochasticOptimizer):
         """The velocity; the momentum, and 1.0 for Nesterov's (0.0 without)."""
         return (self.velocity,), (self.momentum, float(self.nesterov))
 
-    def step_scalars(self, steps: int) -> list[float]:
-        """The learning rate η of each step (it changes between epochs only)."""
-        return [self.learning_rate] * steps
+    def _own_rate(self) -> float:
+        """SGD's own rate: constant, or set between epochs ("invscaling",
+        "adaptive")."""
+        return self.learning_rate
 
-    def step(self, params: np.ndarray, grad: np.ndarray) -> None:
-        """One update of ``params`` in place."""
+    def _scalar(self, step: int, rate: float) -> float:
+        """SGD's scalar is the rate η itself."""
+        return rate
+
+    def _update(self, params: np.ndarray, grad: np.ndarray, scalar: float) -> None:
         step, v = self._scratch_like(params), self.velocity
-        np.multiply(grad, self.learning_rate, out=step)  # η g
+        np.multiply(grad, scalar, out=step)  # η g
         v *= self.momentum
         v -= step  # v = μ v - η g
         if self.nesterov:
@@ -168,6 +354,7 @@ class SGD(StochasticOptimizer):
             params += v
 
     def iteration_ends(self, time_step: int) -> None:
+        super().iteration_ends(time_step)
         if self.schedule == "invscaling":
             self.learning_rate = (
                 self.learning_rate_init / (time_step + 1) ** self.power_t
@@ -210,8 +397,14 @@ class Adam(StochasticOptimizer):
         beta_1: float = 0.9,
         beta_2: float = 0.999,
         epsilon: float = 1e-8,
+        schedule: str = "constant",
+        warmup: float = 0.0,
+        horizon: int = 1,
+        weight_decay: float = 0.0,
     ) -> None:
-        super().__init__(n_params, learning_rate_init)
+        super().__init__(
+            n_params, learning_rate_init, schedule, warmup, horizon, weight_decay
+        )
         self.beta_1 = float(beta_1)
         self.beta_2 = float(beta_2)
         self.epsilon = float(epsilon)
@@ -219,20 +412,18 @@ class Adam(StochasticOptimizer):
         self.m = np.zeros(n_params, dtype=dtype)
         self.v = np.zeros(n_params, dtype=dtype)
 
-    def _rate(self, t: int) -> float:
-        """η_t = η₀ √(1 - β₂ᵗ) / (1 - β₁ᵗ), scikit-learn's ``learning_rate``
-        of step t. Python floats, not NumPy float64 scalars: those would
+    def _corrected(self, rate: float, t: int) -> float:
+        """η √(1 - β₂ᵗ) / (1 - β₁ᵗ), scikit-learn's ``learning_rate`` of step t
+        at rate η. Python floats, not NumPy float64 scalars: those would
         promote a float32 step to float64 and take NumPy's slow casting path."""
-        return (
-            self.learning_rate_init
-            * math.sqrt(1.0 - self.beta_2**t)
-            / (1.0 - self.beta_1**t)
-        )
+        return rate * math.sqrt(1.0 - self.beta_2**t) / (1.0 - self.beta_1**t)
 
-    def _step_size(self, t: int) -> float:
-        """c = η_t (1 - β₁) / √(1 - β₂), the factor of step t on the scaled
-        moments (see ``step``): the one formula of Adam's step size."""
-        return self._rate(t) * (1.0 - self.beta_1) / math.sqrt(1.0 - self.beta_2)
+    def _scalar(self, step: int, rate: float) -> float:
+        """c = η_t (1 - β₁) / √(1 - β₂), η_t the corrected rate of step t + step,
+        the factor on the scaled moments (see ``_update``): the one formula of
+        Adam's step size."""
+        corrected = self._corrected(rate, self.t + step)
+        return corrected * (1.0 - self.beta_1) / math.sqrt(1.0 - self.beta_2)
 
     def _scaled_epsilon(self) -> float:
         """ε' = ε / √(1 - β₂), ε on the scale of the scaled second moment."""
@@ -245,17 +436,14 @@ class Adam(StochasticOptimizer):
         """The scaled moments m̃, ṽ; β₁, β₂ and ε'."""
         return (self.m, self.v), (self.beta_1, self.beta_2, self._scaled_epsilon())
 
-    def step_scalars(self, steps: int) -> list[float]:
-        """The step size c of steps t + 1, ..., t + ``steps``."""
-        return [self._step_size(self.t + k) for k in range(1, steps + 1)]
-
     def steps_taken(self, steps: int) -> None:
-        """Count ``steps`` more steps and set the learning rate of the last."""
+        """Count ``steps`` more steps and set the learning rate of the last
+        (at η₀: scikit-learn's attribute)."""
         self.t += steps
-        self.learning_rate = self._rate(self.t)
+        self.learning_rate = self._corrected(self.learning_rate_init, self.t)
 
-    def step(self, params: np.ndarray, grad: np.ndarray) -> None:
-        """One update of ``params`` in place.
+    def _update(self, params: np.ndarray, grad: np.ndarray, scalar: float) -> None:
+        """One update of ``params`` in place, c = ``scalar``.
 
         The moments are kept scaled, m̃ = m / (1 - β₁) and ṽ = v / (1 - β₂), so
         that their updates need no multiplication of g:
@@ -267,8 +455,7 @@ class Adam(StochasticOptimizer):
         update of the module docstring term for term. (``self.m`` and
         ``self.v`` hold these scaled moments.)
         """
-        self.steps_taken(1)
-        step_size, epsilon = self._step_size(self.t), self._scaled_epsilon()
+        step_size, epsilon = scalar, self._scaled_epsilon()
         beta_1, beta_2 = self.beta_1, self.beta_2
         m, v, s = self.m, self.v, self._scratch_like(params)
         m *= beta_1
@@ -352,15 +539,26 @@ class Solver(NamedTuple):
     compiled: bool
 
 
+def _schedule_of(params: Mapping[str, object]) -> dict[str, object]:
+    """The schedule, warm-up, horizon and decay of the estimator's parameters
+    (those of 0.1.0, which had no warm-up or decay, mean none)."""
+    return {
+        "schedule": params["learning_rate"],
+        "warmup": params.get("warmup_fraction", 0.0),
+        "horizon": params["max_iter"],
+        "weight_decay": params.get("weight_decay", 0.0),
+    }
+
+
 def _make_sgd(params: Mapping[str, object], n_params: int, dtype) -> SGD:
     return SGD(
         n_params,
         dtype,
         params["learning_rate_init"],
-        params["learning_rate"],
-        params["momentum"],
-        params["nesterovs_momentum"],
-        params["power_t"],
+        momentum=params["momentum"],
+        nesterov=params["nesterovs_momentum"],
+        power_t=params["power_t"],
+        **_schedule_of(params),
     )
 
 
@@ -372,6 +570,7 @@ def _make_adam(params: Mapping[str, object], n_params: int, dtype) -> Adam:
         params["beta_1"],
         params["beta_2"],
         params["epsilon"],
+        **_schedule_of(params),
     )
 
 

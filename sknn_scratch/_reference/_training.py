@@ -77,6 +77,11 @@ class MiniBatchTrainer:
         """
         network, optimizer = self.network, self.optimizer
         X, T, w = self.X, self.T, self.sample_weight
+        # each step's scalar and weight decay, in order (a schedule sets them
+        # batch by batch; a batch of zero-weight rows takes no step)
+        scalars, decays = optimizer.epoch_scalars(
+            self.n_batches, self._stepping_batches(order)
+        )
         if self._compiled:
             return compiled.epoch(
                 network.compiled,
@@ -86,9 +91,12 @@ class MiniBatchTrainer:
                 order,
                 self.batch_size,
                 optimizer,
+                scalars,
+                decays,
                 self.alpha,
                 network.dropout_rng,
             )
+        steps = iter(zip(scalars, decays, strict=True))
         total = 0.0
         for start in range(0, self.n_samples, self.batch_size):
             stop = min(start + self.batch_size, self.n_samples)
@@ -113,5 +121,23 @@ class MiniBatchTrainer:
                 X_batch, T_batch, w_batch, self.alpha, max_rows=rows
             )
             total += loss * rows
-            optimizer.step(network.params, network.grad)
+            scalar, decay = next(steps)
+            optimizer.apply(
+                network.params, network.grad, scalar, decay, network.n_weights
+            )
+            optimizer.steps_taken(1)
         return total / self.n_samples
+
+    @property
+    def n_batches(self) -> int:
+        return -(-self.n_samples // self.batch_size)
+
+    def _stepping_batches(self, order: np.ndarray | None) -> np.ndarray | None:
+        """Which batches take a step: those with a row of non-zero weight
+        (weights are never negative); None where every batch does."""
+        w = self.sample_weight
+        if w is None:
+            return None
+        starts = np.arange(0, self.n_samples, self.batch_size)
+        weights = w if order is None else w[order]
+        return np.add.reduceat(weights, starts) > 0
