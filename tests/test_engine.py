@@ -15,7 +15,7 @@ from sknn_scratch._reference import _network
 from sknn_scratch._reference._activations import ACTIVATIONS, OUTPUT_ACTIVATIONS
 from sknn_scratch._reference._losses import LOSSES, REGRESSION_LOSSES
 from sknn_scratch._reference._network import Network, forward, layer_views
-from sknn_scratch._reference._optimizers import SGD, Adam
+from sknn_scratch._reference._optimizers import SCHEDULES, SGD, Adam
 
 
 def test_parameters_are_views_into_one_flat_vector():
@@ -315,6 +315,78 @@ def test_adam_step_matches_its_formula():
         p = p - step_size * m / (np.sqrt(v) + 1e-6)
         optimizer.step(actual, g)
     np.testing.assert_allclose(actual, p, rtol=1e-12)
+
+
+@pytest.mark.parametrize("warmup", [0.0, 0.2])
+def test_the_schedules_shapes(warmup):
+    cosine = SCHEDULES["cosine"].multiplier
+    flat = SCHEDULES["flat_cosine"].multiplier
+    if warmup:
+        # a linear warm-up from 0, reaching 1 where it ends
+        for p in (0.0, 0.05, 0.1, 0.15):
+            assert cosine(p, warmup) == pytest.approx(p / warmup)
+            assert flat(p, warmup) == pytest.approx(p / warmup)
+    assert cosine(warmup, warmup) == pytest.approx(1.0)
+    # cosine: half way through the decay, half the rate; none at the end
+    assert cosine(warmup + (1 - warmup) / 2, warmup) == pytest.approx(0.5)
+    assert cosine(1.0, warmup) == pytest.approx(0.0, abs=1e-15)
+    # flat_cosine: the full rate until half the horizon, then the same decay
+    assert flat(0.3, warmup) == flat(0.49, warmup) == 1.0
+    assert flat(0.75, warmup) == pytest.approx(0.5)
+    assert flat(1.0, warmup) == pytest.approx(0.0, abs=1e-15)
+
+
+@pytest.mark.parametrize("optimizer_class", [SGD, Adam])
+def test_a_schedule_sets_each_batchs_rate_from_the_progress_at_its_middle(
+    optimizer_class,
+):
+    # 2 epochs of 4 batches: batch b of epoch e is at (e + (b + ½) / 4) / 2
+    optimizer = optimizer_class(
+        5, np.float64, 0.1, schedule="cosine", warmup=0.25, horizon=2
+    )
+    rates = []
+    for _ in range(3):  # the third epoch is past the horizon
+        rates += [optimizer._rate(b, 4) for b in range(4)]
+        optimizer.iteration_ends(time_step=0)
+    progress = [(e + (b + 0.5) / 4) / 2 for e in range(3) for b in range(4)]
+    expected = [
+        0.1 * (p / 0.25 if p < 0.25 else 0.5 * (1 + np.cos(np.pi * (p - 0.25) / 0.75)))
+        for p in np.minimum(progress, 1.0)
+    ]
+    np.testing.assert_allclose(rates, expected, rtol=1e-14, atol=1e-17)
+    assert rates[-4:] == [0.0] * 4  # past the horizon: the final value, held
+
+
+def test_adam_ignores_sgds_own_schedules():
+    for schedule in ("invscaling", "adaptive", "constant"):
+        optimizer = Adam(5, np.float64, 0.01, schedule=schedule, horizon=3)
+        assert {optimizer._rate(b, 4) for b in range(4)} == {0.01}
+
+
+@pytest.mark.parametrize("optimizer_class", [SGD, Adam])
+def test_decoupled_weight_decay_shrinks_the_weights_apart_from_the_update(
+    optimizer_class,
+):
+    # W <- W - η (update + λ W), biases without the decay: one step from the
+    # same state, with and without decay, differs by η λ W on the weights
+    rng = np.random.RandomState(0)
+    params, grad = rng.normal(size=30), rng.normal(size=30)
+    n_weights, rate, decay = 20, 0.05, 0.1
+    updated = {}
+    for weight_decay in (0.0, decay):
+        optimizer = optimizer_class(30, np.float64, rate, weight_decay=weight_decay)
+        (scalar,), (eta_lambda,) = optimizer.epoch_scalars(1)
+        assert eta_lambda == pytest.approx(rate * weight_decay)
+        p = params.copy()
+        optimizer.apply(p, grad, scalar, eta_lambda, n_weights)
+        updated[weight_decay] = p
+    shrink = rate * decay * params
+    np.testing.assert_allclose(
+        updated[decay][:n_weights],
+        updated[0.0][:n_weights] - shrink[:n_weights],
+        rtol=1e-12,
+    )
+    np.testing.assert_array_equal(updated[decay][n_weights:], updated[0.0][n_weights:])
 
 
 def test_inverted_dropout_masks():
