@@ -19,6 +19,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from .._compat import with_new_parameters
 from .._engine import compiled_predictor
 from .._reference._losses import LOSSES
 from .._reference._network import Network, forward, layer_views
@@ -264,6 +265,10 @@ class BaseScratchMLP(BaseEstimator):
                 network.thread_plan = SINGLE_THREAD
         if not np.isfinite(network.params).all():
             raise TrainingDivergedError("the weights became non-finite")
+
+    def __setstate__(self, state: dict) -> None:
+        # a file saved before a parameter existed: it takes its default
+        super().__setstate__(with_new_parameters(type(self), state))
 
     def __sklearn_is_fitted__(self) -> bool:
         return hasattr(self, "coefs_")
