@@ -35,6 +35,7 @@ from ._params import normalize_dropout, normalize_hidden_layer_sizes, validate_p
 from ._sample_weight import validate_sample_weight, weights_for_training
 from ._state import restore, snapshot
 from ._stochastic import MUTATED_IN_PLACE, STATE, fit_stochastic, start_tracking
+from ._validation import ValidationSet, given_validation_set
 
 
 class incremental_only:
@@ -90,6 +91,9 @@ class _TrainingProblem(NamedTuple):
     alpha: float  # the L2 penalty that goes with these sample weights
     stratify: np.ndarray | None
     random_state: np.random.RandomState
+    y: object  # the validated targets, before encoding (for scorers)
+    X_given: object  # X as the user gave it (for scorers)
+    validation: ValidationSet | None = None  # given to fit (X_val, y_val)
 
 
 class BaseScratchMLP(BaseEstimator):
@@ -127,6 +131,7 @@ class BaseScratchMLP(BaseEstimator):
         n_iter_no_change,
         max_fun,
         dropout,
+        scoring,
     ):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
@@ -152,11 +157,18 @@ class BaseScratchMLP(BaseEstimator):
         self.n_iter_no_change = n_iter_no_change
         self.max_fun = max_fun
         self.dropout = dropout
+        self.scoring = scoring
 
     # -- hooks the two estimators fill in ---------------------------------------
     @abstractmethod
     def _validate_input(self, X, y, incremental: bool, reset: bool, classes=None):
-        """Validated X, targets encoded for the loss (2-D), and stratify labels."""
+        """Validated X, targets encoded for the loss (2-D), validated y, and
+        stratify labels."""
+
+    @abstractmethod
+    def _validate_validation_input(self, X_val, y_val, dtype):
+        """Validated X_val in ``dtype``, its targets encoded as the training
+        targets were, and validated y_val (see ``_validation``)."""
 
     @abstractmethod
     def _loss_name(self) -> str:
@@ -192,8 +204,12 @@ class BaseScratchMLP(BaseEstimator):
             )
 
     # -- fitting -----------------------------------------------------------------
-    def _prepare_training(self, X, y, sample_weight, incremental, classes=None):
+    def _prepare_training(
+        self, X, y, sample_weight, incremental, classes=None, validation_data=None
+    ):
         """Validate everything and build the network, without training.
+
+        ``validation_data`` is ``(X_val, y_val, sample_weight_val)`` of fit.
 
         Sets the fitted attributes a first fit starts with (classes, fresh
         weights, empty curves) or loads the fitted weights to continue from.
@@ -204,7 +220,8 @@ class BaseScratchMLP(BaseEstimator):
         first_pass = not hasattr(self, "coefs_") or (
             not self.warm_start and not incremental
         )
-        X, T, stratify = self._validate_input(
+        X_given = X
+        X, T, y, stratify = self._validate_input(
             X, y, incremental, reset=first_pass, classes=classes
         )
         if not first_pass and X.dtype != self._params.dtype:
@@ -215,6 +232,9 @@ class BaseScratchMLP(BaseEstimator):
         sample_weight, alpha = weights_for_training(weights, self.alpha, X.dtype)
         if sp.issparse(X) and X.format != "csr":
             X = X.tocsr()  # mini-batches are rows
+        validation = given_validation_set(
+            self, *(validation_data or (None, None, None)), X.dtype, T.shape[1]
+        )
 
         layer_sizes = (X.shape[1], *hidden_layer_sizes, T.shape[1])
         random_state = check_random_state(self.random_state)
@@ -231,15 +251,34 @@ class BaseScratchMLP(BaseEstimator):
         else:
             network = self._continue_network(layer_sizes, dropout)
         return _TrainingProblem(
-            network, X, T, sample_weight, alpha, stratify, random_state
+            network,
+            X,
+            T,
+            sample_weight,
+            alpha,
+            stratify,
+            random_state,
+            y,
+            X_given,
+            validation,
         )
 
-    def _fit(self, X, y, sample_weight=None, incremental=False, classes=None):
+    def _fit(
+        self,
+        X,
+        y,
+        sample_weight=None,
+        incremental=False,
+        classes=None,
+        validation_data=None,
+    ):
         # A call that fails leaves the estimator as it found it: no half-set
         # attributes after bad input, no diverged weights after a bad run.
         saved = snapshot(self, MUTATED_IN_PLACE)
         try:
-            problem = self._prepare_training(X, y, sample_weight, incremental, classes)
+            problem = self._prepare_training(
+                X, y, sample_weight, incremental, classes, validation_data
+            )
             self._train(problem, incremental)
         except BaseException:
             restore(self, saved)
