@@ -4,8 +4,9 @@ Every test runs for the classifier and for the regressor: ``clone``, nested
 ``get_params``/``set_params``, ``GridSearchCV`` serially, in threads and in
 worker processes, ``RandomizedSearchCV`` over a continuous distribution and
 ``cross_val_score``, and a validation set routed to the network through a
-pipeline and a search. (A saved pipeline: test_persistence.py; a search on a
-Dask cluster: test_distributed.py.)
+pipeline and a search. (Callbacks in a pipeline and a search: test_callbacks.py; a saved
+pipeline: test_persistence.py; a search on a Dask cluster:
+test_distributed.py.)
 """
 
 import joblib

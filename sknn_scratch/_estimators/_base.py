@@ -25,6 +25,7 @@ from .._reference._losses import LOSSES
 from .._reference._network import Network, forward, layer_views
 from .._reference._optimizers import SOLVERS, STOCHASTIC_SOLVERS, minimize_lbfgs
 from .._threads import SINGLE_THREAD, fit_threads, prediction_threads
+from ._callbacks import SILENT, CallbackSupportMixin, fit_report, with_callbacks
 from ._exceptions import (
     InvalidInputError,
     NotIncrementalError,
@@ -94,9 +95,10 @@ class _TrainingProblem(NamedTuple):
     y: object  # the validated targets, before encoding (for scorers)
     X_given: object  # X as the user gave it (for scorers)
     validation: ValidationSet | None = None  # given to fit (X_val, y_val)
+    report: object = SILENT  # what the callbacks hear (``_callbacks``)
 
 
-class BaseScratchMLP(BaseEstimator):
+class BaseScratchMLP(CallbackSupportMixin, BaseEstimator):
     """Base class of ScratchMLPClassifier and ScratchMLPRegressor.
 
     Not for direct use: the public estimators document the parameters.
@@ -276,14 +278,33 @@ class BaseScratchMLP(BaseEstimator):
         # attributes after bad input, no diverged weights after a bad run.
         saved = snapshot(self, MUTATED_IN_PLACE)
         try:
-            problem = self._prepare_training(
+            self._fit_and_report(
                 X, y, sample_weight, incremental, classes, validation_data
             )
-            self._train(problem, incremental)
         except BaseException:
             restore(self, saved)
             raise
         return self
+
+    @with_callbacks
+    def _fit_and_report(
+        self, X, y, sample_weight, incremental, classes, validation_data
+    ) -> None:
+        """Validate, train, and tell the callbacks (fit only).
+
+        ``with_callbacks`` tears the callbacks down when this returns or
+        raises, before ``_fit`` restores a failed call's state (which would
+        remove the bookkeeping the teardown reads).
+        """
+        problem = self._prepare_training(
+            X, y, sample_weight, incremental, classes, validation_data
+        )
+        if not incremental:
+            report = fit_report(self, X, y, sample_weight, problem.network)
+            problem = problem._replace(report=report)
+        problem.report.begin()
+        self._train(problem, incremental)
+        problem.report.end()
 
     def _train(self, problem: "_TrainingProblem", incremental: bool) -> None:
         network = problem.network
@@ -418,15 +439,22 @@ class BaseScratchMLP(BaseEstimator):
         return network
 
     def _fit_lbfgs(self, problem: "_TrainingProblem") -> None:
-        callback = None
-        if self.verbose:
-            iteration = 0
+        report = problem.report
+        iteration, stopped = 0, False
 
-            def callback(intermediate_result):
-                nonlocal iteration
-                iteration += 1
+        def callback(intermediate_result):
+            # called by SciPy at the end of each iteration
+            nonlocal iteration, stopped
+            iteration += 1
+            if self.verbose:
                 print(f"Iteration {iteration}, loss = {intermediate_result.fun:.8f}")
+            if report.end_step(intermediate_result.x):
+                stopped = True
+                raise StopIteration  # SciPy ends cleanly on these weights
+            if iteration < self.max_iter:
+                report.begin_step("iteration", intermediate_result.x)
 
+        report.begin_step("iteration", problem.network.params)
         result = minimize_lbfgs(
             problem.network,
             problem.X,
@@ -438,10 +466,13 @@ class BaseScratchMLP(BaseEstimator):
             self.tol,
             callback=callback,
         )
+        # the iteration begun last did not run when SciPy stopped (converged,
+        # or out of loss evaluations)
+        report.abandon_step()
         if not np.isfinite(result.fun):
             raise TrainingDivergedError("the loss became non-finite")
         self.n_iter_ = min(result.nit, self.max_iter)
-        if result.status != 0:
+        if result.status != 0 and not stopped:
             message = result.message
             if isinstance(message, bytes):
                 message = message.decode("latin1")

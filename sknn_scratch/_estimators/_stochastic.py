@@ -1,6 +1,6 @@
 """The fit loop of the stochastic solvers ('sgd', 'adam'): epochs, early
-stopping's bookkeeping (its validation set: ``_validation``), and the curves
-they record.
+stopping's bookkeeping (its validation set: ``_validation``), the curves they
+record, and what the callbacks hear of each epoch (``_callbacks``).
 
 Part of the estimator layer: these functions read the estimator's parameters,
 set its fitted attributes and drive the engine's ``MiniBatchTrainer``.
@@ -114,12 +114,13 @@ def fit_stochastic(estimator, problem, incremental: bool) -> None:
 def _epochs(
     estimator, trainer, validation, monitor, problem, incremental: bool
 ) -> None:
-    """Run epochs until max_iter, convergence, or divergence under early
-    stopping."""
-    network, optimizer = problem.network, trainer.optimizer
+    """Run epochs until max_iter, convergence, divergence under early
+    stopping, or a callback's request to stop (``problem.report``)."""
+    network, optimizer, report = problem.network, trainer.optimizer, problem.report
     sample_order = np.arange(trainer.n_samples)
     estimator.n_iter_ = 0
     for _ in range(estimator.max_iter):
+        report.begin_step("epoch", network.params)
         if estimator.shuffle:
             # scikit-learn's MLP draws ``shuffle(sample_idx, random_state)``
             # each epoch, which permutes ``arange(n)`` with
@@ -144,6 +145,8 @@ def _epochs(
 
         _update_no_improvement_count(estimator, network, validation, monitor)
         optimizer.iteration_ends(estimator.t_)
+        if report.end_step(network.params):
+            return  # a callback asked to stop: a clean end, no warning
 
         if estimator._no_improvement_count > estimator.n_iter_no_change:
             if estimator.early_stopping:
