@@ -191,6 +191,8 @@ BAD_PARAMETERS = [
         [map(int, ["64", "32"]), (n for n in [4]), {4: 1}, np.ones((1, 2), int)],
     ),
     ("dropout", [(r for r in [0.5]), {0.5: 1}, {0.5}, "0.5", np.array([[0.5]])]),
+    # a scorer's name, "loss" or a callable (a class is not a scorer)
+    ("scoring", ["accuracy_score", "Loss", 3, ["accuracy"], ScratchMLPClassifier]),
 ]
 
 
@@ -351,6 +353,88 @@ def test_class_weight_errors(iris):
         ScratchMLPClassifier(class_weight="auto").fit(X, y)
     with pytest.raises(ValueError, match="weight of zero"):
         ScratchMLPClassifier(class_weight={0: 0, 1: 0, 2: 0}).fit(X, y)
+
+
+# (name, estimator parameters, fit kwargs, message); the estimator stops early
+# unless the parameters say otherwise. Given for the classifier's labels and
+# the regressor's targets alike (``VAL`` is replaced by the estimator's own).
+VAL = object()
+VALIDATION_SET_CASES = [
+    ("X_val alone", {}, {"X_val": X}, "X_val is provided, but y_val was not"),
+    ("y_val alone", {}, {"y_val": VAL}, "y_val is provided, but X_val was not"),
+    (
+        "sample_weight_val alone", {}, {"sample_weight_val": np.ones(30)},
+        "sample_weight_val is provided, but X_val and y_val were not",
+    ),
+    (
+        "without early stopping", {"early_stopping": False},
+        {"X_val": X, "y_val": VAL}, "early_stopping is False",
+    ),
+    (
+        "with lbfgs", {"solver": "lbfgs"}, {"X_val": X, "y_val": VAL},
+        "solver='lbfgs' trains on all of X at once",
+    ),
+    (
+        "too few features", {}, {"X_val": X[:, :2], "y_val": VAL},
+        "Invalid validation set .*X has 2 features",
+    ),
+    (
+        "nan in X_val", {}, {"X_val": with_value(X, (1, 1), np.nan), "y_val": VAL},
+        "Invalid validation set .*Input X contains NaN",
+    ),
+    (
+        "y_val shorter", {}, {"X_val": X, "y_val": VAL, "cut_y_val": 1},
+        "Invalid validation set .*inconsistent numbers of samples",
+    ),
+    (
+        "one row", {}, {"X_val": X[:1], "y_val": VAL, "cut_y_val": 29},
+        "X_val has 1 row.*needs at least 2",
+    ),
+    (
+        "negative sample_weight_val", {},
+        {"X_val": X, "y_val": VAL, "sample_weight_val": with_value(np.ones(30), 0, -1)},
+        "Invalid validation set .*sample_weight must be non-negative",
+    ),
+]  # fmt: skip
+
+
+@pytest.mark.usefixtures("no_training")
+@pytest.mark.parametrize("estimator_class", ESTIMATORS, ids=lambda c: c.__name__)
+@pytest.mark.parametrize(
+    ("params", "fit_kwargs", "message"),
+    [case[1:] for case in VALIDATION_SET_CASES],
+    ids=[case[0] for case in VALIDATION_SET_CASES],
+)
+def test_bad_validation_set(estimator_class, params, fit_kwargs, message):
+    y = target_for(estimator_class)
+    kwargs = dict(fit_kwargs)
+    cut = kwargs.pop("cut_y_val", 0)
+    if kwargs.get("y_val") is VAL:
+        kwargs["y_val"] = y[cut:]
+    estimator = estimator_class(**{"early_stopping": True, **params})
+    with pytest.raises(ValueError, match=message):
+        estimator.fit(X, y, **kwargs)
+    assert not hasattr(estimator, "coefs_")
+
+
+@pytest.mark.usefixtures("no_training")
+def test_bad_validation_targets():
+    clf = ScratchMLPClassifier(early_stopping=True)
+    with pytest.raises(ValueError, match=r"y_val has labels \[7\] that the training"):
+        clf.fit(X, Y_CLASS, X_val=X, y_val=with_value(Y_CLASS, 0, 7, int))
+    with pytest.raises(ValueError, match="y_val must be of the kind the training y"):
+        clf.fit(X, Y_CLASS, X_val=X, y_val=np.c_[Y_CLASS == 0, Y_CLASS == 1])
+    multilabel = np.c_[Y_CLASS == 0, Y_CLASS == 1].astype(int)
+    with pytest.raises(ValueError, match=r"y_val has 3 label columns; .* has 2"):
+        clf.fit(X, multilabel, X_val=X, y_val=np.c_[multilabel, Y_CLASS == 2])
+    reg = ScratchMLPRegressor(early_stopping=True)
+    with pytest.raises(ValueError, match=r"y_val gives 2 output\(s\) .* gives 1"):
+        reg.fit(X, Y_REG, X_val=X, y_val=np.c_[Y_REG, Y_REG])
+    with pytest.raises(ValueError, match="y_val has 1 negative value"):
+        ScratchMLPRegressor(loss="poisson", early_stopping=True).fit(
+            X, np.abs(Y_REG), X_val=X, y_val=with_value(np.abs(Y_REG), 3, -1.0)
+        )
+    assert not hasattr(clf, "coefs_") and not hasattr(reg, "coefs_")
 
 
 @pytest.mark.usefixtures("no_training")

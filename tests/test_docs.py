@@ -55,7 +55,7 @@ TABLES_PAGE = DOCS / "beyond.md"
 
 # What some sessions and examples need beyond the test extra, by page or name.
 NEEDS = {
-    "beyond.md": ("matplotlib",),
+    "beyond.md": ("matplotlib", "sklearn.callback"),
     "LossCurveDisplay": ("matplotlib",),
     "register": ("skl2onnx", "onnxruntime"),
 }

@@ -78,6 +78,10 @@ def covering_settings() -> list[dict]:
 # validate on: with 0.1 it cannot run on them at all, in scikit-learn's MLP as
 # in ours.
 EARLY_STOPPING = {"early_stopping": True, "validation_fraction": 0.2}
+# What early stopping monitors: a scorer by name (the classifier's, through
+# predict_proba), and the validation loss (the regressor's).
+SCORER_BY_NAME = {**EARLY_STOPPING, "scoring": "neg_log_loss"}
+LOSS_MONITORED = {**EARLY_STOPPING, "scoring": "loss"}
 OPTIONS = {
     ScratchMLPClassifier: [
         # class_weight dicts: naming label 1 only, which the data of nearly
@@ -89,12 +93,14 @@ OPTIONS = {
         {"class_weight": "balanced"},
         {"dropout": 0.2},
         EARLY_STOPPING,
+        SCORER_BY_NAME,
     ],
     ScratchMLPRegressor: [
         # the analogue in scikit-learn's MLP of sgd with leaky_relu units
         {"solver": "sgd", "activation": "identity"},
         {"dropout": 0.2},
         EARLY_STOPPING,
+        LOSS_MONITORED,
         # the other regression losses; not a log link's (poisson), whose
         # non-negative targets the checks' data are not
         *(
@@ -150,7 +156,7 @@ def test_every_solver_activation_loss_and_option_is_covered():
     classifier_options = [s for c, s in CONFIGURATIONS if c is ScratchMLPClassifier]
     assert {"class_weight": "balanced"} in classifier_options
     assert any(isinstance(s.get("class_weight"), dict) for s in classifier_options)
-    for option in ("dropout", "early_stopping"):
+    for option in ("dropout", "early_stopping", "scoring"):
         for estimator_class in (ScratchMLPClassifier, ScratchMLPRegressor):
             assert any(option in s for c, s in CONFIGURATIONS if c is estimator_class)
 

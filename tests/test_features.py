@@ -1,9 +1,11 @@
 """What each option beyond scikit-learn's MLP does: class weights, the
-validation loss curve, dropout and LossCurveDisplay. (Their bad values:
+validation loss curve, early stopping's scoring and validation set of one's
+own, dropout and LossCurveDisplay. (Their bad values:
 test_bad_input.py; check_gradients: test_gradients.py; the new activations and
 losses are table entries, tested wherever the tables are.)"""
 
 import copy
+import warnings
 
 import numpy as np
 import pytest
@@ -162,6 +164,163 @@ def test_validation_loss_curve_for_regression_and_warm_start(iris):
     assert all(np.isfinite(reg.validation_loss_curve_))
     lbfgs = ScratchMLPRegressor(solver="lbfgs", early_stopping=True).fit(X, X[:, 0])
     assert not hasattr(lbfgs, "validation_loss_curve_")
+
+
+# -- scoring: what early stopping monitors --------------------------------------
+def split_off(estimator, X, y, test_size, seed=0):
+    """Early stopping's validation rows, rebuilt: the seed's RandomState
+    draws the initial weights and biases layer by layer, then splits."""
+    rng = np.random.RandomState(seed)
+    for coef, intercept in zip(estimator.coefs_, estimator.intercepts_, strict=True):
+        rng.uniform(size=coef.shape)
+        rng.uniform(size=intercept.shape)
+    stratify = y if isinstance(estimator, ScratchMLPClassifier) else None
+    _, X_val, _, y_val = train_test_split(
+        X, y, test_size=test_size, random_state=rng, stratify=stratify
+    )
+    return X_val, y_val
+
+
+EARLY = dict(
+    early_stopping=True, validation_fraction=0.3, n_iter_no_change=5,
+    learning_rate_init=0.05, max_iter=200, random_state=0,
+)  # fmt: skip
+
+
+@pytest.mark.parametrize("estimator_class", [ScratchMLPClassifier, ScratchMLPRegressor])
+def test_scoring_loss_monitors_the_validation_loss_without_the_penalty(
+    iris, estimator_class
+):
+    X, y = iris
+    X = X[:, :2]  # a noisy problem, so the best epoch is not the last
+    est = estimator_class(scoring="loss", alpha=0.01, **EARLY).fit(X, y)
+    assert est.validation_scores_[-1] < est.best_validation_score_  # it did stop
+    assert est.best_validation_score_ == max(est.validation_scores_)
+    X_val, y_val = split_off(est, X, y, 0.3)
+    if estimator_class is ScratchMLPClassifier:
+        loss = log_loss(y_val, est.predict_proba(X_val))
+    else:  # squared_error: ½ (z - t)², averaged
+        loss = 0.5 * np.mean((est.predict(X_val) - y_val) ** 2)
+    # the kept weights are those of the best (highest) negative loss
+    assert est.best_validation_score_ == pytest.approx(-loss, rel=1e-9)
+    # the validation loss curve adds the L2 penalty; the monitored loss does not
+    penalty = 0.5 * 0.01 * sum((c**2).sum() for c in est.coefs_) / len(y_val)
+    best = int(np.argmax(est.validation_scores_))
+    assert est.validation_loss_curve_[best] == pytest.approx(loss + penalty, rel=1e-9)
+
+
+@pytest.mark.parametrize(
+    ("estimator_class", "scorer_name", "factor"),
+    [
+        # the negative log-loss is our loss without the penalty
+        (ScratchMLPClassifier, "neg_log_loss", 1.0),
+        # and the negative squared error twice the halved squared error
+        (ScratchMLPRegressor, "neg_mean_squared_error", 2.0),
+    ],
+)
+def test_a_scorer_by_name_monitors_the_score_it_names(
+    iris, estimator_class, scorer_name, factor
+):
+    X, y = iris
+    by_loss = estimator_class(scoring="loss", alpha=0.0, **EARLY).fit(X, y)
+    by_name = estimator_class(scoring=scorer_name, alpha=0.0, **EARLY).fit(X, y)
+    assert by_name.n_iter_ == by_loss.n_iter_
+    expected = [factor * score for score in by_loss.validation_scores_]
+    assert by_name.validation_scores_ == pytest.approx(expected, rel=1e-9)
+    assert_same_weights(by_name, by_loss)
+
+
+def test_a_callable_scorer_sees_labels_and_the_weights_of_each_epoch(iris):
+    X, labels = iris
+    y = np.array(["setosa", "versicolor", "virginica"])[labels]
+    seen = []
+
+    def macro_recall(estimator, X_val, y_val):
+        seen.append((X_val, y_val, weights_of(estimator)))
+        return balanced_accuracy_score(y_val, estimator.predict(X_val))
+
+    clf = ScratchMLPClassifier(scoring=macro_recall, **EARLY).fit(X, y)
+    assert len(seen) == clf.n_iter_ == len(clf.validation_scores_)
+    X_val, y_val, _ = seen[0]
+    assert set(y_val) <= set(y)  # the user's labels, not their encoding
+    expected_X_val, expected_y_val = split_off(clf, X, y, 0.3)
+    np.testing.assert_array_equal(X_val, expected_X_val)
+    np.testing.assert_array_equal(y_val, expected_y_val)
+    # the weights of the best epoch are kept
+    best = int(np.argmax(clf.validation_scores_))
+    for kept, at_best in zip(weights_of(clf), seen[best][2], strict=True):
+        np.testing.assert_array_equal(kept, at_best)
+    assert macro_recall(clf, X_val, y_val) == clf.best_validation_score_
+
+
+def test_a_scorer_gets_the_users_rows_when_x_has_feature_names(iris):
+    pd = pytest.importorskip("pandas")
+    X, y = iris
+    frame = pd.DataFrame(X, columns=["a", "b", "c", "d"])
+    seen = []
+
+    def score(estimator, X_val, y_val):
+        seen.append(X_val)
+        return estimator.score(X_val, y_val)
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)  # no "feature names" warning
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        clf = ScratchMLPClassifier(scoring=score, **{**EARLY, "max_iter": 3})
+        clf.fit(frame, y)
+    assert all(isinstance(rows, pd.DataFrame) for rows in seen)
+    assert list(seen[0].columns) == ["a", "b", "c", "d"]
+
+
+@pytest.mark.parametrize("estimator_class", [ScratchMLPClassifier, ScratchMLPRegressor])
+def test_scoring_is_ignored_without_early_stopping(iris, estimator_class):
+    X, y = iris
+    plain = estimator_class(max_iter=10, random_state=0).fit(X, y)
+    scored = estimator_class(max_iter=10, random_state=0, scoring="neg_max_error")
+    scored.fit(X, y)
+    assert_same_weights(scored, plain, rtol=0, atol=0)
+    assert scored.validation_scores_ is None
+
+
+# -- X_val, y_val, sample_weight_val: a validation set of one's own ---------------
+def given_split(X, y):
+    """A validation set of every fourth row, and the rest to train on."""
+    rows = np.arange(len(y)) % 4 == 0
+    return X[~rows], y[~rows], X[rows], y[rows]
+
+
+@pytest.mark.parametrize("estimator_class", [ScratchMLPClassifier, ScratchMLPRegressor])
+def test_a_given_validation_set_replaces_the_split(iris, estimator_class):
+    X, y = iris
+    X_train, y_train, X_val, y_val = given_split(X[:, :2], y)
+    est = estimator_class(**EARLY).fit(X_train, y_train, X_val=X_val, y_val=y_val)
+    # all of X trains: every epoch sees every training row
+    assert est.t_ == est.n_iter_ * len(y_train)
+    assert est.validation_scores_[-1] < est.best_validation_score_  # it did stop
+    assert est.score(X_val, y_val) == pytest.approx(est.best_validation_score_)
+    # validation_fraction is ignored
+    other = estimator_class(**{**EARLY, "validation_fraction": 0.5})
+    other.fit(X_train, y_train, X_val=X_val, y_val=y_val)
+    assert other.validation_scores_ == est.validation_scores_
+    assert_same_weights(other, est, rtol=0, atol=0)
+
+
+def test_a_given_validation_set_is_weighted(iris):
+    X, y = iris
+    X_train, y_train, X_val, y_val = given_split(X[:, :2], y)
+    w_val = np.linspace(0.1, 3.0, len(y_val))
+    class_weight = {0: 1.0, 1: 2.0, 2: 0.5}
+    clf = ScratchMLPClassifier(class_weight=class_weight, alpha=0.01, **EARLY)
+    clf.fit(X_train, y_train, X_val=X_val, y_val=y_val, sample_weight_val=w_val)
+    # as in training, sample_weight_val times class_weight weighs each row
+    weights = w_val * np.array([class_weight[label] for label in y_val])
+    best = int(np.argmax(clf.validation_scores_))
+    assert clf.best_validation_score_ == pytest.approx(
+        clf.score(X_val, y_val, sample_weight=weights)
+    )
+    penalty = 0.5 * 0.01 * sum((c**2).sum() for c in clf.coefs_) / weights.sum()
+    loss = log_loss(y_val, clf.predict_proba(X_val), sample_weight=weights)
+    assert clf.validation_loss_curve_[best] == pytest.approx(loss + penalty, rel=1e-9)
 
 
 # -- dropout --------------------------------------------------------------------

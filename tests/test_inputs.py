@@ -268,7 +268,7 @@ def test_labels_are_encoded_as_the_label_binarizer_encodes_them(labels):
 
     X = np.arange(2 * len(labels), dtype=float).reshape(len(labels), 2)
     clf = ScratchMLPClassifier()
-    _, T, _ = clf._validate_input(X, labels, incremental=False, reset=True)
+    _, T, _, _ = clf._validate_input(X, labels, incremental=False, reset=True)
     fitted = LabelBinarizer().fit(labels)
     np.testing.assert_array_equal(T, fitted.transform(labels))
     # the binarizer the predictions decode with is the one fit() would make
@@ -279,7 +279,7 @@ def test_labels_are_encoded_as_the_label_binarizer_encodes_them(labels):
     # partial_fit's classes may name labels that this batch lacks
     classes = np.unique(np.append(labels, labels[:1]))
     clf = ScratchMLPClassifier()
-    _, T, _ = clf._validate_input(X[:3], labels[:3], True, True, classes=classes)
+    _, T, _, _ = clf._validate_input(X[:3], labels[:3], True, True, classes=classes)
     expected = LabelBinarizer().fit(classes).transform(labels[:3])
     np.testing.assert_array_equal(T, expected)
 

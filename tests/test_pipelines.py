@@ -3,13 +3,16 @@
 Every test runs for the classifier and for the regressor: ``clone``, nested
 ``get_params``/``set_params``, ``GridSearchCV`` serially, in threads and in
 worker processes, ``RandomizedSearchCV`` over a continuous distribution and
-``cross_val_score``. (A saved pipeline: test_persistence.py; a search on a Dask
-cluster: test_distributed.py.)
+``cross_val_score``, and a validation set routed to the network through a
+pipeline and a search. (Callbacks in a pipeline and a search: test_callbacks.py; a saved
+pipeline: test_persistence.py; a search on a Dask cluster:
+test_distributed.py.)
 """
 
 import joblib
 import numpy as np
 import pytest
+import sklearn
 from numpy.testing import assert_allclose, assert_array_equal
 from scipy.stats import loguniform
 from sklearn.base import clone
@@ -181,3 +184,36 @@ def test_cross_val_score_matches_scikit_learns_mlp(case):
     assert ours.mean() > 0.6  # accuracy or R², far above chance
     # Same random draws and the same steps: the same scores, up to rounding.
     assert_allclose(ours, reference, rtol=1e-6, atol=1e-9)
+
+
+def test_a_validation_set_is_routed_through_a_pipeline_and_a_search(case):
+    estimator_class, _, data = case
+    X, y = data()
+    X = 10 * X + 3  # so that scaling it or not makes a difference
+    X_train, y_train, X_val, y_val = X[:90], y[:90], X[90:], y[90:]
+    settings = {**SETTINGS, "early_stopping": True}
+
+    def by_hand(**params):
+        # the network on the scaled data, validated on the scaled X_val
+        scale = StandardScaler().fit(X_train)
+        network = estimator_class(**settings, **params)
+        return network.fit(
+            scale.transform(X_train), y_train, X_val=scale.transform(X_val), y_val=y_val
+        )
+
+    with sklearn.config_context(enable_metadata_routing=True):
+        network = estimator_class(**settings).set_fit_request(X_val=True, y_val=True)
+        pipeline = Pipeline(
+            [("scale", StandardScaler()), ("mlp", network)], transform_input=["X_val"]
+        )
+        pipeline.fit(X_train, y_train, X_val=X_val, y_val=y_val)
+        assert pipeline["mlp"].validation_scores_ == by_hand().validation_scores_
+
+        # X_val has not as many rows as X, so the search passes it whole to
+        # every fit (see docs/beyond.md for the other case)
+        search = GridSearchCV(pipeline, {"mlp__alpha": [1e-4, 1.0]}, cv=3)
+        search.fit(X_train, y_train, X_val=X_val, y_val=y_val)
+        best = by_hand(alpha=search.best_params_["mlp__alpha"])
+        assert search.best_estimator_["mlp"].validation_scores_ == (
+            best.validation_scores_
+        )

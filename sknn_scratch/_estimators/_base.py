@@ -19,9 +19,11 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from .._compat import with_new_parameters
 from .._reference._losses import LOSSES
 from .._reference._network import Network, forward, layer_views
 from .._reference._optimizers import SOLVERS, STOCHASTIC_SOLVERS, minimize_lbfgs
+from ._callbacks import SILENT, CallbackSupportMixin, fit_report, with_callbacks
 from ._checks import check_fitted_network, is_flat_vector_of
 from ._exceptions import (
     InvalidInputError,
@@ -33,6 +35,7 @@ from ._params import normalize_dropout, normalize_hidden_layer_sizes, validate_p
 from ._sample_weight import validate_sample_weight, weights_for_training
 from ._state import restore, snapshot
 from ._stochastic import MUTATED_IN_PLACE, STATE, fit_stochastic, start_tracking
+from ._validation import ValidationSet, given_validation_set
 
 
 class incremental_only:
@@ -88,9 +91,13 @@ class _TrainingProblem(NamedTuple):
     alpha: float  # the L2 penalty that goes with these sample weights
     stratify: np.ndarray | None
     random_state: np.random.RandomState
+    y: object  # the validated targets, before encoding (for scorers)
+    X_given: object  # X as the user gave it (for scorers)
+    validation: ValidationSet | None = None  # given to fit (X_val, y_val)
+    report: object = SILENT  # what the callbacks hear (``_callbacks``)
 
 
-class BaseScratchMLP(BaseEstimator):
+class BaseScratchMLP(CallbackSupportMixin, BaseEstimator):
     """Base class of ScratchMLPClassifier and ScratchMLPRegressor.
 
     Not for direct use: the public estimators document the parameters.
@@ -125,6 +132,7 @@ class BaseScratchMLP(BaseEstimator):
         n_iter_no_change,
         max_fun,
         dropout,
+        scoring,
     ):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
@@ -150,11 +158,18 @@ class BaseScratchMLP(BaseEstimator):
         self.n_iter_no_change = n_iter_no_change
         self.max_fun = max_fun
         self.dropout = dropout
+        self.scoring = scoring
 
     # -- hooks the two estimators fill in ---------------------------------------
     @abstractmethod
     def _validate_input(self, X, y, incremental: bool, reset: bool, classes=None):
-        """Validated X, targets encoded for the loss (2-D), and stratify labels."""
+        """Validated X, targets encoded for the loss (2-D), validated y, and
+        stratify labels."""
+
+    @abstractmethod
+    def _validate_validation_input(self, X_val, y_val, dtype):
+        """Validated X_val in ``dtype``, its targets encoded as the training
+        targets were, and validated y_val (see ``_validation``)."""
 
     @abstractmethod
     def _loss_name(self) -> str:
@@ -195,8 +210,12 @@ class BaseScratchMLP(BaseEstimator):
             )
 
     # -- fitting -----------------------------------------------------------------
-    def _prepare_training(self, X, y, sample_weight, incremental, classes=None):
+    def _prepare_training(
+        self, X, y, sample_weight, incremental, classes=None, validation_data=None
+    ):
         """Validate everything and build the network, without training.
+
+        ``validation_data`` is ``(X_val, y_val, sample_weight_val)`` of fit.
 
         Sets the fitted attributes a first fit starts with (classes, fresh
         weights, empty curves) or loads the fitted weights to continue from.
@@ -207,7 +226,8 @@ class BaseScratchMLP(BaseEstimator):
         first_pass = not hasattr(self, "coefs_") or (
             not self.warm_start and not incremental
         )
-        X, T, stratify = self._validate_input(
+        X_given = X
+        X, T, y, stratify = self._validate_input(
             X, y, incremental, reset=first_pass, classes=classes
         )
         if not first_pass:
@@ -221,6 +241,9 @@ class BaseScratchMLP(BaseEstimator):
         sample_weight, alpha = weights_for_training(weights, self.alpha, X.dtype)
         if sp.issparse(X) and X.format != "csr":
             X = X.tocsr()  # mini-batches are rows
+        validation = given_validation_set(
+            self, *(validation_data or (None, None, None)), X.dtype, T.shape[1]
+        )
 
         layer_sizes = (X.shape[1], *hidden_layer_sizes, T.shape[1])
         random_state = check_random_state(self.random_state)
@@ -237,20 +260,58 @@ class BaseScratchMLP(BaseEstimator):
         else:
             network = self._continue_network(layer_sizes, dropout)
         return _TrainingProblem(
-            network, X, T, sample_weight, alpha, stratify, random_state
+            network,
+            X,
+            T,
+            sample_weight,
+            alpha,
+            stratify,
+            random_state,
+            y,
+            X_given,
+            validation,
         )
 
-    def _fit(self, X, y, sample_weight=None, incremental=False, classes=None):
+    def _fit(
+        self,
+        X,
+        y,
+        sample_weight=None,
+        incremental=False,
+        classes=None,
+        validation_data=None,
+    ):
         # A call that fails leaves the estimator as it found it: no half-set
         # attributes after bad input, no diverged weights after a bad run.
         saved = snapshot(self, MUTATED_IN_PLACE)
         try:
-            problem = self._prepare_training(X, y, sample_weight, incremental, classes)
-            self._train(problem, incremental)
+            self._fit_and_report(
+                X, y, sample_weight, incremental, classes, validation_data
+            )
         except BaseException:
             restore(self, saved)
             raise
         return self
+
+    @with_callbacks
+    def _fit_and_report(
+        self, X, y, sample_weight, incremental, classes, validation_data
+    ) -> None:
+        """Validate, train, and tell the callbacks (fit only).
+
+        ``with_callbacks`` tears the callbacks down when this returns or
+        raises, before ``_fit`` restores a failed call's state (which would
+        remove the bookkeeping the teardown reads).
+        """
+        problem = self._prepare_training(
+            X, y, sample_weight, incremental, classes, validation_data
+        )
+        if not incremental:
+            report = fit_report(self, X, y, sample_weight, problem.network)
+            problem = problem._replace(report=report)
+        problem.report.begin()
+        self._train(problem, incremental)
+        problem.report.end()
 
     def _train(self, problem: "_TrainingProblem", incremental: bool) -> None:
         network = problem.network
@@ -261,6 +322,10 @@ class BaseScratchMLP(BaseEstimator):
                 self._fit_lbfgs(problem)
         if not np.isfinite(network.params).all():
             raise TrainingDivergedError("the weights became non-finite")
+
+    def __setstate__(self, state: dict) -> None:
+        # a file saved before a parameter existed: it takes its default
+        super().__setstate__(with_new_parameters(type(self), state))
 
     def __sklearn_is_fitted__(self) -> bool:
         return hasattr(self, "coefs_")
@@ -373,15 +438,22 @@ class BaseScratchMLP(BaseEstimator):
         return network
 
     def _fit_lbfgs(self, problem: "_TrainingProblem") -> None:
-        callback = None
-        if self.verbose:
-            iteration = 0
+        report = problem.report
+        iteration, stopped = 0, False
 
-            def callback(intermediate_result):
-                nonlocal iteration
-                iteration += 1
+        def callback(intermediate_result):
+            # called by SciPy at the end of each iteration
+            nonlocal iteration, stopped
+            iteration += 1
+            if self.verbose:
                 print(f"Iteration {iteration}, loss = {intermediate_result.fun:.8f}")
+            if report.end_step(intermediate_result.x):
+                stopped = True
+                raise StopIteration  # SciPy ends cleanly on these weights
+            if iteration < self.max_iter:
+                report.begin_step("iteration", intermediate_result.x)
 
+        report.begin_step("iteration", problem.network.params)
         result = minimize_lbfgs(
             problem.network,
             problem.X,
@@ -393,10 +465,13 @@ class BaseScratchMLP(BaseEstimator):
             self.tol,
             callback=callback,
         )
+        # the iteration begun last did not run when SciPy stopped (converged,
+        # or out of loss evaluations)
+        report.abandon_step()
         if not np.isfinite(result.fun):
             raise TrainingDivergedError("the loss became non-finite")
         self.n_iter_ = min(result.nit, self.max_iter)
-        if result.status != 0:
+        if result.status != 0 and not stopped:
             message = result.message
             if isinstance(message, bytes):
                 message = message.decode("latin1")

@@ -13,7 +13,12 @@ from sklearn.utils.validation import column_or_1d
 
 from .._reference._losses import class_probabilities
 from ._base import BaseScratchMLP, incremental_only
-from ._docstrings import COMMON_ATTRIBUTES, COMMON_PARAMETERS, DROPOUT_PARAMETER
+from ._docstrings import (
+    COMMON_ATTRIBUTES,
+    COMMON_PARAMETERS,
+    DROPOUT_PARAMETER,
+    SCORING_PARAMETER,
+)
 from ._params import CLASSIFIER_CONSTRAINTS
 from ._sample_weight import ScaledWeights, scaled
 
@@ -41,6 +46,8 @@ class_weight : dict, 'balanced' or None, default=None
     all the classes' counts at once. (Not in scikit-learn's MLP.)
 
 {dropout}
+
+{scoring}
 
 Attributes
 ----------
@@ -71,6 +78,7 @@ True
     ),
     attributes=COMMON_ATTRIBUTES.replace("{score}", "Accuracy"),
     dropout=DROPOUT_PARAMETER,
+    scoring=SCORING_PARAMETER.replace("{score}", "accuracy"),
 )
 
 
@@ -106,6 +114,7 @@ class ScratchMLPClassifier(ClassifierMixin, BaseScratchMLP):
         max_fun=15000,
         class_weight=None,
         dropout=0.0,
+        scoring=None,
     ):
         self.class_weight = class_weight
         super().__init__(
@@ -133,6 +142,7 @@ class ScratchMLPClassifier(ClassifierMixin, BaseScratchMLP):
             n_iter_no_change=n_iter_no_change,
             max_fun=max_fun,
             dropout=dropout,
+            scoring=scoring,
         )
 
     # -- targets ----------------------------------------------------------------
@@ -170,11 +180,45 @@ class ScratchMLPClassifier(ClassifierMixin, BaseScratchMLP):
                 "The classifier needs samples of at least 2 classes to learn from; "
                 f"the data contains only one class: {self.classes_.tolist()[0]!r}."
             )
-        T = None if multilabel else self._one_hot(y, X.dtype)
-        if T is None:
-            T = self._label_binarizer.transform(y).astype(X.dtype)
         stratify = None if multilabel else y
-        return X, T, stratify
+        return X, self._encode(y, X.dtype), y, stratify
+
+    def _encode(self, y, dtype) -> np.ndarray:
+        """Labels known to ``classes_`` as the targets of the loss."""
+        multilabel = self._label_binarizer.y_type_.startswith("multilabel")
+        T = None if multilabel else self._one_hot(y, dtype)
+        if T is None:
+            T = self._label_binarizer.transform(y).astype(dtype)
+        return T
+
+    def _validate_validation_input(self, X_val, y_val, dtype):
+        X, y = self._validate_X_y(X_val, y_val, reset=False, y_numeric=False)
+        if y.ndim == 2 and y.shape[1] == 1:
+            y = column_or_1d(y, warn=True)
+        check_classification_targets(y)
+        multilabel = self._label_binarizer.y_type_.startswith("multilabel")
+        if type_of_target(y).startswith("multilabel") != multilabel:
+            raise ValueError(
+                "y_val must be of the kind the training y is: "
+                + (
+                    f"a label indicator matrix of {len(self.classes_)} columns."
+                    if multilabel
+                    else f"class labels among {self.classes_.tolist()}."
+                )
+            )
+        if multilabel and y.shape[1] != len(self.classes_):
+            raise ValueError(
+                f"y_val has {y.shape[1]} label columns; the training y has "
+                f"{len(self.classes_)}."
+            )
+        if not multilabel:
+            unknown = np.setdiff1d(unique_labels(y), self.classes_)
+            if len(unknown):
+                raise ValueError(
+                    f"y_val has labels {unknown.tolist()} that the training y "
+                    f"does not have: its classes are {self.classes_.tolist()}."
+                )
+        return X.astype(dtype, copy=False), self._encode(y, dtype), y
 
     def _one_hot(self, y, dtype) -> np.ndarray | None:
         """The label binarizer's encoding of 1-D labels, made directly: one
@@ -317,7 +361,16 @@ class ScratchMLPClassifier(ClassifierMixin, BaseScratchMLP):
         return float(accuracy_score(true, predicted, sample_weight=sample_weight))
 
     # -- public API --------------------------------------------------------------
-    def fit(self, X, y, sample_weight=None):
+    def fit(
+        self,
+        X,
+        y,
+        sample_weight=None,
+        *,
+        X_val=None,
+        y_val=None,
+        sample_weight_val=None,
+    ):
         """Train the network on X and class labels y.
 
         Parameters
@@ -328,13 +381,31 @@ class ScratchMLPClassifier(ClassifierMixin, BaseScratchMLP):
             Class labels, or a label indicator matrix for multilabel problems.
         sample_weight : array-like of shape (n_samples,), default=None
             Non-negative weight of each sample in the loss.
+        X_val : {array-like, sparse matrix} of shape (n_val, n_features), \
+default=None
+            Validation data for early stopping, instead of a split of X:
+            needs ``early_stopping=True`` and 'sgd' or 'adam', and then all of
+            X trains and ``validation_fraction`` is ignored. In a ``Pipeline``,
+            ``transform_input=["X_val"]`` transforms it as X is (with metadata
+            routing enabled). (Not in scikit-learn's MLP.)
+        y_val : array-like of shape (n_val,) or (n_val, n_labels), default=None
+            Labels of ``X_val``, among the classes of y. Given with ``X_val``.
+        sample_weight_val : array-like of shape (n_val,), default=None
+            Weight of each row of ``X_val`` in the validation score and loss
+            (times ``class_weight``, as in training).
 
         Returns
         -------
         self : ScratchMLPClassifier
             The fitted estimator.
         """
-        return self._fit(X, y, sample_weight=sample_weight, incremental=False)
+        return self._fit(
+            X,
+            y,
+            sample_weight=sample_weight,
+            incremental=False,
+            validation_data=(X_val, y_val, sample_weight_val),
+        )
 
     @incremental_only
     def partial_fit(self, X, y, sample_weight=None, classes=None):

@@ -127,14 +127,17 @@ nesterovs_momentum : bool, default=True
     Use Nesterov's momentum in 'sgd' when ``momentum > 0``.
 
 early_stopping : bool, default=False
-    Hold out ``validation_fraction`` of the training data ({{split}}) and stop
-    'sgd' or 'adam' when the validation score has not improved by ``tol`` for
-    ``n_iter_no_change`` epochs; the weights of the best epoch are kept. An
-    epoch whose loss or weights become non-finite also ends training, on the
-    best weights, with a ConvergenceWarning (it is recorded as NaN).
+    Hold out ``validation_fraction`` of the training data ({{split}}), or
+    validate on the ``X_val`` and ``y_val`` given to ``fit``, and stop 'sgd'
+    or 'adam' when the validation score (``scoring``) has not improved by
+    ``tol`` for ``n_iter_no_change`` epochs; the weights of the best epoch are
+    kept. An epoch whose loss or weights become non-finite also ends
+    training, on the best weights, with a ConvergenceWarning (it is recorded
+    as NaN).
 
 validation_fraction : float, default=0.1
     Share of the training data held out for early stopping, in [0, 1).
+    Ignored when ``X_val`` is given to ``fit``.
 
 beta_1 : float, default=0.9
     Decay rate of Adam's first-moment estimate, in [0, 1).
@@ -161,6 +164,21 @@ dropout : float or sequence of float, default=0.0
     prediction uses the whole network unchanged and is deterministic. Needs
     'sgd' or 'adam'. The default 0.0 gives exactly the results of a network
     without the feature. (Not in scikit-learn's MLP.)"""
+
+
+SCORING_PARAMETER = """\
+scoring : str, callable or None, default=None
+    What early stopping monitors on the validation set; used only when
+    ``early_stopping=True``. None is the estimator's ``score`` ({score}).
+    'loss' is the validation loss without the L2 penalty, and
+    ``validation_scores_`` then holds its negative, so that higher is better
+    (as in scikit-learn's HistGradientBoosting estimators). Any
+    other str is a scorer's name (``sklearn.metrics.get_scorer_names()``),
+    and a callable is a scorer ``scorer(estimator, X, y)``: it gets the
+    estimator with the weights of the epoch and the validation set in the
+    user's form (labels, not their encoding). ``validation_scores_`` records
+    the monitored score, ``tol`` is measured on its scale, and the weights of
+    its best epoch are kept. (Not in scikit-learn's MLP.)"""
 
 
 def _range(name: str) -> str:
@@ -194,11 +212,12 @@ loss_curve_ : list of float
     Loss after each epoch ('sgd' and 'adam').
 
 validation_scores_ : list of float or None
-    {score} on the validation split after each epoch, under early stopping;
-    None otherwise.
+    The score early stopping monitors (``scoring``; by default {score}) on
+    the validation set after each epoch, under early stopping; None
+    otherwise. For ``scoring='loss'``, the negative validation loss.
 
 validation_loss_curve_ : list of float or None
-    Loss on the validation split after each epoch, under early stopping
+    Loss on the validation set after each epoch, under early stopping
     ('sgd' and 'adam'): the same loss and L2 penalty as ``loss_curve_``,
     without dropout. None otherwise. (Not in scikit-learn's MLP.)
 

@@ -9,10 +9,12 @@ import math
 from numbers import Integral, Real
 
 import numpy as np
+from sklearn.metrics import get_scorer_names
 
 from .._reference._activations import ACTIVATIONS
 from .._reference._losses import LOSSES, REGRESSION_LOSSES
 from .._reference._optimizers import SOLVERS
+from ._validation import LOSS_SCORING
 
 
 class _Constraint:
@@ -196,6 +198,24 @@ class _ClassWeight(_Constraint):
         return "None, 'balanced' or a dict {label: non-negative weight}"
 
 
+class _Scoring(_Constraint):
+    """What early stopping monitors: None, 'loss', a scorer's name or a callable."""
+
+    def is_satisfied_by(self, value) -> bool:
+        if value is None or (callable(value) and not isinstance(value, type)):
+            return True
+        return isinstance(value, str) and (
+            value == LOSS_SCORING or value in get_scorer_names()
+        )
+
+    def describe(self) -> str:
+        return (
+            f"None, {LOSS_SCORING!r}, a scorer name (one of "
+            "sklearn.metrics.get_scorer_names()) or a callable "
+            "scorer(estimator, X, y)"
+        )
+
+
 def _unit_interval(closed: str) -> _Number:
     return _Number(0, 1, closed=closed)
 
@@ -237,6 +257,7 @@ COMMON_CONSTRAINTS: dict[str, list[_Constraint]] = {
     "n_iter_no_change": [_positive_int(), _Infinity()],
     "max_fun": [_positive_int()],
     "dropout": [_DropoutRates()],
+    "scoring": [_Scoring()],
 }
 
 CLASSIFIER_CONSTRAINTS: dict[str, list[_Constraint]] = {

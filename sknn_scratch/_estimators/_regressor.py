@@ -12,6 +12,7 @@ from ._docstrings import (
     COMMON_PARAMETERS,
     DROPOUT_PARAMETER,
     LOSS_SETTING_PARAMETERS,
+    SCORING_PARAMETER,
     regression_loss_parameter,
 )
 from ._params import REGRESSOR_CONSTRAINTS
@@ -35,6 +36,8 @@ Parameters
 {dropout}
 
 {loss_settings}
+
+{scoring}
 
 Attributes
 ----------
@@ -60,6 +63,7 @@ Examples
     attributes=COMMON_ATTRIBUTES.replace("{score}", "R²"),
     dropout=DROPOUT_PARAMETER,
     loss_settings=LOSS_SETTING_PARAMETERS,
+    scoring=SCORING_PARAMETER.replace("{score}", "R²"),
 )
 
 
@@ -97,6 +101,7 @@ class ScratchMLPRegressor(RegressorMixin, BaseScratchMLP):
         dropout=0.0,
         huber_delta=1.0,
         quantile=None,
+        scoring=None,
     ):
         self.loss = loss
         self.huber_delta = huber_delta
@@ -126,11 +131,24 @@ class ScratchMLPRegressor(RegressorMixin, BaseScratchMLP):
             n_iter_no_change=n_iter_no_change,
             max_fun=max_fun,
             dropout=dropout,
+            scoring=scoring,
         )
 
     # -- targets ----------------------------------------------------------------
     def _validate_input(self, X, y, incremental, reset, classes=None):
         X, y = self._validate_X_y(X, y, reset=reset, y_numeric=True)
+        y, T = self._targets(y, X.dtype, "y")
+        return X, T, y, None
+
+    def _validate_validation_input(self, X_val, y_val, dtype):
+        X, y = self._validate_X_y(X_val, y_val, reset=False, y_numeric=True)
+        X = X.astype(dtype, copy=False)
+        y, T = self._targets(y, dtype, "y_val")
+        return X, T, y
+
+    def _targets(self, y, dtype, name: str) -> tuple[np.ndarray, np.ndarray]:
+        """Validated y (dense, 1-D for one output) and the targets of the loss
+        (2-D, in the training dtype); ``name`` names y in errors."""
         if sp.issparse(y):
             y = y.toarray()  # targets are few columns; the engine wants them dense
         if y.ndim == 2 and y.shape[1] == 1:
@@ -138,18 +156,18 @@ class ScratchMLPRegressor(RegressorMixin, BaseScratchMLP):
         if self.loss == "poisson" and (y < 0).any():
             raise ValueError(
                 "loss='poisson' needs non-negative targets (counts or rates); "
-                f"y has {int((y < 0).sum())} negative value(s)."
+                f"{name} has {int((y < 0).sum())} negative value(s)."
             )
         T = y.reshape(-1, 1) if y.ndim == 1 else y
         with np.errstate(over="ignore"):
-            T = T.astype(X.dtype, copy=False)
+            T = T.astype(dtype, copy=False)
         if not np.isfinite(T).all():
             raise ValueError(
-                f"y has values beyond the range of {X.dtype}, the precision that "
-                f"float32 X trains in (largest: {np.finfo(X.dtype).max:.3g}). "
-                "Scale y, or pass X as float64."
+                f"{name} has values beyond the range of {np.dtype(dtype)}, the "
+                "precision that float32 X trains in (largest: "
+                f"{np.finfo(dtype).max:.3g}). Scale {name}, or pass X as float64."
             )
-        return X, T, None
+        return y, T
 
     def _loss_name(self) -> str:
         return self.loss
@@ -158,7 +176,16 @@ class ScratchMLPRegressor(RegressorMixin, BaseScratchMLP):
         return float(r2_score(T, outputs, sample_weight=sample_weight))
 
     # -- public API --------------------------------------------------------------
-    def fit(self, X, y, sample_weight=None):
+    def fit(
+        self,
+        X,
+        y,
+        sample_weight=None,
+        *,
+        X_val=None,
+        y_val=None,
+        sample_weight_val=None,
+    ):
         """Train the network on X and targets y.
 
         Parameters
@@ -169,13 +196,30 @@ class ScratchMLPRegressor(RegressorMixin, BaseScratchMLP):
             Target values.
         sample_weight : array-like of shape (n_samples,), default=None
             Non-negative weight of each sample in the loss.
+        X_val : {array-like, sparse matrix} of shape (n_val, n_features), \
+default=None
+            Validation data for early stopping, instead of a split of X:
+            needs ``early_stopping=True`` and 'sgd' or 'adam', and then all of
+            X trains and ``validation_fraction`` is ignored. In a ``Pipeline``,
+            ``transform_input=["X_val"]`` transforms it as X is (with metadata
+            routing enabled). (Not in scikit-learn's MLP.)
+        y_val : array-like of shape (n_val,) or (n_val, n_outputs), default=None
+            Targets of ``X_val``. Given with ``X_val``.
+        sample_weight_val : array-like of shape (n_val,), default=None
+            Weight of each row of ``X_val`` in the validation score and loss.
 
         Returns
         -------
         self : ScratchMLPRegressor
             The fitted estimator.
         """
-        return self._fit(X, y, sample_weight=sample_weight, incremental=False)
+        return self._fit(
+            X,
+            y,
+            sample_weight=sample_weight,
+            incremental=False,
+            validation_data=(X_val, y_val, sample_weight_val),
+        )
 
     @incremental_only
     def partial_fit(self, X, y, sample_weight=None):

@@ -1,5 +1,6 @@
-"""The fit loop of the stochastic solvers ('sgd', 'adam'): epochs, the early
-stopping split and its bookkeeping, and the curves they record.
+"""The fit loop of the stochastic solvers ('sgd', 'adam'): epochs, early
+stopping's bookkeeping (its validation set: ``_validation``), the curves they
+record, and what the callbacks hear of each epoch (``_callbacks``).
 
 Part of the estimator layer: these functions read the estimator's parameters,
 set its fitted attributes and drive the engine's ``MiniBatchTrainer``.
@@ -11,17 +12,15 @@ it, on the best validated weights: the epoch is recorded as NaN in the curves
 and counted in ``n_iter_``, and a ``ConvergenceWarning`` says what happened.
 """
 
-import functools
 import math
-from typing import NamedTuple
 
 import numpy as np
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.model_selection import train_test_split
 
 from .._reference._optimizers import SOLVERS, STOCHASTIC_SOLVERS, StochasticOptimizer
 from .._reference._training import MiniBatchTrainer
 from ._exceptions import DIVERGENCE_ADVICE, TrainingDivergedError, warn
+from ._validation import Part, split_validation_set, validation_scorer
 
 # Fitted attributes that only the stochastic solvers set.
 STATE = (
@@ -44,14 +43,6 @@ MUTATED_IN_PLACE = (
     "_best_params",
     "_dropout_rng",
 )
-
-
-class _Part(NamedTuple):
-    """Rows of the training data: the training or the validation part."""
-
-    X: object
-    T: np.ndarray
-    sample_weight: np.ndarray | None
 
 
 def start_tracking(estimator, network) -> None:
@@ -90,11 +81,13 @@ def fit_stochastic(estimator, problem, incremental: bool) -> None:
     estimator._optimizer = optimizer
     start_tracking(estimator, network)
 
-    full = _Part(problem.X, problem.T, problem.sample_weight)
-    if estimator.early_stopping:
-        train, validation = _validation_split(estimator, full, problem)
-    else:
+    full = Part(problem.X, problem.T, problem.sample_weight)
+    if not estimator.early_stopping:
         train, validation = full, None
+    elif problem.validation is not None:  # given to fit: all of X trains
+        train, validation = full, problem.validation
+    else:
+        train, validation = split_validation_set(estimator, full, problem)
     n_samples = train.X.shape[0]
     batch_size = _batch_size(estimator.batch_size, n_samples)
     if any(network.dropout):
@@ -106,8 +99,13 @@ def fit_stochastic(estimator, problem, incremental: bool) -> None:
             )
         network.set_dropout_rng(estimator._dropout_rng)
     trainer = MiniBatchTrainer(network, optimizer, *train, batch_size, problem.alpha)
+    monitor = (
+        None
+        if validation is None
+        else validation_scorer(estimator, network, validation)
+    )
     try:
-        _epochs(estimator, trainer, validation, problem, incremental)
+        _epochs(estimator, trainer, validation, monitor, problem, incremental)
     except KeyboardInterrupt:
         warn("Training interrupted by user.")
 
@@ -115,11 +113,16 @@ def fit_stochastic(estimator, problem, incremental: bool) -> None:
         network.params[...] = estimator._best_params
 
 
-def _epochs(estimator, trainer, validation, problem, incremental: bool) -> None:
-    network, optimizer = problem.network, trainer.optimizer
+def _epochs(
+    estimator, trainer, validation, monitor, problem, incremental: bool
+) -> None:
+    """Run epochs until max_iter, convergence, divergence under early
+    stopping, or a callback's request to stop (``problem.report``)."""
+    network, optimizer, report = problem.network, trainer.optimizer, problem.report
     sample_order = np.arange(trainer.n_samples)
     estimator.n_iter_ = 0
     for _ in range(estimator.max_iter):
+        report.begin_step("epoch", network.params)
         if estimator.shuffle:
             # scikit-learn's MLP draws ``shuffle(sample_idx, random_state)``
             # each epoch, which permutes ``arange(n)`` with
@@ -142,8 +145,10 @@ def _epochs(estimator, trainer, validation, problem, incremental: bool) -> None:
         if estimator.verbose:
             print(f"Iteration {estimator.n_iter_}, loss = {loss:.8f}")
 
-        _update_no_improvement_count(estimator, network, validation, problem.alpha)
+        _update_no_improvement_count(estimator, network, validation, monitor)
         optimizer.iteration_ends(estimator.t_)
+        if report.end_step(network.params):
+            return  # a callback asked to stop: a clean end, no warning
 
         if estimator._no_improvement_count > estimator.n_iter_no_change:
             if estimator.early_stopping:
@@ -214,46 +219,6 @@ def _end_on_best_weights(estimator, what: str) -> None:
     )
 
 
-def _validation_split(estimator, full: _Part, problem) -> tuple[_Part, _Part]:
-    """The training and validation parts for early stopping."""
-    n_rows = full.X.shape[0]
-    n_validation = math.ceil(estimator.validation_fraction * n_rows)
-    if n_validation < 2:
-        raise ValueError(
-            "The validation set is too small. Increase 'validation_fraction' or "
-            f"the size of your dataset. validation_fraction="
-            f"{estimator.validation_fraction} of {n_rows} samples leaves "
-            f"{n_validation} for validation, and early stopping needs at least 2."
-        )
-    arrays = full if full.sample_weight is not None else full[:2]
-    split = functools.partial(
-        train_test_split,
-        *arrays,
-        random_state=problem.random_state,
-        test_size=estimator.validation_fraction,
-    )
-    try:
-        split = split(stratify=problem.stratify)
-    except ValueError:
-        if problem.stratify is None:
-            raise
-        # Too few rows for one of each class on both sides (or a class of a
-        # single sample): a random split, as scikit-learn's MLP makes for
-        # multiclass targets.
-        split = split(stratify=None)
-    weights = (None, None) if full.sample_weight is None else split[4:]
-    train = _Part(split[0], split[2], weights[0])
-    validation = _Part(split[1], split[3], weights[1])
-    for name, part in (("training", train), ("validation", validation)):
-        if part.sample_weight is not None and not part.sample_weight.any():
-            raise ValueError(
-                f"Every sample of the {name} set split off for early "
-                "stopping has zero weight; increase validation_fraction "
-                "or give more samples a weight."
-            )
-    return train, validation
-
-
 def _batch_size(batch_size, n_samples: int) -> int:
     if batch_size == "auto":
         return min(200, n_samples)
@@ -268,19 +233,20 @@ def _batch_size(batch_size, n_samples: int) -> int:
     return min(batch_size, n_samples)
 
 
-def _update_no_improvement_count(estimator, network, validation, alpha) -> None:
+def _update_no_improvement_count(estimator, network, validation, monitor) -> None:
+    """Record the epoch's validation loss and score (``monitor`` of the
+    validation outputs) or training loss, and count epochs without progress."""
     if estimator.early_stopping:
         outputs = np.empty(validation.T.shape, dtype=network.dtype)
         validation_loss = network.loss(
-            validation.X, validation.T, validation.sample_weight, alpha, outputs
+            validation.X,
+            validation.T,
+            validation.sample_weight,
+            validation.alpha,
+            outputs,
         )
         estimator.validation_loss_curve_.append(validation_loss)
-        if np.isfinite(outputs).all():
-            score = estimator._score_outputs(
-                outputs, validation.T, validation.sample_weight
-            )
-        else:
-            score = np.nan
+        score = monitor(outputs) if np.isfinite(outputs).all() else np.nan
         estimator.validation_scores_.append(score)
         if estimator.verbose:
             print(f"Validation score: {score:f}")
