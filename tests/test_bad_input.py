@@ -193,6 +193,9 @@ BAD_PARAMETERS = [
     ("dropout", [(r for r in [0.5]), {0.5: 1}, {0.5}, "0.5", np.array([[0.5]])]),
     # a scorer's name, "loss" or a callable (a class is not a scorer)
     ("scoring", ["accuracy_score", "Loss", 3, ["accuracy"], ScratchMLPClassifier]),
+    ("learning_rate", ["cosine_with_restarts", "Cosine"]),
+    ("warmup_fraction", [1.0, -0.1, np.nan, "0.1"]),
+    ("weight_decay", [-0.01, np.inf, np.nan, "0.01"]),
 ]
 
 
@@ -208,6 +211,14 @@ def test_bad_parameter(estimator_class, name, value):
     assert estimator.get_params()[name] is value
     with pytest.raises(ValueError, match=rf"The '{name}' parameter .* must be .*Got"):
         estimator.fit(X, target_for(estimator_class))
+
+
+@pytest.mark.usefixtures("no_training")
+@pytest.mark.parametrize("value", [1.0, -0.1, np.nan, "0.1", None])
+def test_bad_label_smoothing(value):
+    estimator = ScratchMLPClassifier(label_smoothing=value)
+    with pytest.raises(ValueError, match=r"'label_smoothing' parameter .* must be"):
+        estimator.fit(X, target_for(ScratchMLPClassifier))
 
 
 @pytest.mark.usefixtures("no_training")

@@ -109,6 +109,20 @@ def test_thirty_epochs_agree(dtype, activation, solver):
         ("regression", dict(early_stopping=True, shuffle=False)),
         ("poisson", dict(learning_rate="invscaling", solver="sgd")),
         ("multiclass", dict(dropout=[0.2, 0.5], early_stopping=True)),
+        (
+            "multiclass",
+            dict(learning_rate="cosine", warmup_fraction=0.2, weight_decay=0.1),
+        ),
+        (
+            "binary",
+            dict(
+                solver="sgd",
+                learning_rate="flat_cosine",
+                weight_decay=0.05,
+                label_smoothing=0.1,
+            ),
+        ),
+        ("multilabel", dict(label_smoothing=0.2, scoring="loss", early_stopping=True)),
     ],
 )
 def test_losses_weights_dropout_and_early_stopping_agree(dtype, kind, params):

@@ -82,6 +82,12 @@ EARLY_STOPPING = {"early_stopping": True, "validation_fraction": 0.2}
 # predict_proba), and the validation loss (the regressor's).
 SCORER_BY_NAME = {**EARLY_STOPPING, "scoring": "neg_log_loss"}
 LOSS_MONITORED = {**EARLY_STOPPING, "scoring": "loss"}
+# A schedule with its warm-up, and decoupled weight decay, together.
+TRAINING_CONTROL = {
+    "learning_rate": "cosine",
+    "warmup_fraction": 0.1,
+    "weight_decay": 0.01,
+}
 OPTIONS = {
     ScratchMLPClassifier: [
         # class_weight dicts: naming label 1 only, which the data of nearly
@@ -94,6 +100,8 @@ OPTIONS = {
         {"dropout": 0.2},
         EARLY_STOPPING,
         SCORER_BY_NAME,
+        TRAINING_CONTROL,
+        {"label_smoothing": 0.1},
     ],
     ScratchMLPRegressor: [
         # the analogue in scikit-learn's MLP of sgd with leaky_relu units
@@ -101,6 +109,7 @@ OPTIONS = {
         {"dropout": 0.2},
         EARLY_STOPPING,
         LOSS_MONITORED,
+        TRAINING_CONTROL,
         # the other regression losses; not a log link's (poisson), whose
         # non-negative targets the checks' data are not
         *(

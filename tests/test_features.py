@@ -442,3 +442,127 @@ def test_loss_curve_display_from_a_pipeline_or_a_search(iris, pyplot):
     for other in [LogisticRegression().fit(X, y), make_pipeline(LogisticRegression())]:
         with pytest.raises(ValueError, match="needs a ScratchMLPClassifier or"):
             LossCurveDisplay.from_estimator(other)
+
+
+# -- schedules, weight decay, label smoothing ---------------------------------------
+def test_label_smoothing_is_left_out_of_the_monitored_validation_loss(iris):
+    X, y = iris
+    X = X[:, :2]
+    est = ScratchMLPClassifier(scoring="loss", label_smoothing=0.2, **EARLY).fit(X, y)
+    X_val, y_val = split_off(est, X, y, 0.3)
+    loss = log_loss(y_val, est.predict_proba(X_val))  # against the true labels
+    assert est.best_validation_score_ == pytest.approx(-loss, rel=1e-9)
+
+
+@pytest.mark.parametrize("kind", ["binary", "multiclass", "multilabel"])
+def test_label_smoothing_fits_the_smoothed_targets(iris, kind):
+    # one full batch, one tiny step: the first epoch's loss is the log-loss
+    # of the initial network against t (1 - ε) + ε / K, K the classes of a
+    # softmax output and 2 for each logistic one
+    X, y = iris
+    target = {"binary": y == 1, "multiclass": y, "multilabel": np.c_[y == 1, y == 2]}
+    epsilon = 0.3
+    est = ScratchMLPClassifier(
+        (7,), label_smoothing=epsilon, alpha=0.0, batch_size=len(y), max_iter=1,
+        learning_rate_init=1e-12, shuffle=False, random_state=0,
+    ).fit(X, target[kind])  # fmt: skip
+    probabilities = est.predict_proba(X)
+    if kind == "multiclass":
+        T = np.eye(3)[y] * (1 - epsilon) + epsilon / 3
+        expected = -np.mean(np.sum(T * np.log(probabilities), axis=1))
+    else:
+        labels = np.atleast_2d(target[kind].T).T.astype(float)
+        p = probabilities[:, 1:] if kind == "binary" else probabilities
+        T = labels * (1 - epsilon) + epsilon / 2
+        per_output = T * np.log(p) + (1 - T) * np.log1p(-p)
+        expected = -np.mean(per_output.sum(axis=1))
+    assert est.loss_curve_[0] == pytest.approx(expected, rel=1e-6)
+
+
+def test_label_smoothing_keeps_predictions_away_from_certainty(iris):
+    X, y = iris
+    sharp = ScratchMLPClassifier(solver="lbfgs", max_iter=500, random_state=0)
+    smooth = clone(sharp).set_params(label_smoothing=0.2)
+    for est in (sharp, smooth):
+        est.fit(X, y)
+    # the smoothed targets' optimum is 1 - ε + ε / K = 0.8667 at most
+    assert sharp.predict_proba(X).max() > 0.99
+    assert smooth.predict_proba(X).max() < 0.9
+
+
+@pytest.mark.parametrize("solver", ["adam", "sgd"])
+def test_a_schedule_trains_and_ends_near_a_rate_of_zero(iris, solver):
+    X, y = iris
+    params = {"solver": solver, "max_iter": 40, "tol": 0, "random_state": 0}
+    # (no momentum: the last steps then move with the rate alone)
+    params.update(learning_rate_init=0.2, momentum=0.0) if solver == "sgd" else None
+    params.setdefault("learning_rate_init", 0.01)
+    est = ScratchMLPClassifier(
+        learning_rate="cosine", warmup_fraction=0.1, **params
+    ).fit(X, y)
+    assert est.score(X, y) > 0.85
+    # the cosine ends at 0: its last epoch hardly moves the loss, where the
+    # constant rate's still does
+    constant = clone(est).set_params(learning_rate="constant").fit(X, y)
+    moves = [abs(e.loss_curve_[-1] - e.loss_curve_[-2]) for e in (est, constant)]
+    assert moves[0] < 0.1 * moves[1]
+
+
+def test_partial_fit_holds_the_schedules_final_value_past_its_horizon(iris):
+    # a cosine over max_iter=2 epochs ends at 0: a third partial_fit takes
+    # steps of size 0, and Adam's weights stay as they are
+    X, y = iris
+    est = ScratchMLPClassifier((8,), learning_rate="cosine", max_iter=2)
+    est.set_params(random_state=0)
+    est.partial_fit(X, y, classes=[0, 1, 2])
+    est.partial_fit(X, y)
+    before = est._params.copy()
+    est.partial_fit(X, y)
+    np.testing.assert_array_equal(est._params, before)
+
+
+def test_warm_start_restarts_the_schedule(iris):
+    X, y = iris
+    est = ScratchMLPClassifier(
+        (8,), learning_rate="cosine", warm_start=True, max_iter=5, random_state=0
+    ).fit(X, y)
+    assert est._optimizer.epochs_done == 5
+    est.fit(X, y)  # a new horizon of max_iter epochs, from its start
+    assert est._optimizer.epochs_done == 5
+
+
+@pytest.mark.parametrize("solver", ["adam", "sgd"])
+def test_weight_decay_shrinks_the_weights_and_spares_the_biases(iris, solver):
+    X, y = iris
+    params = {"solver": solver, "alpha": 0.0, "max_iter": 30, "random_state": 0}
+    params["batch_size"] = 10  # 450 steps, each shrinking the weights by η λ
+    plain = ScratchMLPClassifier((16,), **params).fit(X, y)
+    decayed = ScratchMLPClassifier((16,), weight_decay=1.0, **params).fit(X, y)
+    norm = [sum(float((w**2).sum()) for w in est.coefs_) for est in (plain, decayed)]
+    assert norm[1] < 0.9 * norm[0]
+    # the first layer's biases only feel the decay through the weights
+    assert not np.array_equal(plain.intercepts_[0], decayed.intercepts_[0])
+
+
+def test_lbfgs_ignores_the_stochastic_solvers_controls(iris):
+    X, y = iris
+    plain = ScratchMLPClassifier((8,), solver="lbfgs", max_iter=30, random_state=0)
+    controlled = clone(plain).set_params(
+        learning_rate="cosine", warmup_fraction=0.2, weight_decay=0.5
+    )
+    for est in (plain, controlled):
+        est.fit(X, y)
+    np.testing.assert_array_equal(plain._params, controlled._params)
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [{"warmup_fraction": 0.3}, {"weight_decay": 0.0}, {"label_smoothing": 0.0}],
+    ids=str,
+)
+def test_the_new_controls_at_their_defaults_change_nothing(iris, extra):
+    X, y = iris
+    plain = ScratchMLPClassifier((8,), max_iter=5, random_state=0).fit(X, y)
+    # a warm-up is only read by the schedules that warm up
+    same = ScratchMLPClassifier((8,), max_iter=5, random_state=0, **extra).fit(X, y)
+    np.testing.assert_array_equal(plain._params, same._params)

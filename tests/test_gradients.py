@@ -158,6 +158,18 @@ def test_check_gradients_passes_on_trained_networks(iris, kind, activation):
     assert error < 1e-6  # NaN (nothing checked) fails too
 
 
+@pytest.mark.parametrize("kind", ["multiclass", "binary", "multilabel"])
+def test_check_gradients_on_smoothed_labels(iris, kind):
+    # the objective of label smoothing, trained to near its own minimum
+    X, y = iris
+    targets = targets_for(kind, X[::3], y[::3])
+    estimator = ScratchMLPClassifier(
+        (5,), "tanh", solver="lbfgs", label_smoothing=0.2, max_iter=300,
+        random_state=0,
+    ).fit(X[::3], targets)  # fmt: skip
+    assert check_gradients(estimator, X[::3], targets, max_params=None) < 1e-6
+
+
 def test_check_gradients_on_fitted_weights_dropout_and_weights(iris):
     X, y = iris
     clf = ScratchMLPClassifier(

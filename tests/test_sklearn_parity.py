@@ -30,12 +30,21 @@ PAIRS = list(SKLEARN_TWIN.items())
 
 # Our additions, after scikit-learn's parameters, with defaults that change nothing.
 EXTRA_PARAMETERS = {
-    ScratchMLPClassifier: [("class_weight", None), ("dropout", 0.0), ("scoring", None)],
+    ScratchMLPClassifier: [
+        ("class_weight", None),
+        ("dropout", 0.0),
+        ("scoring", None),
+        ("warmup_fraction", 0.0),
+        ("weight_decay", 0.0),
+        ("label_smoothing", 0.0),
+    ],
     ScratchMLPRegressor: [
         ("dropout", 0.0),
         ("huber_delta", 1.0),
         ("quantile", None),
         ("scoring", None),
+        ("warmup_fraction", 0.0),
+        ("weight_decay", 0.0),
     ],
 }
 

@@ -133,6 +133,8 @@ class BaseScratchMLP(CallbackSupportMixin, BaseEstimator):
         max_fun,
         dropout,
         scoring,
+        warmup_fraction,
+        weight_decay,
     ):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
@@ -159,6 +161,8 @@ class BaseScratchMLP(CallbackSupportMixin, BaseEstimator):
         self.max_fun = max_fun
         self.dropout = dropout
         self.scoring = scoring
+        self.warmup_fraction = warmup_fraction
+        self.weight_decay = weight_decay
 
     # -- hooks the two estimators fill in ---------------------------------------
     @abstractmethod
@@ -174,6 +178,11 @@ class BaseScratchMLP(CallbackSupportMixin, BaseEstimator):
     @abstractmethod
     def _loss_name(self) -> str:
         """Name of the engine loss for the encoded targets of this fit."""
+
+    def _training_targets(self, T: np.ndarray) -> np.ndarray:
+        """The encoded targets training fits (the classifier smooths its
+        labels); validation scores the targets as they are."""
+        return T
 
     def _expected_outputs(self) -> int | None:
         """Output units the fitted targets need, where they say (the
@@ -457,7 +466,7 @@ class BaseScratchMLP(CallbackSupportMixin, BaseEstimator):
         result = minimize_lbfgs(
             problem.network,
             problem.X,
-            problem.T,
+            self._training_targets(problem.T),
             problem.sample_weight,
             problem.alpha,
             self.max_iter,

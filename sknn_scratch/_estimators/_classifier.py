@@ -18,6 +18,7 @@ from ._docstrings import (
     COMMON_PARAMETERS,
     DROPOUT_PARAMETER,
     SCORING_PARAMETER,
+    TRAINING_CONTROL_PARAMETERS,
 )
 from ._params import CLASSIFIER_CONSTRAINTS
 from ._sample_weight import ScaledWeights, scaled
@@ -49,6 +50,16 @@ class_weight : dict, 'balanced' or None, default=None
 
 {scoring}
 
+{training_control}
+
+label_smoothing : float, default=0.0
+    ε of label smoothing, in [0, 1): the log-loss is taken against targets
+    ``t (1 - ε) + ε / K``, with K the number of classes for a softmax output
+    and K = 2 for each logistic one (binary and multilabel). The training
+    loss, ``loss_curve_`` included, is that of the smoothed targets;
+    validation scores and ``scoring='loss'`` are not smoothed. (Not in
+    scikit-learn's MLP.)
+
 Attributes
 ----------
 classes_ : ndarray of shape (n_classes,)
@@ -79,6 +90,7 @@ True
     attributes=COMMON_ATTRIBUTES.replace("{score}", "Accuracy"),
     dropout=DROPOUT_PARAMETER,
     scoring=SCORING_PARAMETER.replace("{score}", "accuracy"),
+    training_control=TRAINING_CONTROL_PARAMETERS,
 )
 
 
@@ -115,8 +127,12 @@ class ScratchMLPClassifier(ClassifierMixin, BaseScratchMLP):
         class_weight=None,
         dropout=0.0,
         scoring=None,
+        warmup_fraction=0.0,
+        weight_decay=0.0,
+        label_smoothing=0.0,
     ):
         self.class_weight = class_weight
+        self.label_smoothing = label_smoothing
         super().__init__(
             hidden_layer_sizes=hidden_layer_sizes,
             activation=activation,
@@ -143,6 +159,8 @@ class ScratchMLPClassifier(ClassifierMixin, BaseScratchMLP):
             max_fun=max_fun,
             dropout=dropout,
             scoring=scoring,
+            warmup_fraction=warmup_fraction,
+            weight_decay=weight_decay,
         )
 
     # -- targets ----------------------------------------------------------------
@@ -264,6 +282,15 @@ class ScratchMLPClassifier(ClassifierMixin, BaseScratchMLP):
                 f"`classes={classes!r}` is not the same as on last call to "
                 f"partial_fit, was: {self.classes_!r}"
             )
+
+    def _training_targets(self, T: np.ndarray) -> np.ndarray:
+        """Label smoothing: t (1 - ε) + ε / K, K the classes of a softmax
+        output, 2 for each logistic one (a new array; none without it)."""
+        epsilon = float(self.label_smoothing)
+        if not epsilon:
+            return T
+        classes = T.shape[1] if self.out_activation_ == "softmax" else 2
+        return T * (1.0 - epsilon) + epsilon / classes
 
     def _expected_outputs(self) -> int | None:
         """One output for a binary problem, one per class (or label) otherwise."""

@@ -10,7 +10,7 @@ import textwrap
 
 from .._reference._activations import ACTIVATIONS
 from .._reference._losses import LOSSES, REGRESSION_LOSSES
-from .._reference._optimizers import SOLVERS
+from .._reference._optimizers import SCHEDULES, SOLVERS
 from ._params import REGRESSOR_CONSTRAINTS
 
 
@@ -28,6 +28,12 @@ def _item(text: str) -> str:
     """A bullet of a parameter description, wrapped and indented."""
     return textwrap.fill(
         text, width=76, initial_indent="    - ", subsequent_indent="      "
+    )
+
+
+def _schedule_lines() -> str:
+    return "\n".join(
+        _item(f"{name!r}: {entry.description}.") for name, entry in SCHEDULES.items()
     )
 
 
@@ -82,13 +88,18 @@ batch_size : int or 'auto', default='auto'
     Rows per mini-batch for 'sgd' and 'adam'; 'auto' is
     ``min(200, n_samples)``. Ignored by 'lbfgs'.
 
-learning_rate : {{'constant', 'invscaling', 'adaptive'}}, default='constant'
-    Step-size schedule of 'sgd'. 'constant' keeps ``learning_rate_init``;
-    'invscaling' uses ``learning_rate_init / (t + 1) ** power_t`` after each
-    epoch, ``t`` being the number of samples seen; 'adaptive' divides the
-    step by 5 each time ``n_iter_no_change`` epochs pass without improving
-    the training loss (or the validation score under early stopping) by
-    ``tol``, and stops once it falls below 1e-6.
+learning_rate : {_choices(SCHEDULES)}, default='constant'
+    Step-size schedule:
+
+{_schedule_lines()}
+
+    The schedules 'sgd' alone follows leave 'adam' at
+    ``learning_rate_init`` (as in scikit-learn); the others set each batch's
+    rate for both, as ``learning_rate_init`` times a factor of the progress
+    of training: the middle of the batch, in epochs, over a horizon of
+    ``max_iter`` epochs (held at its end beyond it, for ``partial_fit``). A
+    fit restarts the schedule, warm start or not; each ``partial_fit`` call
+    goes on with it. Ignored by 'lbfgs'.
 
 learning_rate_init : float, default=0.001
     Initial step size of 'sgd' and 'adam'.
@@ -179,6 +190,20 @@ scoring : str, callable or None, default=None
     user's form (labels, not their encoding). ``validation_scores_`` records
     the monitored score, ``tol`` is measured on its scale, and the weights of
     its best epoch are kept. (Not in scikit-learn's MLP.)"""
+
+
+TRAINING_CONTROL_PARAMETERS = """\
+warmup_fraction : float, default=0.0
+    For the schedules that warm up ('cosine', 'flat_cosine'): the share of
+    the horizon (``max_iter`` epochs) over which the rate rises linearly
+    from 0 to ``learning_rate_init``, in [0, 1). (Not in scikit-learn's MLP.)
+
+weight_decay : float, default=0.0
+    Decoupled weight decay λ of 'sgd' and 'adam' (AdamW, and its SGD
+    analogue): each step shrinks the weights, not the biases, by the step's
+    scheduled rate times λ, apart from the gradient, ``W ← W - η (update +
+    λ W)``. Unlike the L2 penalty ``alpha``, it is not scaled by Adam's
+    second moment. Ignored by 'lbfgs'. (Not in scikit-learn's MLP.)"""
 
 
 def _range(name: str) -> str:

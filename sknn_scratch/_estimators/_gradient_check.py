@@ -222,6 +222,8 @@ def check_gradients(
     problem = probe._prepare_training(
         _as_float64(X), y, sample_weight, incremental=False
     )
+    # the objective training minimises: with the classifier's smoothed labels
+    problem = problem._replace(T=probe._training_targets(problem.T))
     network, alpha = problem.network, probe.alpha
     rng = check_random_state(random_state)
     dropout_seed = rng.randint(np.iinfo(np.int32).max)

@@ -13,7 +13,7 @@ from sklearn.metrics import get_scorer_names
 
 from .._reference._activations import ACTIVATIONS
 from .._reference._losses import LOSSES, REGRESSION_LOSSES
-from .._reference._optimizers import SOLVERS
+from .._reference._optimizers import SCHEDULES, SOLVERS
 from ._validation import LOSS_SCORING
 
 
@@ -238,7 +238,7 @@ COMMON_CONSTRAINTS: dict[str, list[_Constraint]] = {
     "solver": [_Options(*SOLVERS)],
     "alpha": [_non_negative()],
     "batch_size": [_Options("auto"), _positive_int()],
-    "learning_rate": [_Options("constant", "invscaling", "adaptive")],
+    "learning_rate": [_Options(*SCHEDULES)],
     "learning_rate_init": [_positive()],
     "power_t": [_non_negative()],
     "max_iter": [_positive_int()],
@@ -258,11 +258,14 @@ COMMON_CONSTRAINTS: dict[str, list[_Constraint]] = {
     "max_fun": [_positive_int()],
     "dropout": [_DropoutRates()],
     "scoring": [_Scoring()],
+    "warmup_fraction": [_unit_interval("left")],
+    "weight_decay": [_non_negative()],
 }
 
 CLASSIFIER_CONSTRAINTS: dict[str, list[_Constraint]] = {
     **COMMON_CONSTRAINTS,
     "class_weight": [_ClassWeight()],
+    "label_smoothing": [_unit_interval("left")],
 }
 
 REGRESSOR_CONSTRAINTS: dict[str, list[_Constraint]] = {

@@ -13,6 +13,7 @@ from ._docstrings import (
     DROPOUT_PARAMETER,
     LOSS_SETTING_PARAMETERS,
     SCORING_PARAMETER,
+    TRAINING_CONTROL_PARAMETERS,
     regression_loss_parameter,
 )
 from ._params import REGRESSOR_CONSTRAINTS
@@ -39,6 +40,8 @@ Parameters
 
 {scoring}
 
+{training_control}
+
 Attributes
 ----------
 {attributes}
@@ -64,6 +67,7 @@ Examples
     dropout=DROPOUT_PARAMETER,
     loss_settings=LOSS_SETTING_PARAMETERS,
     scoring=SCORING_PARAMETER.replace("{score}", "R²"),
+    training_control=TRAINING_CONTROL_PARAMETERS,
 )
 
 
@@ -102,6 +106,8 @@ class ScratchMLPRegressor(RegressorMixin, BaseScratchMLP):
         huber_delta=1.0,
         quantile=None,
         scoring=None,
+        warmup_fraction=0.0,
+        weight_decay=0.0,
     ):
         self.loss = loss
         self.huber_delta = huber_delta
@@ -132,6 +138,8 @@ class ScratchMLPRegressor(RegressorMixin, BaseScratchMLP):
             max_fun=max_fun,
             dropout=dropout,
             scoring=scoring,
+            warmup_fraction=warmup_fraction,
+            weight_decay=weight_decay,
         )
 
     # -- targets ----------------------------------------------------------------

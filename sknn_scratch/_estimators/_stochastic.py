@@ -98,7 +98,15 @@ def fit_stochastic(estimator, problem, incremental: bool) -> None:
                 random_state.randint(np.iinfo(np.int32).max)
             )
         network.set_dropout_rng(estimator._dropout_rng)
-    trainer = MiniBatchTrainer(network, optimizer, *train, batch_size, problem.alpha)
+    trainer = MiniBatchTrainer(
+        network,
+        optimizer,
+        train.X,
+        estimator._training_targets(train.T),
+        train.sample_weight,
+        batch_size,
+        problem.alpha,
+    )
     monitor = (
         None
         if validation is None
