@@ -18,6 +18,7 @@ The environment variable ``SKNN_SCRATCH_ENGINE`` chooses:
 import contextlib
 import importlib
 import os
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -145,3 +146,35 @@ def compiled_predictor(X, coefs, intercepts, activation: str):
     ) or X.dtype not in (np.float32, np.float64):
         return None
     return _kernels.predict
+
+
+class EngineFallbackWarning(UserWarning):
+    """The compiled engine did not load, and nobody asked for the NumPy one."""
+
+
+_fallback_warned = False
+
+
+def warn_if_fallback() -> None:
+    """Warn, the first time in the process, that fits run on the NumPy engine
+    because the compiled one did not load (``UNAVAILABLE`` says why).
+
+    Silent where the compiled engine loaded or ``SKNN_SCRATCH_ENGINE=numpy``
+    chose the NumPy engine. The estimators call it as a fit starts; the
+    warning is attributed to their line, as ``_estimators._exceptions.warn``
+    does, so that ``module="sknn_scratch"`` filters reach it.
+    """
+    global _fallback_warned
+    if not UNAVAILABLE or _choice == "numpy" or _fallback_warned:
+        return
+    _fallback_warned = True
+    warnings.warn(
+        f"sknn_scratch's compiled engine did not load: {UNAVAILABLE}. Fits run "
+        "on the NumPy engine instead: the same results, more slowly. If the "
+        "install had no C compiler, reinstall with one available (pip install "
+        "builds the engine; pip install -v shows why a build fails). To run on "
+        f"the NumPy engine on purpose, without this warning, set {ENGINE_VARIABLE}"
+        "=numpy.",
+        EngineFallbackWarning,
+        stacklevel=2,
+    )

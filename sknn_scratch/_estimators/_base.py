@@ -19,7 +19,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from .._engine import compiled_predictor
+from .._engine import compiled_predictor, warn_if_fallback
 from .._reference._losses import LOSSES
 from .._reference._network import Network, forward, layer_views
 from .._reference._optimizers import SOLVERS, STOCHASTIC_SOLVERS, minimize_lbfgs
@@ -234,6 +234,7 @@ class BaseScratchMLP(BaseEstimator):
         )
 
     def _fit(self, X, y, sample_weight=None, incremental=False, classes=None):
+        warn_if_fallback()  # once per process, where the compiled engine is missing
         # A call that fails leaves the estimator as it found it: no half-set
         # attributes after bad input, no diverged weights after a bad run.
         saved = snapshot(self, MUTATED_IN_PLACE)
