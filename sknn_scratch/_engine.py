@@ -171,10 +171,10 @@ def warn_if_fallback() -> None:
     warnings.warn(
         f"sknn_scratch's compiled engine did not load: {UNAVAILABLE}. Fits run "
         "on the NumPy engine instead: the same results, more slowly. If the "
-        "install had no C compiler, reinstall with one available (pip install "
-        "builds the engine; pip install -v shows why a build fails). To run on "
-        f"the NumPy engine on purpose, without this warning, set {ENGINE_VARIABLE}"
-        "=numpy.",
+        "install had no C compiler, install one and reinstall without pip's "
+        "cache of built wheels (pip install --force-reinstall --no-cache-dir; "
+        "-v shows why a build fails). To run on the NumPy engine on purpose, "
+        f"without this warning, set {ENGINE_VARIABLE}=numpy.",
         EngineFallbackWarning,
         stacklevel=2,
     )

@@ -311,7 +311,7 @@ def test_a_missing_extension_warns_at_the_first_fit(
     for message in recorded["messages"]:
         # the cause, and the two ways out of it
         assert "sknn_scratch._compiled._kernels was not built" in message
-        assert "reinstall with one available" in message
+        assert "install one and reinstall" in message
         assert "set SKNN_SCRATCH_ENGINE=numpy" in message
 
 
