@@ -14,9 +14,11 @@ from typing import ClassVar, NamedTuple
 
 import numpy as np
 import scipy.sparse as sp
+from sklearn import get_config
 from sklearn.base import BaseEstimator
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
+from sklearn.utils._array_api import _is_numpy_namespace, get_namespace
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from .._engine import compiled_predictor, warn_if_fallback
@@ -67,6 +69,30 @@ def _numeric_input(what: str = "X and y"):
             yield
     except TypeError as error:
         raise InvalidInputError(f"{error}. {what} must hold numbers.") from None
+
+
+def _refuse_array_api_inputs(estimator, **arrays) -> None:
+    """Refuse arrays of another array-API library (PyTorch, array-api-strict...).
+
+    With scikit-learn's ``array_api_dispatch`` on, validation leaves such
+    arrays in their library instead of converting them to NumPy, which both
+    engines compute with; the estimators do not support array-API inputs.
+    """
+    if not get_config()["array_api_dispatch"]:
+        return  # validation converts them to NumPy
+    for name, array in arrays.items():
+        namespace, _ = get_namespace(array)
+        if not _is_numpy_namespace(namespace):
+            library = type(array).__module__.partition(".")[0]
+            raise InvalidInputError(
+                f"{type(estimator).__name__} does not support array-API inputs: "
+                f"{name} is an array of {library}, and with scikit-learn's "
+                "array_api_dispatch on it is not converted to NumPy, which the "
+                f"estimator computes with. Convert {name} to a NumPy array "
+                f"first (numpy.asarray({name}); for a PyTorch tensor, "
+                f"{name}.cpu().numpy()), or turn array_api_dispatch off, and "
+                "scikit-learn converts it."
+            )
 
 
 def _check_finite_output(output: np.ndarray, what: str) -> None:
@@ -198,6 +224,7 @@ class BaseScratchMLP(BaseEstimator):
         weights, empty curves) or loads the fitted weights to continue from.
         """
         validate_params(self, self._parameter_constraints)
+        _refuse_array_api_inputs(self, X=X, y=y, sample_weight=sample_weight)
         hidden_layer_sizes = normalize_hidden_layer_sizes(self.hidden_layer_sizes)
         dropout = self._dropout_rates(len(hidden_layer_sizes))
         first_pass = not hasattr(self, "coefs_") or (
@@ -422,6 +449,7 @@ class BaseScratchMLP(BaseEstimator):
         training data can produce.
         """
         check_is_fitted(self)
+        _refuse_array_api_inputs(self, X=X)
         with _numeric_input("X"):
             X = validate_data(
                 self,
