@@ -24,6 +24,9 @@ TEST_EXTRA = 'needs the test extra: pip install ".[test]"'
 NOT_SHIPPED = (".ci/", ".gitignore")
 # What a build makes: Cython's C (or C++), compiled modules, bytecode.
 BUILD_PRODUCTS = (".c", ".cpp", ".so", ".pyd", ".pyc")
+# A Tempita template and the file generated from it, added to the sources.
+TEMPLATE = "sknn_scratch/_compiled/_packaging_probe.pxi.tp"
+GENERATED = TEMPLATE.removesuffix(".tp")
 
 
 def source_files() -> list[str]:
@@ -53,6 +56,9 @@ def sdist_files(tmp_path_factory) -> set[str]:
     for name in source_files():
         (source / name).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(ROOT / name, source / name)
+    # a template beside the file generated from it, as a build leaves them
+    (source / TEMPLATE).write_text("# a Tempita template\n", "utf-8")
+    (source / GENERATED).write_text("# generated from its template\n", "utf-8")
     built = subprocess.run(
         [
             sys.executable,
@@ -98,3 +104,6 @@ def test_the_sdist_ships_no_build_product(sdist_files):
         if name.endswith(BUILD_PRODUCTS) or "__pycache__" in name
     ]
     assert built == []
+    # a template is a source, what it generates is made at build time
+    assert TEMPLATE in sdist_files
+    assert [name for name in sdist_files if f"{name}.tp" in sdist_files] == []
