@@ -18,6 +18,7 @@ from pathlib import Path
 
 from setuptools import Extension, setup
 from setuptools.command.build_ext import build_ext
+from setuptools.command.sdist import sdist
 
 COMPILED = Path("sknn_scratch") / "_compiled"
 # The variable that chooses the engine at import time (sknn_scratch/_engine.py)
@@ -76,6 +77,17 @@ class OptionalBuildExt(build_ext):
             )
 
 
+class SourcesOnlySdist(sdist):
+    """An sdist of sources only: a template (``X.tp``) is shipped, the file
+    generated from it (``X``) is not, as the build makes it again (the C that
+    Cython generates is left out by MANIFEST.in)."""
+
+    def make_release_tree(self, base_dir, files) -> None:
+        generated = {name.removesuffix(".tp") for name in files if name.endswith(".tp")}
+        sources = [name for name in files if name not in generated]
+        super().make_release_tree(base_dir, sources)
+
+
 def extensions() -> list[Extension]:
     if ENGINE == "numpy":
         print(
@@ -105,4 +117,7 @@ def extensions() -> list[Extension]:
     return cythonize(modules, language_level=3, nthreads=os.cpu_count() or 1)
 
 
-setup(ext_modules=extensions(), cmdclass={"build_ext": OptionalBuildExt})
+setup(
+    ext_modules=extensions(),
+    cmdclass={"build_ext": OptionalBuildExt, "sdist": SourcesOnlySdist},
+)

@@ -18,6 +18,7 @@ The environment variable ``SKNN_SCRATCH_ENGINE`` chooses:
 import contextlib
 import importlib
 import os
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -153,3 +154,35 @@ def compiled_predictor(X, coefs, intercepts, activation: str):
     ):
         return None
     return compiled.predict
+
+
+class EngineFallbackWarning(UserWarning):
+    """The compiled engine did not load, and nobody asked for the NumPy one."""
+
+
+_fallback_warned = False
+
+
+def warn_if_fallback() -> None:
+    """Warn, the first time in the process, that fits run on the NumPy engine
+    because the compiled one did not load (``UNAVAILABLE`` says why).
+
+    Silent where the compiled engine loaded or ``SKNN_SCRATCH_ENGINE=numpy``
+    chose the NumPy engine. The estimators call it as a fit starts; the
+    warning is attributed to their line, as ``_estimators._exceptions.warn``
+    does, so that ``module="sknn_scratch"`` filters reach it.
+    """
+    global _fallback_warned
+    if not UNAVAILABLE or _choice == "numpy" or _fallback_warned:
+        return
+    _fallback_warned = True
+    warnings.warn(
+        f"sknn_scratch's compiled engine did not load: {UNAVAILABLE}. Fits run "
+        "on the NumPy engine instead: the same results, more slowly. If the "
+        "install had no C compiler, install one and reinstall without pip's "
+        "cache of built wheels (pip install --force-reinstall --no-cache-dir; "
+        "-v shows why a build fails). To run on the NumPy engine on purpose, "
+        f"without this warning, set {ENGINE_VARIABLE}=numpy.",
+        EngineFallbackWarning,
+        stacklevel=2,
+    )

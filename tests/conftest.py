@@ -13,6 +13,12 @@ from sklearn.preprocessing import StandardScaler
 
 from sknn_scratch import _engine
 
+# Where the compiled engine did not load (and SKNN_SCRATCH_ENGINE=numpy did not
+# ask for the NumPy one), the first fit of a process warns, once. Issue that
+# warning here, as the suite starts, so that pytest shows it and no test's own
+# warning filters meet it (test_engines.py tests it, in subprocesses).
+_engine.warn_if_fallback()
+
 
 @pytest.fixture(scope="session")
 def iris():

@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 from helpers import SKLEARN_TWIN
+from sklearn.base import clone
 
 from sknn_scratch import ScratchMLPClassifier, ScratchMLPRegressor, _base, _training
 
@@ -348,6 +349,34 @@ def test_parameter_errors_are_also_type_errors(iris):
         warnings.simplefilter("error")
         with pytest.raises(ValueError, match="X must hold numbers"):
             reg.predict(np.full((2, 4), {}, dtype=object))
+
+
+@pytest.mark.usefixtures("no_training")
+@pytest.mark.parametrize("array_api_input", ["X", "y", "sample_weight"])
+def test_array_api_inputs_are_refused_with_what_to_do(fitted, array_api_input):
+    # With scikit-learn's array_api_dispatch on, another library's arrays stay
+    # in their library; the estimators compute with NumPy and say so.
+    xp = pytest.importorskip("array_api_strict", reason="needs the test extra")
+    from sklearn import config_context, get_config
+
+    config = get_config()
+    inputs = {"X": X, "y": target_for(type(fitted)), "sample_weight": np.ones(30)}
+    inputs[array_api_input] = xp.asarray(inputs[array_api_input])
+    message = (
+        rf"does not support array-API inputs: {array_api_input} is an array of "
+        rf"array_api_strict.* Convert {array_api_input} to a NumPy array"
+    )
+    with config_context(array_api_dispatch=True):
+        with pytest.raises(ValueError, match=message):
+            clone(fitted).fit(**inputs)
+        if array_api_input == "X":
+            methods = ["predict"]
+            if isinstance(fitted, ScratchMLPClassifier):
+                methods += ["predict_proba", "predict_log_proba"]
+            for method in methods:
+                with pytest.raises(ValueError, match=message):
+                    getattr(fitted, method)(inputs["X"])
+    assert get_config() == config  # scikit-learn's configuration restored
 
 
 # -- options beyond scikit-learn's ----------------------------------------------

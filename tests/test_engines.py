@@ -5,6 +5,7 @@ them. The compiled engine must reproduce the reference after 30 epochs to
 ‖Δw‖/‖w‖ ≤ 1e-10 in float64 and 1e-4 in float32, with the same random draws.
 """
 
+import json
 import os
 import shutil
 import subprocess
@@ -295,6 +296,55 @@ def test_a_missing_extension_falls_back_or_fails_as_asked():
     required = run_python(code, SKNN_SCRATCH_ENGINE="compiled")
     assert required.returncode != 0
     assert "SKNN_SCRATCH_ENGINE=compiled" in required.stderr
+
+
+FIT_TWICE_RECORDING_WARNINGS = """
+import json, warnings
+import numpy as np
+import sknn_scratch
+from sknn_scratch import ScratchMLPClassifier
+from sknn_scratch._engine import UNAVAILABLE, EngineFallbackWarning
+X = np.random.default_rng(0).standard_normal((40, 3))
+with warnings.catch_warnings(record=True) as caught:
+    # every warning, every time: the once is the package's, not Python's
+    warnings.simplefilter("always")
+    warnings.filterwarnings("ignore", module=IGNORED_MODULE)
+    model = ScratchMLPClassifier((4,), max_iter=3)
+    model.partial_fit(X, X[:, 0] > 0, classes=[False, True])
+    model.fit(X, X[:, 0] > 0)
+print(json.dumps({
+    "cause": UNAVAILABLE,
+    "is_user_warning": issubclass(EngineFallbackWarning, UserWarning),
+    "messages": [str(w.message) for w in caught
+                 if issubclass(w.category, EngineFallbackWarning)],
+}))
+"""
+
+
+@pytest.mark.parametrize(
+    ("engine_variable", "ignored_module", "expected_warnings"),
+    [
+        ("", "nothing", 1),  # once, in the first of two fits
+        ("numpy", "nothing", 0),  # the NumPy engine asked for
+        ("", "sknn_scratch", 0),  # attributed to the package
+    ],
+)
+def test_a_missing_extension_warns_at_the_first_fit(
+    engine_variable, ignored_module, expected_warnings
+):
+    code = BLOCK_THE_EXTENSION + FIT_TWICE_RECORDING_WARNINGS.replace(
+        "IGNORED_MODULE", repr(ignored_module)
+    )
+    run = run_python(code, SKNN_SCRATCH_ENGINE=engine_variable)
+    assert run.returncode == 0, run.stderr
+    recorded = json.loads(run.stdout)
+    assert recorded["is_user_warning"]
+    assert len(recorded["messages"]) == expected_warnings
+    for message in recorded["messages"]:
+        # the cause, and the two ways out of it
+        assert "was not built" in recorded["cause"] and recorded["cause"] in message
+        assert "install one and reinstall" in message
+        assert "set SKNN_SCRATCH_ENGINE=numpy" in message
 
 
 def test_show_versions_names_the_engine(capsys):

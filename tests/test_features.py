@@ -19,6 +19,7 @@ from sklearn.exceptions import ConvergenceWarning, NotFittedError
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import balanced_accuracy_score, log_loss
 from sklearn.model_selection import GridSearchCV, train_test_split
+from sklearn.neural_network import MLPClassifier
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
@@ -439,9 +440,32 @@ def test_loss_curve_display_from_a_pipeline_or_a_search(iris, pyplot):
     no_refit = GridSearchCV(network, {"alpha": [1e-4, 1e-1]}, cv=2, refit=False)
     with pytest.raises(ValueError, match="refit=False has no best_estimator_"):
         LossCurveDisplay.from_estimator(no_refit.fit(X, y))
-    for other in [LogisticRegression().fit(X, y), make_pipeline(LogisticRegression())]:
-        with pytest.raises(ValueError, match="needs a ScratchMLPClassifier or"):
-            LossCurveDisplay.from_estimator(other)
+
+
+def test_loss_curve_display_from_scikit_learns_mlp(iris, pyplot):
+    # Any estimator with a loss_curve_ draws, scikit-learn's MLP included.
+    X, y = iris
+    mlp = MLPClassifier((5,), early_stopping=True, max_iter=15, random_state=0)
+    pipeline = make_pipeline(StandardScaler(), mlp).fit(X, y)  # fits mlp itself
+    display = LossCurveDisplay.from_estimator(pipeline)
+    np.testing.assert_array_equal(display.line_.get_ydata(), mlp.loss_curve_)
+    np.testing.assert_array_equal(
+        display.score_line_.get_ydata(), mlp.validation_scores_
+    )
+    assert display.validation_line_ is None  # scikit-learn records no such curve
+    assert display.score_ax_.get_ylabel() == "validation accuracy"
+    assert display.ax_.get_title() == "MLPClassifier"
+
+
+def test_loss_curve_display_needs_a_loss_curve(iris, pyplot):
+    X, y = iris
+    with pytest.raises(ValueError, match="LogisticRegression has none"):
+        LossCurveDisplay.from_estimator(LogisticRegression().fit(X, y))
+    lbfgs = MLPClassifier((5,), solver="lbfgs", max_iter=5).fit(X, y)
+    with pytest.raises(ValueError, match="solver='lbfgs' and has none"):
+        LossCurveDisplay.from_estimator(make_pipeline(lbfgs))
+    with pytest.raises(NotFittedError):
+        LossCurveDisplay.from_estimator(make_pipeline(LogisticRegression()))
 
 
 # -- schedules, weight decay, label smoothing ---------------------------------------

@@ -14,12 +14,15 @@ from typing import ClassVar, NamedTuple
 
 import numpy as np
 import scipy.sparse as sp
+from sklearn import get_config
 from sklearn.base import BaseEstimator
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
+from sklearn.utils._array_api import _is_numpy_namespace, get_namespace
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from .._compat import with_new_parameters
+from .._engine import warn_if_fallback
 from .._reference._losses import LOSSES
 from .._reference._network import Network, forward, layer_views
 from .._reference._optimizers import SOLVERS, STOCHASTIC_SOLVERS, minimize_lbfgs
@@ -69,6 +72,30 @@ def _numeric_input(what: str = "X and y"):
             yield
     except TypeError as error:
         raise InvalidInputError(f"{error}. {what} must hold numbers.") from None
+
+
+def _refuse_array_api_inputs(estimator, **arrays) -> None:
+    """Refuse arrays of another array-API library (PyTorch, array-api-strict...).
+
+    With scikit-learn's ``array_api_dispatch`` on, validation leaves such
+    arrays in their library instead of converting them to NumPy, which both
+    engines compute with; the estimators do not support array-API inputs.
+    """
+    if not get_config()["array_api_dispatch"]:
+        return  # validation converts them to NumPy
+    for name, array in arrays.items():
+        namespace, _ = get_namespace(array)
+        if not _is_numpy_namespace(namespace):
+            library = type(array).__module__.partition(".")[0]
+            raise InvalidInputError(
+                f"{type(estimator).__name__} does not support array-API inputs: "
+                f"{name} is an array of {library}, and with scikit-learn's "
+                "array_api_dispatch on it is not converted to NumPy, which the "
+                f"estimator computes with. Convert {name} to a NumPy array "
+                f"first (numpy.asarray({name}); for a PyTorch tensor, "
+                f"{name}.cpu().numpy()), or turn array_api_dispatch off, and "
+                "scikit-learn converts it."
+            )
 
 
 def _check_finite_output(output: np.ndarray, what: str) -> None:
@@ -230,6 +257,7 @@ class BaseScratchMLP(CallbackSupportMixin, BaseEstimator):
         weights, empty curves) or loads the fitted weights to continue from.
         """
         validate_params(self, self._parameter_constraints)
+        _refuse_array_api_inputs(self, X=X, y=y, sample_weight=sample_weight)
         hidden_layer_sizes = normalize_hidden_layer_sizes(self.hidden_layer_sizes)
         dropout = self._dropout_rates(len(hidden_layer_sizes))
         first_pass = not hasattr(self, "coefs_") or (
@@ -290,6 +318,7 @@ class BaseScratchMLP(CallbackSupportMixin, BaseEstimator):
         classes=None,
         validation_data=None,
     ):
+        warn_if_fallback()  # once per process, where the compiled engine is missing
         # A call that fails leaves the estimator as it found it: no half-set
         # attributes after bad input, no diverged weights after a bad run.
         saved = snapshot(self, MUTATED_IN_PLACE)
@@ -505,6 +534,7 @@ class BaseScratchMLP(CallbackSupportMixin, BaseEstimator):
         """
         check_is_fitted(self)
         check_fitted_network(self)
+        _refuse_array_api_inputs(self, X=X)
         with _numeric_input("X"):
             X = validate_data(
                 self,

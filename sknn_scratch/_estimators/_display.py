@@ -10,8 +10,6 @@ import numpy as np
 from sklearn.pipeline import Pipeline
 from sklearn.utils.validation import check_is_fitted
 
-from ._base import BaseScratchMLP
-
 
 def _pyplot():
     try:
@@ -147,8 +145,10 @@ class LossCurveDisplay:
 
         Parameters
         ----------
-        estimator : ScratchMLPClassifier, ScratchMLPRegressor, Pipeline or search
-            Fitted with solver 'sgd' or 'adam' (which record ``loss_curve_``);
+        estimator : estimator, Pipeline or search
+            A fitted estimator that records ``loss_curve_``: a
+            ScratchMLPClassifier or ScratchMLPRegressor, or scikit-learn's
+            MLPClassifier or MLPRegressor, trained by solver 'sgd' or 'adam';
             or a fitted Pipeline whose last step is one, or a fitted search
             (such as GridSearchCV) whose ``best_estimator_`` is one.
         ax : matplotlib Axes, default=None
@@ -162,41 +162,45 @@ class LossCurveDisplay:
         -------
         display : LossCurveDisplay
         """
-        estimator = _network_of(estimator)
-        check_is_fitted(estimator)
-        if getattr(estimator, "loss_curve_", None) is None:
-            raise ValueError(
-                "LossCurveDisplay needs loss_curve_, which the 'sgd' and 'adam' "
-                f"solvers record; this estimator used solver={estimator.solver!r}."
-            )
-        is_classifier = hasattr(estimator, "classes_")
+        network = _estimator_inside(estimator)
+        check_is_fitted(network)
+        if getattr(network, "loss_curve_", None) is None:
+            raise ValueError(_no_loss_curve(estimator, network))
+        is_classifier = hasattr(network, "classes_")
         display = cls(
-            loss_curve=estimator.loss_curve_,
-            validation_loss_curve=getattr(estimator, "validation_loss_curve_", None),
-            validation_scores=getattr(estimator, "validation_scores_", None),
-            estimator_name=type(estimator).__name__,
+            loss_curve=network.loss_curve_,
+            validation_loss_curve=getattr(network, "validation_loss_curve_", None),
+            validation_scores=getattr(network, "validation_scores_", None),
+            estimator_name=type(network).__name__,
             score_name="validation accuracy" if is_classifier else "validation R²",
         )
         return display.plot(ax=ax, name=name, **kwargs)
 
 
-def _network_of(estimator):
-    """The network inside what users hold: a Pipeline's last step, a fitted
-    search's ``best_estimator_`` (in any nesting of the two)."""
-    held = estimator
-    while not isinstance(estimator, BaseScratchMLP):
+def _estimator_inside(estimator):
+    """The estimator inside what users hold: a Pipeline's last step, a fitted
+    search's ``best_estimator_`` (in any nesting of the two), or itself."""
+    while True:
         if isinstance(estimator, Pipeline):
             estimator = estimator[-1]
         elif hasattr(estimator, "best_estimator_"):
             estimator = estimator.best_estimator_
         else:
-            found = "" if estimator is held else f", which holds {estimator!r}"
-            if hasattr(estimator, "cv_results_"):
-                found += " (a search fitted with refit=False has no best_estimator_)"
-            raise ValueError(
-                "LossCurveDisplay.from_estimator needs a ScratchMLPClassifier or "
-                "ScratchMLPRegressor, a Pipeline whose last step is one, or a "
-                "fitted search (such as GridSearchCV) whose best_estimator_ is "
-                f"one; got {type(held).__name__}{found}."
-            )
-    return estimator
+            return estimator
+
+
+def _no_loss_curve(held, estimator) -> str:
+    """Why ``estimator`` (found inside ``held``) has nothing to draw."""
+    found = type(estimator).__name__
+    if estimator is not held:
+        found += f", inside the {type(held).__name__},"
+    if hasattr(estimator, "cv_results_"):
+        found += " is a search fitted with refit=False (no best_estimator_) and"
+    elif hasattr(estimator, "n_layers_"):  # a network: its solver records none
+        found += f" was trained with solver={estimator.solver!r} and"
+    return (
+        "LossCurveDisplay needs loss_curve_, which a network trained by solver "
+        "'sgd' or 'adam' records (ours, or scikit-learn's MLPClassifier and "
+        "MLPRegressor), alone, as a Pipeline's last step or as a fitted "
+        f"search's best_estimator_; {found} has none."
+    )
