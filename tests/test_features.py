@@ -438,7 +438,7 @@ def test_loss_curve_display_from_a_pipeline_or_a_search(iris, pyplot):
     with pytest.raises(NotFittedError):
         LossCurveDisplay.from_estimator(make_pipeline(StandardScaler(), clone(network)))
     no_refit = GridSearchCV(network, {"alpha": [1e-4, 1e-1]}, cv=2, refit=False)
-    with pytest.raises(ValueError, match="refit=False has no best_estimator_"):
+    with pytest.raises(ValueError, match=r"refit=False \(no best_estimator_\)"):
         LossCurveDisplay.from_estimator(no_refit.fit(X, y))
 
 
