@@ -17,7 +17,7 @@ Contenders
     engine: ratios to the floor are only comparable from quiet runs.
 ``ours``
     ``sknn_scratch.ScratchMLPClassifier`` as installed: the compiled engine
-    (``sknn_scratch._kernels``) where it is built, which runs whole epochs in
+    (``sknn_scratch._compiled``) where it is built, which runs whole epochs in
     C and calls SciPy's BLAS. The environment line says which engine it is.
 ``NumPy engine``
     The same estimator on the NumPy reference engine

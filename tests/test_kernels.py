@@ -62,16 +62,16 @@ def reference_derivative(name, delta, a, z):
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("name", COMPILED_ACTIVATIONS)
 def test_activation_kernels_equal_the_reference(name, dtype, extreme):
-    _kernels = _engine.compiled
+    engine = _engine.compiled
 
     z = values(dtype, extreme)
     bias = np.linspace(-1, 1, z.shape[1]).astype(dtype)
-    compiled = _kernels.activate(z, bias, name)
+    compiled = engine.activate(z, bias, name)
     expected = reference_forward(name, z + bias)
     assert compiled.dtype == dtype
     np.testing.assert_allclose(compiled, expected, rtol=RTOL[dtype], atol=0)
     delta = np.random.default_rng(1).standard_normal(z.shape).astype(dtype)
-    compiled = _kernels.derivative(delta, expected, z + bias, name)
+    compiled = engine.derivative(delta, expected, z + bias, name)
     expected = reference_derivative(name, delta, expected, z + bias)
     # some derivatives cancel to 0 (silu's at z ≈ -1.28): a rounding of their
     # O(1) terms is the error to allow there
@@ -102,14 +102,14 @@ def settings_of(name) -> dict:
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("name", COMPILED_LOSSES)
 def test_loss_kernels_equal_the_reference(name, dtype, weighted):
-    _kernels = _engine.compiled
+    engine = _engine.compiled
 
     z = values(dtype, extreme=False)[:, :4] / 4
     t = targets(name, z.shape, dtype)
     weights = np.linspace(0.5, 2.0, z.shape[0]).astype(dtype) if weighted else None
     settings = settings_of(name)
     scale = 1.0 / (z.shape[0] if weights is None else float(weights.sum()))
-    total, a, delta = _kernels.loss_stage(
+    total, a, delta = engine.loss_stage(
         z, t, weights, name, float(next(iter(settings.values()), 0.0)), scale
     )
     expected_a, expected_delta = z.copy(), np.empty_like(z)
@@ -127,9 +127,9 @@ def test_loss_kernels_equal_the_reference(name, dtype, weighted):
 
 def test_every_function_runs_numpys_own_loops():
     # where they were found, both engines compute the same exp, tanh, ...
-    _kernels = _engine.compiled
+    engine = _engine.compiled
 
-    assert all(_kernels.vector_loops().values())
+    assert all(engine.vector_loops().values())
 
 
 COMPILED_OPTIMIZERS = [
@@ -156,7 +156,7 @@ def test_optimizer_kernels_equal_the_reference(name, decay, dtype, parts):
     # Three steps from the same state, with the L2 penalty's gradient on the
     # leading weights (and their decay): the same operations, so the same
     # bits, whatever the number of blocks the pass is cut into.
-    _kernels = _engine.compiled
+    engine = _engine.compiled
     rng = np.random.default_rng(3)
     n_params, n_weights, factor = 5000, 4000, 0.03
     make = SOLVERS[name].make
@@ -166,7 +166,7 @@ def test_optimizer_kernels_equal_the_reference(name, decay, dtype, parts):
     expected = params.copy()
     for _ in range(3):
         grad = rng.standard_normal(n_params).astype(dtype)
-        squares = _kernels.optimizer_step(
+        squares = engine.optimizer_step(
             compiled, params, grad.copy(), n_weights, factor, decay, parts
         )
         weights = expected[:n_weights]
@@ -185,9 +185,9 @@ def test_optimizer_kernels_equal_the_reference(name, decay, dtype, parts):
 
 
 def test_a_state_that_does_not_fit_the_parameters_is_refused():
-    _kernels = _engine.compiled
+    engine = _engine.compiled
     name = COMPILED_OPTIMIZERS[-1]
     optimizer = SOLVERS[name].make(OPTIMIZER_SETTINGS, 10, np.float64)
     params, grad = np.zeros(20), np.zeros(20)  # twice the optimizer's size
     with pytest.raises(ValueError, match="state vector 0"):
-        _kernels.optimizer_step(optimizer, params, grad, 20, 0.0)
+        engine.optimizer_step(optimizer, params, grad, 20, 0.0)
