@@ -119,6 +119,8 @@ def compile_network(network):
         return None
     if not (network.hidden_activation.compiled and network.loss_entry.compiled):
         return None
+    if network.embedding is not None:  # no compiled embedding yet
+        return None
     return compiled.CompiledNetwork(
         network.layer_sizes,
         network.activation,

@@ -29,6 +29,12 @@ PAIRS = list(SKLEARN_TWIN.items())
 
 
 # Our additions, after scikit-learn's parameters, with defaults that change nothing.
+EMBEDDING = [
+    ("embedding", None),
+    ("embedding_columns", None),
+    ("embedding_size", 16),
+    ("embedding_scale", 0.1),
+]
 EXTRA_PARAMETERS = {
     ScratchMLPClassifier: [
         ("class_weight", None),
@@ -37,6 +43,7 @@ EXTRA_PARAMETERS = {
         ("warmup_fraction", 0.0),
         ("weight_decay", 0.0),
         ("label_smoothing", 0.0),
+        *EMBEDDING,
     ],
     ScratchMLPRegressor: [
         ("dropout", 0.0),
@@ -45,6 +52,7 @@ EXTRA_PARAMETERS = {
         ("scoring", None),
         ("warmup_fraction", 0.0),
         ("weight_decay", 0.0),
+        *EMBEDDING,
     ],
 }
 

@@ -23,6 +23,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from .._compat import with_new_parameters
 from .._engine import warn_if_fallback
+from .._reference._embeddings import NumericalEmbedding
 from .._reference._losses import LOSSES
 from .._reference._network import Network, forward, layer_views
 from .._reference._optimizers import SOLVERS, STOCHASTIC_SOLVERS, minimize_lbfgs
@@ -34,7 +35,12 @@ from ._exceptions import (
     TrainingDivergedError,
     warn,
 )
-from ._params import normalize_dropout, normalize_hidden_layer_sizes, validate_params
+from ._params import (
+    embedding_columns,
+    normalize_dropout,
+    normalize_hidden_layer_sizes,
+    validate_params,
+)
 from ._sample_weight import validate_sample_weight, weights_for_training
 from ._state import restore, snapshot
 from ._stochastic import MUTATED_IN_PLACE, STATE, fit_stochastic, start_tracking
@@ -162,6 +168,10 @@ class BaseScratchMLP(CallbackSupportMixin, BaseEstimator):
         scoring,
         warmup_fraction,
         weight_decay,
+        embedding,
+        embedding_columns,
+        embedding_size,
+        embedding_scale,
     ):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
@@ -190,6 +200,10 @@ class BaseScratchMLP(CallbackSupportMixin, BaseEstimator):
         self.scoring = scoring
         self.warmup_fraction = warmup_fraction
         self.weight_decay = weight_decay
+        self.embedding = embedding
+        self.embedding_columns = embedding_columns
+        self.embedding_size = embedding_size
+        self.embedding_scale = embedding_scale
 
     # -- hooks the two estimators fill in ---------------------------------------
     @abstractmethod
@@ -205,6 +219,34 @@ class BaseScratchMLP(CallbackSupportMixin, BaseEstimator):
     @abstractmethod
     def _loss_name(self) -> str:
         """Name of the engine loss for the encoded targets of this fit."""
+
+    def _fitted_embedding(self, X, first_pass: bool):
+        """The numerical embedding of this fit, or None: made and fitted on
+        X (its piecewise-linear bins) at a first fit or partial_fit, the
+        fitted one (bins fixed) when training goes on."""
+        if not first_pass:
+            embedding = getattr(self, "embedding_", None)
+            kind = None if embedding is None else embedding.kind
+            if kind != self.embedding:
+                raise ValueError(
+                    f"warm_start and partial_fit continue the fitted network, whose "
+                    f"embedding is {kind!r}, not embedding={self.embedding!r}. "
+                    "Refit from scratch instead."
+                )
+            return embedding
+        if self.embedding is None:
+            return None
+        columns = embedding_columns(self.embedding_columns, X.shape[1])
+        embedding = NumericalEmbedding(
+            self.embedding,
+            columns,
+            X.shape[1],
+            self.embedding_size,
+            self.embedding_scale,
+        )
+        embedded = X[:, columns]
+        embedding.fit(embedded.toarray() if sp.issparse(embedded) else embedded)
+        return embedding
 
     def _training_targets(self, T: np.ndarray) -> np.ndarray:
         """The encoded targets training fits (the classifier smooths its
@@ -282,7 +324,9 @@ class BaseScratchMLP(CallbackSupportMixin, BaseEstimator):
             self, *(validation_data or (None, None, None)), X.dtype, T.shape[1]
         )
 
-        layer_sizes = (X.shape[1], *hidden_layer_sizes, T.shape[1])
+        embedding = self._fitted_embedding(X, first_pass)
+        n_inputs = X.shape[1] if embedding is None else embedding.width
+        layer_sizes = (n_inputs, *hidden_layer_sizes, T.shape[1])
         random_state = check_random_state(self.random_state)
         if first_pass:
             network = Network(
@@ -292,6 +336,7 @@ class BaseScratchMLP(CallbackSupportMixin, BaseEstimator):
                 X.dtype,
                 dropout,
                 loss_settings=self._loss_settings(),
+                embedding=embedding,
             )
             self._initialize(network, random_state)
         else:
@@ -421,6 +466,8 @@ class BaseScratchMLP(CallbackSupportMixin, BaseEstimator):
         network.initialize(random_state)
         self._params = network.params
         self.coefs_, self.intercepts_ = network.coefs, network.intercepts
+        self.embedding_ = network.embedding
+        self.embedding_params_ = network.embedding_params
         # scikit-learn's lbfgs leaves the stochastic solvers' curves unset
         for stale in STATE:
             if hasattr(self, stale):
@@ -445,23 +492,31 @@ class BaseScratchMLP(CallbackSupportMixin, BaseEstimator):
                 f"layer shapes {fitted} differ from the shapes {expected} implied "
                 "by the data and hidden_layer_sizes. Refit from scratch instead."
             )
+        embedding = getattr(self, "embedding_", None)
+        embedding_params = getattr(self, "embedding_params_", None)
+        n_extra = 0 if embedding is None else embedding.n_params
         params = getattr(self, "_params", None)
-        intact = is_flat_vector_of(params, layer_sizes, self.coefs_[0].dtype) and all(
-            a.__array_interface__ == b.__array_interface__
-            for a, b in zip(
-                itertools.chain(*layer_views(params, layer_sizes)),
-                self.coefs_ + self.intercepts_,
-                strict=True,
+        dtype = self.coefs_[0].dtype
+        intact = is_flat_vector_of(params, layer_sizes, dtype, n_extra)
+        if intact:
+            views = list(itertools.chain(*layer_views(params, layer_sizes)))
+            fitted = self.coefs_ + self.intercepts_
+            if n_extra:
+                views.append(params[-n_extra:].reshape(embedding_params.shape))
+                fitted.append(embedding_params)
+            intact = all(
+                a.__array_interface__ == b.__array_interface__
+                for a, b in zip(views, fitted, strict=True)
             )
-        )
         network = Network(
             layer_sizes,
             self.activation,
             self._loss_name(),
-            self.coefs_[0].dtype,
+            dtype,
             dropout,
             params=params if intact else None,
             loss_settings=self._loss_settings(),
+            embedding=embedding,
         )
         if not intact:
             for target, source in zip(network.coefs, self.coefs_, strict=True):
@@ -470,8 +525,11 @@ class BaseScratchMLP(CallbackSupportMixin, BaseEstimator):
                 network.intercepts, self.intercepts_, strict=True
             ):
                 target[...] = source
+            if n_extra:
+                network.embedding_params[...] = embedding_params
             self._params = network.params
             self.coefs_, self.intercepts_ = network.coefs, network.intercepts
+            self.embedding_params_ = network.embedding_params
         self.out_activation_ = network.output_activation
         return network
 
@@ -546,7 +604,13 @@ class BaseScratchMLP(CallbackSupportMixin, BaseEstimator):
         activation = "identity" if logits else self.out_activation_
         with np.errstate(all="ignore"):
             output = forward(
-                X, self.coefs_, self.intercepts_, self.activation, activation
+                X,
+                self.coefs_,
+                self.intercepts_,
+                self.activation,
+                activation,
+                getattr(self, "embedding_", None),
+                getattr(self, "embedding_params_", None),
             )
         _check_finite_output(output, "logits" if logits else f"{activation} outputs")
         return output

@@ -13,6 +13,7 @@ estimator's own terms.)
 import numpy as np
 
 from .._reference._activations import ACTIVATIONS, OUTPUT_ACTIVATIONS
+from .._reference._embeddings import EMBEDDINGS, NumericalEmbedding
 from .._reference._network import n_parameters
 
 _REFIT = "Refit the estimator, or load a file saved from a fitted one."
@@ -62,6 +63,10 @@ def check_fitted_network(estimator) -> None:
         _fail(f"coefs_[0] must be a float32 or float64 array; got {dtype!r}.")
     width = getattr(estimator, "n_features_in_", None)
     below = f"n_features_in_={width}"
+    embedding = getattr(estimator, "embedding_", None)
+    if embedding is not None:
+        width = check_fitted_embedding(estimator, embedding, width, dtype)
+        below = f"embedding_ gives {width} inputs"
     for layer, (W, b) in enumerate(zip(coefs, intercepts, strict=True)):
         for name, array, ndim in (("coefs_", W, 2), ("intercepts_", b, 1)):
             if not (
@@ -97,13 +102,62 @@ def check_fitted_network(estimator) -> None:
         )
 
 
-def is_flat_vector_of(params, layer_sizes, dtype) -> bool:
+def check_fitted_embedding(estimator, embedding, n_features, dtype) -> int:
+    """Raise ValueError unless ``embedding_`` (and ``embedding_params_``) can
+    embed ``n_features`` columns; returns the first layer's width."""
+    if (
+        not isinstance(embedding, NumericalEmbedding)
+        or embedding.kind not in EMBEDDINGS
+    ):
+        _fail(f"embedding_ must be a numerical embedding; got {type(embedding)}.")
+    columns = embedding.columns
+    if not (
+        isinstance(columns, np.ndarray)
+        and columns.ndim == 1
+        and columns.size
+        and embedding.n_features == n_features
+        and np.all(np.diff(columns) > 0)
+        and 0 <= columns[0]
+        and columns[-1] < n_features
+    ):
+        _fail(
+            f"embedding_ embeds columns {columns!r} of {embedding.n_features}, but "
+            f"X has n_features_in_={n_features} columns."
+        )
+    if embedding.entry.backward is None:  # fixed encodings: their constants
+        edges = embedding.constants
+        if (
+            not isinstance(edges, list)
+            or len(edges) != columns.size
+            or not all(
+                isinstance(e, np.ndarray)
+                and e.ndim == 1
+                and e.size >= 2
+                and np.all(np.isfinite(e))
+                and np.all(np.diff(e) > 0)
+                for e in edges
+            )
+        ):
+            _fail("embedding_ must hold increasing finite bin edges for each column.")
+    params = getattr(estimator, "embedding_params_", None)
+    expected = (columns.size, embedding.size) if embedding.n_params else None
+    shape = getattr(params, "shape", None)
+    if shape != expected or (params is not None and params.dtype != dtype):
+        _fail(
+            f"embedding_params_ has shape {shape}, but embedding_ needs "
+            f"{expected} of {dtype}."
+        )
+    return embedding.width
+
+
+def is_flat_vector_of(params, layer_sizes, dtype, n_extra: int = 0) -> bool:
     """Whether ``params`` is a writeable C-ordered vector of ``dtype`` holding
-    exactly the parameters of a network of ``layer_sizes``."""
+    exactly the parameters of a network of ``layer_sizes`` (and ``n_extra``
+    more: the embedding's)."""
     return (
         isinstance(params, np.ndarray)
         and params.dtype == dtype
-        and params.shape == (n_parameters(tuple(layer_sizes))[1],)
+        and params.shape == (n_parameters(tuple(layer_sizes))[1] + n_extra,)
         and params.flags.c_contiguous
         and params.flags.writeable
     )

@@ -17,6 +17,7 @@ from ._docstrings import (
     COMMON_ATTRIBUTES,
     COMMON_PARAMETERS,
     DROPOUT_PARAMETER,
+    EMBEDDING_PARAMETERS,
     SCORING_PARAMETER,
     TRAINING_CONTROL_PARAMETERS,
 )
@@ -51,6 +52,8 @@ class_weight : dict, 'balanced' or None, default=None
 {scoring}
 
 {training_control}
+
+{embedding}
 
 label_smoothing : float, default=0.0
     ε of label smoothing, in [0, 1): the log-loss is taken against targets
@@ -91,6 +94,7 @@ True
     dropout=DROPOUT_PARAMETER,
     scoring=SCORING_PARAMETER.replace("{score}", "accuracy"),
     training_control=TRAINING_CONTROL_PARAMETERS,
+    embedding=EMBEDDING_PARAMETERS,
 )
 
 
@@ -130,6 +134,10 @@ class ScratchMLPClassifier(ClassifierMixin, BaseScratchMLP):
         warmup_fraction=0.0,
         weight_decay=0.0,
         label_smoothing=0.0,
+        embedding=None,
+        embedding_columns=None,
+        embedding_size=16,
+        embedding_scale=0.1,
     ):
         self.class_weight = class_weight
         self.label_smoothing = label_smoothing
@@ -161,6 +169,10 @@ class ScratchMLPClassifier(ClassifierMixin, BaseScratchMLP):
             scoring=scoring,
             warmup_fraction=warmup_fraction,
             weight_decay=weight_decay,
+            embedding=embedding,
+            embedding_columns=embedding_columns,
+            embedding_size=embedding_size,
+            embedding_scale=embedding_scale,
         )
 
     # -- targets ----------------------------------------------------------------

@@ -9,6 +9,7 @@ the engine's tables, so that they name exactly what validation accepts.
 import textwrap
 
 from .._reference._activations import ACTIVATIONS
+from .._reference._embeddings import EMBEDDINGS
 from .._reference._losses import LOSSES, REGRESSION_LOSSES
 from .._reference._optimizers import SCHEDULES, SOLVERS
 from ._params import REGRESSOR_CONSTRAINTS
@@ -34,6 +35,13 @@ def _item(text: str) -> str:
 def _schedule_lines() -> str:
     return "\n".join(
         _item(f"{name!r}: {entry.description}.") for name, entry in SCHEDULES.items()
+    )
+
+
+def _embedding_lines() -> str:
+    return "\n".join(
+        _item(f"{name!r}: {entry.description}: ``{entry.formula}``.")
+        for name, entry in EMBEDDINGS.items()
     )
 
 
@@ -204,6 +212,33 @@ weight_decay : float, default=0.0
     scheduled rate times λ, apart from the gradient, ``W ← W - η (update +
     λ W)``. Unlike the L2 penalty ``alpha``, it is not scaled by Adam's
     second moment. Ignored by 'lbfgs'. (Not in scikit-learn's MLP.)"""
+
+
+EMBEDDING_PARAMETERS = f"""\
+embedding : {{{", ".join(repr(name) for name in EMBEDDINGS)}}} or None, default=None
+    A numerical embedding of the columns ``embedding_columns``, which the
+    first layer reads in their place (Gorishniy et al., 2022):
+
+{_embedding_lines()}
+
+    The embedded columns come first in the first layer's input, the others
+    after them as they are: ``coefs_[0]`` has a row per value of that input
+    (``embedding_.width``). None reads X as it is. (Not in scikit-learn's
+    MLP.)
+
+embedding_columns : sequence of int, boolean mask or None, default=None
+    The columns to embed, as indices of X's columns or a mask of them; None
+    embeds every column. After one-hot encoding, the estimator cannot tell
+    numeric columns from the rest: name the numeric ones.
+
+embedding_size : int, default=16
+    Bins of each column ('piecewise_linear': at most, the distinct quantiles
+    of the first fit's data, fixed from then on) or frequencies
+    ('periodic', each giving a cosine and a sine), at least 2.
+
+embedding_scale : float, default=0.1
+    'periodic': σ of the frequencies' initial draws, N(0, σ²), on the scale
+    of the columns (standardise them first). Ignored by 'piecewise_linear'."""
 
 
 def _range(name: str) -> str:

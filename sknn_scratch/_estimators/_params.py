@@ -12,6 +12,7 @@ import numpy as np
 from sklearn.metrics import get_scorer_names
 
 from .._reference._activations import ACTIVATIONS
+from .._reference._embeddings import EMBEDDINGS
 from .._reference._losses import LOSSES, REGRESSION_LOSSES
 from .._reference._optimizers import SCHEDULES, SOLVERS
 from ._validation import LOSS_SCORING
@@ -232,6 +233,47 @@ def _positive_int() -> _Number:
     return _Number(1, None, integer=True, closed="left")
 
 
+class _Columns(_Constraint):
+    """Columns of X: a sequence of int indices, or a boolean mask."""
+
+    def is_satisfied_by(self, value) -> bool:
+        columns = _as_list(value)
+        if columns is None or not columns:
+            return False
+        if all(isinstance(c, (bool, np.bool_)) for c in columns):
+            return any(columns)
+        return all(
+            isinstance(c, Integral) and not isinstance(c, (bool, np.bool_))
+            for c in columns
+        )
+
+    def describe(self) -> str:
+        return "a non-empty sequence of column indices or a boolean mask of columns"
+
+
+def embedding_columns(value, n_features: int) -> np.ndarray:
+    """``embedding_columns`` as increasing column indices of X (None: all);
+    a ValueError names a column X does not have, or a mask of another length."""
+    if value is None:
+        return np.arange(n_features)
+    columns = _as_list(value)
+    if all(isinstance(c, (bool, np.bool_)) for c in columns):
+        if len(columns) != n_features:
+            raise ValueError(
+                f"embedding_columns is a mask of {len(columns)} columns, but X has "
+                f"{n_features}."
+            )
+        return np.flatnonzero(columns)
+    indices = np.asarray(columns, dtype=np.intp)
+    outside = indices[(indices < 0) | (indices >= n_features)]
+    if outside.size:
+        raise ValueError(
+            f"embedding_columns names columns {outside.tolist()} that X, of "
+            f"{n_features} columns, does not have."
+        )
+    return np.unique(indices)
+
+
 COMMON_CONSTRAINTS: dict[str, list[_Constraint]] = {
     "hidden_layer_sizes": [_LayerSizes()],
     "activation": [_Options(*ACTIVATIONS)],
@@ -260,6 +302,10 @@ COMMON_CONSTRAINTS: dict[str, list[_Constraint]] = {
     "scoring": [_Scoring()],
     "warmup_fraction": [_unit_interval("left")],
     "weight_decay": [_non_negative()],
+    "embedding": [_Options(*EMBEDDINGS), _None()],
+    "embedding_columns": [_Columns(), _None()],
+    "embedding_size": [_Number(2, None, integer=True, closed="left")],
+    "embedding_scale": [_positive()],
 }
 
 CLASSIFIER_CONSTRAINTS: dict[str, list[_Constraint]] = {

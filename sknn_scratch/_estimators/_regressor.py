@@ -11,6 +11,7 @@ from ._docstrings import (
     COMMON_ATTRIBUTES,
     COMMON_PARAMETERS,
     DROPOUT_PARAMETER,
+    EMBEDDING_PARAMETERS,
     LOSS_SETTING_PARAMETERS,
     SCORING_PARAMETER,
     TRAINING_CONTROL_PARAMETERS,
@@ -42,6 +43,8 @@ Parameters
 
 {training_control}
 
+{embedding}
+
 Attributes
 ----------
 {attributes}
@@ -68,6 +71,7 @@ Examples
     loss_settings=LOSS_SETTING_PARAMETERS,
     scoring=SCORING_PARAMETER.replace("{score}", "R²"),
     training_control=TRAINING_CONTROL_PARAMETERS,
+    embedding=EMBEDDING_PARAMETERS,
 )
 
 
@@ -108,6 +112,10 @@ class ScratchMLPRegressor(RegressorMixin, BaseScratchMLP):
         scoring=None,
         warmup_fraction=0.0,
         weight_decay=0.0,
+        embedding=None,
+        embedding_columns=None,
+        embedding_size=16,
+        embedding_scale=0.1,
     ):
         self.loss = loss
         self.huber_delta = huber_delta
@@ -140,6 +148,10 @@ class ScratchMLPRegressor(RegressorMixin, BaseScratchMLP):
             scoring=scoring,
             warmup_fraction=warmup_fraction,
             weight_decay=weight_decay,
+            embedding=embedding,
+            embedding_columns=embedding_columns,
+            embedding_size=embedding_size,
+            embedding_scale=embedding_scale,
         )
 
     # -- targets ----------------------------------------------------------------

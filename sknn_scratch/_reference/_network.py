@@ -99,6 +99,8 @@ def forward(
     intercepts: list[np.ndarray],
     activation: str,
     output_activation: str,
+    embedding=None,
+    embedding_params: np.ndarray | None = None,
 ) -> np.ndarray:
     """Output of the network for every row of X, computed in chunks of rows.
 
@@ -116,6 +118,9 @@ def forward(
         Hidden activation name.
     output_activation : str
         Output activation name; "identity" returns the logits.
+    embedding : NumericalEmbedding, default=None
+        The first layer's view of some columns (``_embeddings``), with its
+        trainable parameters ``embedding_params``.
 
     Returns
     -------
@@ -127,7 +132,11 @@ def forward(
     out = np.empty((n_rows, widths[-1]), dtype=dtype)
     if n_rows == 0:
         return out
-    predict = compiled_predictor(X, coefs, intercepts, activation)
+    predict = (
+        compiled_predictor(X, coefs, intercepts, activation)
+        if embedding is None
+        else None
+    )
     if predict is not None:
         return predict(X, coefs, intercepts, activation, output_activation, out)
     hidden = ACTIVATIONS[activation].forward
@@ -136,10 +145,14 @@ def forward(
     # Two ping-pong buffers for the hidden layers of one chunk.
     hidden_widest = max(widths[:-1], default=0)
     buffers = [np.empty(chunk * hidden_widest, dtype=dtype) for _ in range(2)]
+    inputs = None if embedding is None else np.empty((chunk, embedding.width), dtype)
     last = len(coefs) - 1
     for start in range(0, n_rows, chunk):
         stop = min(start + chunk, n_rows)
         a = X[start:stop]
+        if embedding is not None:
+            embedding.forward(a, embedding_params, inputs[: stop - start])
+            a = inputs[: stop - start]
         for layer, (W, b) in enumerate(zip(coefs, intercepts, strict=True)):
             if layer == last:
                 z = out[start:stop]
@@ -168,6 +181,8 @@ class BatchBuffers(NamedTuple):
     row_scale: np.ndarray  # s_i / S per row
     ones: np.ndarray  # n ones (row sums as a product)
     zs: list[np.ndarray | None]  # pre-activations, where the derivative reads z
+    inputs: np.ndarray | None  # the first layer's input, where X is embedded
+    input_delta: np.ndarray | None  # its gradient, where the embedding trains
 
 
 class Network:
@@ -190,11 +205,15 @@ class Network:
         dtype); a new zero vector if None.
     loss_settings : dict, default=None
         Values of the parameters the loss reads (``Loss.settings``).
+    embedding : NumericalEmbedding, default=None
+        The first layer's view of X (``_embeddings``); ``layer_sizes[0]`` is
+        then its width. Its trainable parameters follow the biases.
 
     Attributes
     ----------
     params, grad : ndarray of shape (n_params,)
-        All weights, then all biases; the gradient in the same layout.
+        All weights, then all biases, then the embedding's parameters; the
+        gradient in the same layout.
     coefs, intercepts, coef_grads, intercept_grads : lists of ndarray
         Per-layer views into ``params`` and ``grad``.
     """
@@ -208,8 +227,15 @@ class Network:
         dropout=None,
         params=None,
         loss_settings=None,
+        embedding=None,
     ) -> None:
         self.layer_sizes = tuple(int(n) for n in layer_sizes)
+        self.embedding = embedding
+        if embedding is not None and embedding.width != self.layer_sizes[0]:
+            raise ValueError(
+                f"the embedding gives {embedding.width} inputs to a first layer of "
+                f"{self.layer_sizes[0]}"
+            )
         self.dtype = np.dtype(dtype)
         self.activation = activation
         self.output_activation = LOSSES[loss].output_activation
@@ -223,7 +249,8 @@ class Network:
         if len(self.dropout) != n_hidden:
             raise ValueError("one dropout rate per hidden layer is needed")
         self.dropout_rng = np.random.default_rng(0)
-        self.n_weights, n_params = n_parameters(self.layer_sizes)
+        self.n_weights, n_layer_params = n_parameters(self.layer_sizes)
+        n_params = n_layer_params + (0 if embedding is None else embedding.n_params)
         if params is None:
             params = np.zeros(n_params, dtype=self.dtype)
         elif not (
@@ -243,11 +270,21 @@ class Network:
         self.grad = np.zeros(n_params, dtype=self.dtype)
         self.coefs, self.intercepts = layer_views(self.params, self.layer_sizes)
         self.coef_grads, self.intercept_grads = layer_views(self.grad, self.layer_sizes)
+        self.embedding_params = self._embedding_view(self.params)
+        self.embedding_grad = self._embedding_view(self.grad)
         self._work = None
         self._capacity = 0
         self._views: dict[int, BatchBuffers] = {}
         # The compiled engine for this network, or None (see _engine).
         self.compiled = compile_network(self)
+
+    def _embedding_view(self, flat: np.ndarray) -> np.ndarray | None:
+        """The embedding's trainable parameters in a flat vector (after the
+        layers' weights and biases), one row per embedded column."""
+        if self.embedding is None or not self.embedding.n_params:
+            return None
+        start = n_parameters(self.layer_sizes)[1]
+        return flat[start:].reshape(self.embedding.columns.size, self.embedding.size)
 
     @property
     def hidden_activation(self):
@@ -285,6 +322,15 @@ class Network:
                 np.empty((rows, w), self.dtype) if self._keeps_z else None
                 for w in widths[:-1]
             ]
+            embedded = self.embedding is not None
+            trains = embedded and self.embedding.trainable
+            n_inputs = self.layer_sizes[0]
+            self._input_store = (
+                np.empty((rows, n_inputs), self.dtype) if embedded else None
+            )
+            self._input_delta_store = (
+                np.empty((rows, n_inputs), self.dtype) if trains else None
+            )
             self._views.clear()
         if len(self._views) >= 4:  # a full batch, a last batch, and chunks
             self._views.clear()
@@ -301,6 +347,8 @@ class Network:
             self._weight_store[:rows],
             ones(rows, self.dtype),
             zs,
+            None if self._input_store is None else self._input_store[:rows],
+            None if self._input_delta_store is None else self._input_delta_store[:rows],
         )
         self._views[rows] = views
         return views
@@ -319,10 +367,14 @@ class Network:
         activations, masks, zs = buffers.activations, buffers.masks, buffers.zs
         coefs, intercepts = self.coefs, self.intercepts
         forward = self._hidden.forward
+        inputs = X
+        if self.embedding is not None:  # the first layer reads the embedding
+            self.embedding.forward(X, self.embedding_params, buffers.inputs)
+            inputs = buffers.inputs
         last = len(coefs) - 1
         for layer in range(last + 1):
             z, bias = activations[layer], intercepts[layer]
-            below = X if layer == 0 else activations[layer - 1]
+            below = inputs if layer == 0 else activations[layer - 1]
             self._product(below, coefs[layer], z)
             z += bias
             if layer == last:
@@ -347,9 +399,12 @@ class Network:
         else:  # sparse
             out[...] = a @ W
 
-    def _backward(self, X, buffers, coef_grads, intercept_grads) -> None:
+    def _backward(
+        self, X, buffers, coef_grads, intercept_grads, embedding_grad=None
+    ) -> None:
         """Gradients from δ_L (already in the buffers) down to the first layer,
-        written into the given per-layer views (of ``grad`` or of a work vector).
+        written into the given per-layer views (of ``grad`` or of a work vector),
+        and on into the embedding's trainable parameters (``embedding_grad``).
         """
         activations, deltas, scratch = (
             buffers.activations,
@@ -360,13 +415,23 @@ class Network:
         coefs, derivative = self.coefs, self._hidden.derivative
         for layer in range(len(coefs) - 1, -1, -1):
             delta = deltas[layer]
-            # ∂E/∂W_l = a_{l-1}ᵀ δ_l
-            below = X if layer == 0 else activations[layer - 1]
+            # ∂E/∂W_l = a_{l-1}ᵀ δ_l (a_0 is X, or its embedding)
+            inputs = X if buffers.inputs is None else buffers.inputs
+            below = inputs if layer == 0 else activations[layer - 1]
             self._product(below.T, delta, coef_grads[layer])
             # ∂E/∂b_l = Σ_rows δ_l, as a product with a vector of ones (BLAS
             # sums the columns faster than a reduction does)
             np.matmul(ones, delta, out=intercept_grads[layer])
             if layer == 0:
+                if buffers.input_delta is not None:  # the embedding trains
+                    np.matmul(delta, coefs[0].T, out=buffers.input_delta)
+                    self.embedding.backward(
+                        X,
+                        self.embedding_params,
+                        buffers.inputs,
+                        buffers.input_delta,
+                        embedding_grad,
+                    )
                 break
             # δ_{l-1} = (δ_l W_lᵀ) ⊙ f'(z_{l-1})  [⊙ m_{l-1} under dropout]
             delta_below, a_below = deltas[layer - 1], activations[layer - 1]
@@ -463,7 +528,9 @@ class Network:
         if max_rows is not None and max_rows >= n_rows:  # a mini-batch: one chunk
             buffers = self._forward(X, training=True)
             data_loss = self._data_loss(buffers, T, sample_weight, scale)
-            self._backward(X, buffers, self.coef_grads, self.intercept_grads)
+            self._backward(
+                X, buffers, self.coef_grads, self.intercept_grads, self.embedding_grad
+            )
             return data_loss * scale + self._penalty(alpha, scale, gradient=True)
         data_loss = 0.0
         for rows in self._chunks(n_rows, max_rows):
@@ -472,10 +539,21 @@ class Network:
             weights = None if sample_weight is None else sample_weight[rows]
             data_loss += self._data_loss(buffers, T[rows], weights, scale)
             if rows.start == 0:
-                self._backward(X_rows, buffers, self.coef_grads, self.intercept_grads)
+                self._backward(
+                    X_rows,
+                    buffers,
+                    self.coef_grads,
+                    self.intercept_grads,
+                    self.embedding_grad,
+                )
             else:  # later chunks: into a work vector, then summed
                 work = self._work_vector()
-                self._backward(X_rows, buffers, *layer_views(work, self.layer_sizes))
+                self._backward(
+                    X_rows,
+                    buffers,
+                    *layer_views(work, self.layer_sizes),
+                    self._embedding_view(work),
+                )
                 self.grad += work
         return data_loss * scale + self._penalty(alpha, scale, gradient=True)
 
@@ -545,6 +623,8 @@ class Network:
             self.intercepts,
             self.activation,
             self.output_activation,
+            self.embedding,
+            self.embedding_params,
         )
 
     def runs_compiled(self, X) -> bool:
@@ -572,3 +652,5 @@ class Network:
             bound = (rule.output if layer == last else rule.hidden)(fan_in, fan_out)
             W[...] = random_state.uniform(-bound, bound, (fan_in, fan_out))
             b[...] = random_state.uniform(-bound, bound, fan_out)
+        if self.embedding_params is not None:  # after the layers' draws
+            self.embedding.initialize(self.embedding_params, random_state)
