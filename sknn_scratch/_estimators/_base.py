@@ -466,8 +466,14 @@ class BaseScratchMLP(CallbackSupportMixin, BaseEstimator):
         network.initialize(random_state)
         self._params = network.params
         self.coefs_, self.intercepts_ = network.coefs, network.intercepts
-        self.embedding_ = network.embedding
-        self.embedding_params_ = network.embedding_params
+        # set only with an embedding, so that the fitted attributes are
+        # scikit-learn's otherwise
+        for name in ("embedding_", "embedding_params_"):
+            if hasattr(self, name):
+                delattr(self, name)
+        if network.embedding is not None:
+            self.embedding_ = network.embedding
+            self.embedding_params_ = network.embedding_params
         # scikit-learn's lbfgs leaves the stochastic solvers' curves unset
         for stale in STATE:
             if hasattr(self, stale):
@@ -529,7 +535,8 @@ class BaseScratchMLP(CallbackSupportMixin, BaseEstimator):
                 network.embedding_params[...] = embedding_params
             self._params = network.params
             self.coefs_, self.intercepts_ = network.coefs, network.intercepts
-            self.embedding_params_ = network.embedding_params
+            if embedding is not None:
+                self.embedding_params_ = network.embedding_params
         self.out_activation_ = network.output_activation
         return network
 
