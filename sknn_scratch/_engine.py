@@ -119,7 +119,7 @@ def compile_network(network):
         return None
     if not (network.hidden_activation.compiled and network.loss_entry.compiled):
         return None
-    if network.embedding is not None:  # no compiled embedding yet
+    if network.embedding is not None or network.members > 1:  # none compiled yet
         return None
     return compiled.CompiledNetwork(
         network.layer_sizes,

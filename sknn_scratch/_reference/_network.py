@@ -101,6 +101,7 @@ def forward(
     output_activation: str,
     embedding=None,
     embedding_params: np.ndarray | None = None,
+    member_scales: np.ndarray | None = None,
 ) -> np.ndarray:
     """Output of the network for every row of X, computed in chunks of rows.
 
@@ -121,6 +122,10 @@ def forward(
     embedding : NumericalEmbedding, default=None
         The first layer's view of some columns (``_embeddings``), with its
         trainable parameters ``embedding_params``.
+    member_scales : ndarray of shape (k, n_inputs), default=None
+        The input scales of k packed members (see ``Network``), whose heads
+        sit side by side in the last layer: the output is the mean of the
+        members' outputs (after the output activation).
 
     Returns
     -------
@@ -128,37 +133,59 @@ def forward(
     """
     n_rows = X.shape[0]
     dtype = np.result_type(X.dtype, coefs[0].dtype)
+    members = 1 if member_scales is None else member_scales.shape[0]
     widths = [c.shape[1] for c in coefs]
-    out = np.empty((n_rows, widths[-1]), dtype=dtype)
+    n_outputs = widths[-1] // members
+    out = np.empty((n_rows, n_outputs), dtype=dtype)
     if n_rows == 0:
         return out
-    predict = (
-        compiled_predictor(X, coefs, intercepts, activation)
-        if embedding is None
-        else None
-    )
+    predict = None
+    if embedding is None and members == 1:  # (none compiled yet)
+        predict = compiled_predictor(X, coefs, intercepts, activation)
     if predict is not None:
         return predict(X, coefs, intercepts, activation, output_activation, out)
     hidden = ACTIVATIONS[activation].forward
     output = OUTPUT_ACTIVATIONS[output_activation]
-    chunk = _chunk_rows(n_rows, max(widths), dtype.itemsize)
-    # Two ping-pong buffers for the hidden layers of one chunk.
+    chunk = _chunk_rows(n_rows, max(widths) * members, dtype.itemsize)
+    # Two ping-pong buffers for the hidden layers of one chunk (every
+    # member's rows, one member after the other).
     hidden_widest = max(widths[:-1], default=0)
-    buffers = [np.empty(chunk * hidden_widest, dtype=dtype) for _ in range(2)]
+    buffers = [np.empty(members * chunk * hidden_widest, dtype) for _ in range(2)]
     inputs = None if embedding is None else np.empty((chunk, embedding.width), dtype)
+    if members > 1:
+        scaled = np.empty((members * chunk, coefs[0].shape[0]), dtype)
+        outputs = np.empty((members * chunk, n_outputs), dtype)
     last = len(coefs) - 1
     for start in range(0, n_rows, chunk):
         stop = min(start + chunk, n_rows)
+        rows = stop - start
         a = X[start:stop]
         if embedding is not None:
-            embedding.forward(a, embedding_params, inputs[: stop - start])
-            a = inputs[: stop - start]
+            embedding.forward(a, embedding_params, inputs[:rows])
+            a = inputs[:rows]
+        if members > 1:  # each member's scaled copy of the rows
+            dense = a if isinstance(a, np.ndarray) else a.toarray()
+            for m, scale in enumerate(member_scales):
+                np.multiply(dense, scale, out=scaled[m * rows : (m + 1) * rows])
+            a = scaled[: members * rows]
         for layer, (W, b) in enumerate(zip(coefs, intercepts, strict=True)):
+            if layer == last and members > 1:  # each member through its head
+                z = outputs[: members * rows]
+                for m in range(members):
+                    head = slice(m * n_outputs, (m + 1) * n_outputs)
+                    own = slice(m * rows, (m + 1) * rows)
+                    np.matmul(a[own], W[:, head], out=z[own])
+                    z[own] += b[head]
+                output(z)
+                np.mean(
+                    z.reshape(members, rows, n_outputs), axis=0, out=out[start:stop]
+                )
+                break
             if layer == last:
                 z = out[start:stop]
             else:
-                z = buffers[layer % 2][: (stop - start) * W.shape[1]]
-                z = z.reshape(stop - start, W.shape[1])
+                z = buffers[layer % 2][: members * rows * W.shape[1]]
+                z = z.reshape(members * rows, W.shape[1])
             if isinstance(a, np.ndarray):
                 np.matmul(a, W, out=z)
             else:  # sparse
@@ -167,7 +194,8 @@ def forward(
             if layer != last:
                 hidden(z, z)
             a = z
-        output(a)  # while the outputs are still in cache
+        else:
+            output(a)  # while the outputs are still in cache
     return out
 
 
@@ -183,6 +211,10 @@ class BatchBuffers(NamedTuple):
     zs: list[np.ndarray | None]  # pre-activations, where the derivative reads z
     inputs: np.ndarray | None  # the first layer's input, where X is embedded
     input_delta: np.ndarray | None  # its gradient, where the embedding trains
+    member_inputs: np.ndarray | None  # each member's scaled inputs (members > 1)
+    member_delta: np.ndarray | None  # their gradient
+    targets: np.ndarray | None  # the targets, once per member
+    member_weights: np.ndarray | None  # the sample weights, once per member
 
 
 class Network:
@@ -207,7 +239,14 @@ class Network:
         Values of the parameters the loss reads (``Loss.settings``).
     embedding : NumericalEmbedding, default=None
         The first layer's view of X (``_embeddings``); ``layer_sizes[0]`` is
-        then its width. Its trainable parameters follow the biases.
+        then its width. Its trainable parameters come last.
+    members : int, default=1
+        Packed members k (TabM-mini): each member reads the first layer's
+        input scaled by its own vector r_m, shares the hidden layers, and has
+        its own output layer ("head"); ``layer_sizes[-1]`` is then k times the
+        outputs, the heads side by side. The loss is the mean of the members'
+        losses, and the prediction the mean of their outputs. The scales r
+        follow the biases.
 
     Attributes
     ----------
@@ -228,9 +267,16 @@ class Network:
         params=None,
         loss_settings=None,
         embedding=None,
+        members=1,
     ) -> None:
         self.layer_sizes = tuple(int(n) for n in layer_sizes)
         self.embedding = embedding
+        self.members = int(members)
+        if self.members < 1 or self.layer_sizes[-1] % self.members:
+            raise ValueError(
+                f"{self.layer_sizes[-1]} outputs cannot be {self.members} members'"
+            )
+        self.n_outputs = self.layer_sizes[-1] // self.members
         if embedding is not None and embedding.width != self.layer_sizes[0]:
             raise ValueError(
                 f"the embedding gives {embedding.width} inputs to a first layer of "
@@ -250,7 +296,11 @@ class Network:
             raise ValueError("one dropout rate per hidden layer is needed")
         self.dropout_rng = np.random.default_rng(0)
         self.n_weights, n_layer_params = n_parameters(self.layer_sizes)
-        n_params = n_layer_params + (0 if embedding is None else embedding.n_params)
+        self.n_member_scales = (
+            0 if self.members == 1 else self.members * (self.layer_sizes[0])
+        )
+        n_params = n_layer_params + self.n_member_scales
+        n_params += 0 if embedding is None else embedding.n_params
         if params is None:
             params = np.zeros(n_params, dtype=self.dtype)
         elif not (
@@ -272,6 +322,8 @@ class Network:
         self.coef_grads, self.intercept_grads = layer_views(self.grad, self.layer_sizes)
         self.embedding_params = self._embedding_view(self.params)
         self.embedding_grad = self._embedding_view(self.grad)
+        self.member_scales = self._member_view(self.params)
+        self.member_scales_grad = self._member_view(self.grad)
         self._work = None
         self._capacity = 0
         self._views: dict[int, BatchBuffers] = {}
@@ -283,8 +335,17 @@ class Network:
         layers' weights and biases), one row per embedded column."""
         if self.embedding is None or not self.embedding.n_params:
             return None
-        start = n_parameters(self.layer_sizes)[1]
+        start = n_parameters(self.layer_sizes)[1] + self.n_member_scales
         return flat[start:].reshape(self.embedding.columns.size, self.embedding.size)
+
+    def _member_view(self, flat: np.ndarray) -> np.ndarray | None:
+        """The members' input scales r in a flat vector (after the weights and
+        biases), one row per member; None for a single network."""
+        if self.members == 1:
+            return None
+        start = n_parameters(self.layer_sizes)[1]
+        stop = start + self.n_member_scales
+        return flat[start:stop].reshape(self.members, self.layer_sizes[0])
 
     @property
     def hidden_activation(self):
@@ -307,7 +368,9 @@ class Network:
         views = self._views.get(rows)
         if views is not None:
             return views
-        widths = self.layer_sizes[1:]
+        batch_rows, k = rows, self.members
+        rows = k * batch_rows  # each member's rows, one member after the other
+        widths = (*self.layer_sizes[1:-1], self.n_outputs)
         if rows > self._capacity:
             self._capacity = rows
             self._activation_store = [np.empty((rows, w), self.dtype) for w in widths]
@@ -324,12 +387,22 @@ class Network:
             ]
             embedded = self.embedding is not None
             trains = embedded and self.embedding.trainable
-            n_inputs = self.layer_sizes[0]
+            n_inputs, packed = self.layer_sizes[0], k > 1
             self._input_store = (
                 np.empty((rows, n_inputs), self.dtype) if embedded else None
             )
             self._input_delta_store = (
                 np.empty((rows, n_inputs), self.dtype) if trains else None
+            )
+            self._member_stores = (
+                [
+                    np.empty((rows, n_inputs), self.dtype),  # inputs
+                    np.empty((rows, n_inputs), self.dtype),  # their delta
+                    np.empty((rows, self.n_outputs), self.dtype),  # targets
+                    np.empty(rows, self.dtype),  # weights
+                ]
+                if packed
+                else [None] * 4
             )
             self._views.clear()
         if len(self._views) >= 4:  # a full batch, a last batch, and chunks
@@ -347,11 +420,50 @@ class Network:
             self._weight_store[:rows],
             ones(rows, self.dtype),
             zs,
-            None if self._input_store is None else self._input_store[:rows],
-            None if self._input_delta_store is None else self._input_delta_store[:rows],
+            None if self._input_store is None else self._input_store[:batch_rows],
+            None
+            if self._input_delta_store is None
+            else self._input_delta_store[:batch_rows],
+            *(None if store is None else store[:rows] for store in self._member_stores),
         )
-        self._views[rows] = views
+        self._views[batch_rows] = views
         return views
+
+    # -- packed members -----------------------------------------------------------
+    def _member_inputs(self, inputs, out: np.ndarray) -> np.ndarray:
+        """Each member's input: the rows of ``inputs`` scaled by r_m, member
+        after member."""
+        rows = inputs.shape[0]
+        dense = inputs if isinstance(inputs, np.ndarray) else inputs.toarray()
+        for m, scale in enumerate(self.member_scales):
+            np.multiply(dense, scale, out=out[m * rows : (m + 1) * rows])
+        return out
+
+    def _member_heads(self, below: np.ndarray, out: np.ndarray) -> None:
+        """z = a W + b of each member's rows through its own head."""
+        rows, width = below.shape[0] // self.members, self.n_outputs
+        W, b = self.coefs[-1], self.intercepts[-1]
+        for m in range(self.members):
+            head = slice(m * width, (m + 1) * width)
+            block = out[m * rows : (m + 1) * rows]
+            np.matmul(below[m * rows : (m + 1) * rows], W[:, head], out=block)
+            block += b[head]
+
+    def _member_heads_backward(
+        self, below, delta, coef_grad, intercept_grad, delta_below
+    ) -> None:
+        """Each head's gradient from its member's rows, and δ below it."""
+        rows, width = below.shape[0] // self.members, self.n_outputs
+        W = self.coefs[-1]
+        for m in range(self.members):
+            head, own = (
+                slice(m * width, (m + 1) * width),
+                slice(m * rows, (m + 1) * rows),
+            )
+            coef_grad[:, head] = below[own].T @ delta[own]
+            intercept_grad[head] = delta[own].sum(axis=0)
+            if delta_below is not None:
+                np.matmul(delta[own], W[:, head].T, out=delta_below[own])
 
     # -- forward and backward -------------------------------------------------
     def _forward(self, X, training: bool) -> tuple:
@@ -371,10 +483,15 @@ class Network:
         if self.embedding is not None:  # the first layer reads the embedding
             self.embedding.forward(X, self.embedding_params, buffers.inputs)
             inputs = buffers.inputs
+        if self.members > 1:  # each member reads the inputs scaled by its r
+            inputs = self._member_inputs(inputs, buffers.member_inputs)
         last = len(coefs) - 1
         for layer in range(last + 1):
             z, bias = activations[layer], intercepts[layer]
             below = inputs if layer == 0 else activations[layer - 1]
+            if layer == last and self.members > 1:
+                self._member_heads(below, z)
+                break
             self._product(below, coefs[layer], z)
             z += bias
             if layer == last:
@@ -400,11 +517,18 @@ class Network:
             out[...] = a @ W
 
     def _backward(
-        self, X, buffers, coef_grads, intercept_grads, embedding_grad=None
+        self,
+        X,
+        buffers,
+        coef_grads,
+        intercept_grads,
+        embedding_grad=None,
+        member_grad=None,
     ) -> None:
         """Gradients from δ_L (already in the buffers) down to the first layer,
         written into the given per-layer views (of ``grad`` or of a work vector),
-        and on into the embedding's trainable parameters (``embedding_grad``).
+        and on into the members' scales (``member_grad``) and the embedding's
+        trainable parameters (``embedding_grad``).
         """
         activations, deltas, scratch = (
             buffers.activations,
@@ -413,41 +537,82 @@ class Network:
         )
         masks, ones, zs = buffers.masks, buffers.ones, buffers.zs
         coefs, derivative = self.coefs, self._hidden.derivative
-        for layer in range(len(coefs) - 1, -1, -1):
+        # a_0: X, or its embedding; each member's scaled copy of it
+        inputs = X if buffers.inputs is None else buffers.inputs
+        first = inputs if self.members == 1 else buffers.member_inputs
+        last = len(coefs) - 1
+        for layer in range(last, -1, -1):
             delta = deltas[layer]
-            # ∂E/∂W_l = a_{l-1}ᵀ δ_l (a_0 is X, or its embedding)
-            inputs = X if buffers.inputs is None else buffers.inputs
-            below = inputs if layer == 0 else activations[layer - 1]
-            self._product(below.T, delta, coef_grads[layer])
-            # ∂E/∂b_l = Σ_rows δ_l, as a product with a vector of ones (BLAS
-            # sums the columns faster than a reduction does)
-            np.matmul(ones, delta, out=intercept_grads[layer])
+            below = first if layer == 0 else activations[layer - 1]
+            if layer == last and self.members > 1:  # each member's own head
+                delta_below = deltas[layer - 1] if layer else None
+                self._member_heads_backward(
+                    below, delta, coef_grads[layer], intercept_grads[layer], delta_below
+                )
+            else:
+                # ∂E/∂W_l = a_{l-1}ᵀ δ_l
+                self._product(below.T, delta, coef_grads[layer])
+                # ∂E/∂b_l = Σ_rows δ_l, as a product with a vector of ones
+                # (BLAS sums the columns faster than a reduction does)
+                np.matmul(ones, delta, out=intercept_grads[layer])
             if layer == 0:
-                if buffers.input_delta is not None:  # the embedding trains
-                    np.matmul(delta, coefs[0].T, out=buffers.input_delta)
-                    self.embedding.backward(
-                        X,
-                        self.embedding_params,
-                        buffers.inputs,
-                        buffers.input_delta,
-                        embedding_grad,
-                    )
+                self._input_backward(
+                    X, buffers, inputs, delta, embedding_grad, member_grad
+                )
                 break
             # δ_{l-1} = (δ_l W_lᵀ) ⊙ f'(z_{l-1})  [⊙ m_{l-1} under dropout]
             delta_below, a_below = deltas[layer - 1], activations[layer - 1]
             mask, work = masks[layer - 1], scratch[layer - 1]
             rate, z_below = self.dropout[layer - 1], zs[layer - 1]
-            self._product(delta, coefs[layer].T, delta_below)
+            if not (layer == last and self.members > 1):  # (the heads did it)
+                self._product(delta, coefs[layer].T, delta_below)
             if rate and mask is not None:
                 delta_below *= mask
                 # undo the 1/(1-p) scaling so f' sees the unit's own output
                 a_below *= 1.0 - rate
             derivative(delta_below, a_below, z_below, work)
 
+    def _input_backward(
+        self, X, buffers, inputs, delta, embedding_grad, member_grad
+    ) -> None:
+        """Below the first layer: the members' scales r (∂E/∂r_m = Σ_rows a_0 ⊙
+        (δ_1 W_1ᵀ) over member m's rows) and the embedding's trainable
+        parameters, from the first layer's input gradient δ_1 W_1ᵀ."""
+        trains = buffers.input_delta is not None
+        if self.members == 1:
+            if trains:
+                np.matmul(delta, self.coefs[0].T, out=buffers.input_delta)
+        else:
+            rows = inputs.shape[0]
+            dense = inputs if isinstance(inputs, np.ndarray) else inputs.toarray()
+            member_delta = buffers.member_delta
+            np.matmul(delta, self.coefs[0].T, out=member_delta)
+            input_delta = buffers.input_delta
+            if trains:
+                input_delta[...] = 0.0
+            for m, scale in enumerate(self.member_scales):
+                own = member_delta[m * rows : (m + 1) * rows]
+                member_grad[m] = np.einsum("ij,ij->j", dense, own)
+                if trains:  # the input's own gradient: Σ_m r_m ⊙ δ_m
+                    input_delta += own * scale
+        if trains:
+            self.embedding.backward(
+                X, self.embedding_params, inputs, buffers.input_delta, embedding_grad
+            )
+
     def _data_loss(self, buffers, T, sample_weight, scale: float) -> float:
-        """Output activation, Σ_i s_i ℓ_i, and δ_L = (a_L - t) ⊙ s / S."""
+        """Output activation, Σ_i s_i ℓ_i, and δ_L = (a_L - t) ⊙ s / S (over
+        every member's rows: each member is scored against the targets)."""
         activations, deltas = buffers.activations, buffers.deltas
         row_scale = buffers.row_scale
+        if self.members > 1:
+            rows = T.shape[0]
+            for m in range(self.members):
+                buffers.targets[m * rows : (m + 1) * rows] = T
+                if sample_weight is not None:
+                    buffers.member_weights[m * rows : (m + 1) * rows] = sample_weight
+            T = buffers.targets
+            sample_weight = None if sample_weight is None else buffers.member_weights
         total = self._loss(
             activations[-1], T, deltas[-1], sample_weight, **self.loss_settings
         )
@@ -478,8 +643,14 @@ class Network:
 
     def chunk_rows(self, n_rows: int) -> int:
         """Rows per chunk when n_rows are evaluated at once (L-BFGS, scoring)."""
-        widest = max(self.layer_sizes[1:])
+        widest = max(self.layer_sizes[1:]) * self.members
         return _chunk_rows(n_rows, widest, self.dtype.itemsize)
+
+    def _scale(self, n_rows: int, sample_weight) -> float:
+        """1 / S, S the total weight of the rows, once per member: the loss is
+        the members' mean."""
+        total_weight = n_rows if sample_weight is None else sample_weight.sum()
+        return 1.0 / (float(total_weight) * self.members)
 
     def _chunks(self, n_rows: int, max_rows: int | None):
         if max_rows is None:
@@ -523,14 +694,17 @@ class Network:
             return self._compiled_objective(
                 X, T, sample_weight, alpha, True, True, rows
             )
-        total_weight = n_rows if sample_weight is None else sample_weight.sum()
-        scale = 1.0 / float(total_weight)
+        scale = self._scale(n_rows, sample_weight)
+        grads = (
+            self.coef_grads,
+            self.intercept_grads,
+            self.embedding_grad,
+            self.member_scales_grad,
+        )
         if max_rows is not None and max_rows >= n_rows:  # a mini-batch: one chunk
             buffers = self._forward(X, training=True)
             data_loss = self._data_loss(buffers, T, sample_weight, scale)
-            self._backward(
-                X, buffers, self.coef_grads, self.intercept_grads, self.embedding_grad
-            )
+            self._backward(X, buffers, *grads)
             return data_loss * scale + self._penalty(alpha, scale, gradient=True)
         data_loss = 0.0
         for rows in self._chunks(n_rows, max_rows):
@@ -539,13 +713,7 @@ class Network:
             weights = None if sample_weight is None else sample_weight[rows]
             data_loss += self._data_loss(buffers, T[rows], weights, scale)
             if rows.start == 0:
-                self._backward(
-                    X_rows,
-                    buffers,
-                    self.coef_grads,
-                    self.intercept_grads,
-                    self.embedding_grad,
-                )
+                self._backward(X_rows, buffers, *grads)
             else:  # later chunks: into a work vector, then summed
                 work = self._work_vector()
                 self._backward(
@@ -553,6 +721,7 @@ class Network:
                     buffers,
                     *layer_views(work, self.layer_sizes),
                     self._embedding_view(work),
+                    self._member_view(work),
                 )
                 self.grad += work
         return data_loss * scale + self._penalty(alpha, scale, gradient=True)
@@ -604,15 +773,17 @@ class Network:
             return self._compiled_objective(
                 X, T, sample_weight, alpha, False, training, rows, outputs
             )
-        total_weight = X.shape[0] if sample_weight is None else sample_weight.sum()
-        scale = 1.0 / float(total_weight)
+        scale = self._scale(X.shape[0], sample_weight)
         data_loss = 0.0
         for rows in self._chunks(X.shape[0], None):
             buffers = self._forward(X[rows], training=training)
             weights = None if sample_weight is None else sample_weight[rows]
             data_loss += self._data_loss(buffers, T[rows], weights, scale)
-            if outputs is not None:
-                outputs[rows] = buffers.activations[-1]
+            if outputs is not None:  # the members' mean output
+                members = buffers.activations[-1].reshape(
+                    self.members, -1, self.n_outputs
+                )
+                np.mean(members, axis=0, out=outputs[rows])
         return data_loss * scale + self._penalty(alpha, scale, gradient=False)
 
     def predict(self, X) -> np.ndarray:
@@ -625,6 +796,7 @@ class Network:
             self.output_activation,
             self.embedding,
             self.embedding_params,
+            self.member_scales,
         )
 
     def runs_compiled(self, X) -> bool:
@@ -649,8 +821,14 @@ class Network:
         last = len(self.coefs) - 1
         for layer, (W, b) in enumerate(zip(self.coefs, self.intercepts, strict=True)):
             fan_in, fan_out = W.shape
+            if layer == last:  # (each member's head: its own outputs)
+                fan_out = self.n_outputs
             bound = (rule.output if layer == last else rule.hidden)(fan_in, fan_out)
+            fan_out = W.shape[1]
             W[...] = random_state.uniform(-bound, bound, (fan_in, fan_out))
             b[...] = random_state.uniform(-bound, bound, fan_out)
+        if self.member_scales is not None:  # random signs, as TabM's
+            signs = random_state.randint(0, 2, self.member_scales.shape)
+            self.member_scales[...] = 2.0 * signs - 1.0
         if self.embedding_params is not None:  # after the layers' draws
             self.embedding.initialize(self.embedding_params, random_state)
