@@ -34,6 +34,7 @@ EMBEDDING = [
     ("embedding_columns", None),
     ("embedding_size", 16),
     ("embedding_scale", 0.1),
+    ("n_members", 1),
 ]
 EXTRA_PARAMETERS = {
     ScratchMLPClassifier: [

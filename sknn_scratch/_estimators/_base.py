@@ -25,7 +25,7 @@ from .._compat import with_new_parameters
 from .._engine import warn_if_fallback
 from .._reference._embeddings import NumericalEmbedding
 from .._reference._losses import LOSSES
-from .._reference._network import Network, forward, layer_views
+from .._reference._network import Network, forward, layer_views, n_parameters
 from .._reference._optimizers import SOLVERS, STOCHASTIC_SOLVERS, minimize_lbfgs
 from ._callbacks import SILENT, CallbackSupportMixin, fit_report, with_callbacks
 from ._checks import check_fitted_network, is_flat_vector_of
@@ -172,6 +172,7 @@ class BaseScratchMLP(CallbackSupportMixin, BaseEstimator):
         embedding_columns,
         embedding_size,
         embedding_scale,
+        n_members,
     ):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
@@ -204,6 +205,7 @@ class BaseScratchMLP(CallbackSupportMixin, BaseEstimator):
         self.embedding_columns = embedding_columns
         self.embedding_size = embedding_size
         self.embedding_scale = embedding_scale
+        self.n_members = n_members
 
     # -- hooks the two estimators fill in ---------------------------------------
     @abstractmethod
@@ -219,6 +221,11 @@ class BaseScratchMLP(CallbackSupportMixin, BaseEstimator):
     @abstractmethod
     def _loss_name(self) -> str:
         """Name of the engine loss for the encoded targets of this fit."""
+
+    def _members(self) -> int:
+        """The fitted network's packed members (1 for a single network)."""
+        scales = getattr(self, "member_scales_", None)
+        return 1 if scales is None else scales.shape[0]
 
     def _fitted_embedding(self, X, first_pass: bool):
         """The numerical embedding of this fit, or None: made and fitted on
@@ -326,7 +333,8 @@ class BaseScratchMLP(CallbackSupportMixin, BaseEstimator):
 
         embedding = self._fitted_embedding(X, first_pass)
         n_inputs = X.shape[1] if embedding is None else embedding.width
-        layer_sizes = (n_inputs, *hidden_layer_sizes, T.shape[1])
+        members = self.n_members if first_pass else self._members()
+        layer_sizes = (n_inputs, *hidden_layer_sizes, T.shape[1] * members)
         random_state = check_random_state(self.random_state)
         if first_pass:
             network = Network(
@@ -337,6 +345,7 @@ class BaseScratchMLP(CallbackSupportMixin, BaseEstimator):
                 dropout,
                 loss_settings=self._loss_settings(),
                 embedding=embedding,
+                members=members,
             )
             self._initialize(network, random_state)
         else:
@@ -460,20 +469,22 @@ class BaseScratchMLP(CallbackSupportMixin, BaseEstimator):
         """Fresh weights and fitted attributes for a first fit."""
         self.n_iter_ = 0
         self.t_ = 0
-        self.n_outputs_ = network.layer_sizes[-1]
+        self.n_outputs_ = network.n_outputs
         self.n_layers_ = len(network.layer_sizes)
         self.out_activation_ = network.output_activation
         network.initialize(random_state)
         self._params = network.params
         self.coefs_, self.intercepts_ = network.coefs, network.intercepts
-        # set only with an embedding, so that the fitted attributes are
-        # scikit-learn's otherwise
-        for name in ("embedding_", "embedding_params_"):
+        # set only with an embedding or packed members, so that the fitted
+        # attributes are scikit-learn's otherwise
+        for name in ("embedding_", "embedding_params_", "member_scales_"):
             if hasattr(self, name):
                 delattr(self, name)
         if network.embedding is not None:
             self.embedding_ = network.embedding
             self.embedding_params_ = network.embedding_params
+        if network.members > 1:
+            self.member_scales_ = network.member_scales
         # scikit-learn's lbfgs leaves the stochastic solvers' curves unset
         for stale in STATE:
             if hasattr(self, stale):
@@ -500,13 +511,21 @@ class BaseScratchMLP(CallbackSupportMixin, BaseEstimator):
             )
         embedding = getattr(self, "embedding_", None)
         embedding_params = getattr(self, "embedding_params_", None)
+        member_scales = getattr(self, "member_scales_", None)
+        n_scales = 0 if member_scales is None else member_scales.size
         n_extra = 0 if embedding is None else embedding.n_params
         params = getattr(self, "_params", None)
         dtype = self.coefs_[0].dtype
-        intact = is_flat_vector_of(params, layer_sizes, dtype, n_extra)
+        intact = is_flat_vector_of(params, layer_sizes, dtype, n_scales + n_extra)
         if intact:
             views = list(itertools.chain(*layer_views(params, layer_sizes)))
             fitted = self.coefs_ + self.intercepts_
+            start = n_parameters(layer_sizes)[1]
+            if n_scales:
+                views.append(
+                    params[start : start + n_scales].reshape(member_scales.shape)
+                )
+                fitted.append(member_scales)
             if n_extra:
                 views.append(params[-n_extra:].reshape(embedding_params.shape))
                 fitted.append(embedding_params)
@@ -523,6 +542,7 @@ class BaseScratchMLP(CallbackSupportMixin, BaseEstimator):
             params=params if intact else None,
             loss_settings=self._loss_settings(),
             embedding=embedding,
+            members=self._members(),
         )
         if not intact:
             for target, source in zip(network.coefs, self.coefs_, strict=True):
@@ -533,10 +553,14 @@ class BaseScratchMLP(CallbackSupportMixin, BaseEstimator):
                 target[...] = source
             if n_extra:
                 network.embedding_params[...] = embedding_params
+            if n_scales:
+                network.member_scales[...] = member_scales
             self._params = network.params
             self.coefs_, self.intercepts_ = network.coefs, network.intercepts
             if embedding is not None:
                 self.embedding_params_ = network.embedding_params
+            if n_scales:
+                self.member_scales_ = network.member_scales
         self.out_activation_ = network.output_activation
         return network
 
@@ -618,6 +642,7 @@ class BaseScratchMLP(CallbackSupportMixin, BaseEstimator):
                 activation,
                 getattr(self, "embedding_", None),
                 getattr(self, "embedding_params_", None),
+                getattr(self, "member_scales_", None),
             )
         _check_finite_output(output, "logits" if logits else f"{activation} outputs")
         return output

@@ -91,15 +91,41 @@ def check_fitted_network(estimator) -> None:
                 f"gives its layer {W.shape[1]} units: it needs one bias per unit."
             )
         width, below = W.shape[1], f"coefs_[{layer}] has {W.shape[1]} columns"
+    members = check_fitted_members(estimator, coefs[0].shape[0], dtype)
     n_outputs = getattr(estimator, "n_outputs_", None)
     expected = estimator._expected_outputs()
-    if width != n_outputs or (expected is not None and width != expected):
+    if width != members * n_outputs or (
+        expected is not None and width != members * expected
+    ):
         _fail(
             f"the last layer has {width} units (coefs_[{len(coefs) - 1}] has "
             f"{width} columns), but n_outputs_={n_outputs!r}"
             + ("" if expected is None else f" and the targets need {expected}")
+            + ("" if members == 1 else f", for each of {members} members")
             + "."
         )
+
+
+def check_fitted_members(estimator, n_inputs: int, dtype) -> int:
+    """Raise ValueError unless ``member_scales_`` (where there is one) holds
+    one scale per input of the first layer for each member; returns the
+    number of members."""
+    scales = getattr(estimator, "member_scales_", None)
+    if scales is None:
+        return 1
+    if not (
+        isinstance(scales, np.ndarray)
+        and scales.ndim == 2
+        and scales.shape[0] >= 2
+        and scales.shape[1] == n_inputs
+        and scales.dtype == dtype
+    ):
+        _fail(
+            f"member_scales_ has shape {getattr(scales, 'shape', None)}, but the "
+            f"first layer has {n_inputs} inputs: it needs (members, {n_inputs}) "
+            f"{dtype} values."
+        )
+    return scales.shape[0]
 
 
 def check_fitted_embedding(estimator, embedding, n_features, dtype) -> int:

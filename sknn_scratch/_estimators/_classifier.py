@@ -18,6 +18,7 @@ from ._docstrings import (
     COMMON_PARAMETERS,
     DROPOUT_PARAMETER,
     EMBEDDING_PARAMETERS,
+    MEMBERS_PARAMETER,
     SCORING_PARAMETER,
     TRAINING_CONTROL_PARAMETERS,
 )
@@ -54,6 +55,8 @@ class_weight : dict, 'balanced' or None, default=None
 {training_control}
 
 {embedding}
+
+{members}
 
 label_smoothing : float, default=0.0
     ε of label smoothing, in [0, 1): the log-loss is taken against targets
@@ -95,6 +98,7 @@ True
     scoring=SCORING_PARAMETER.replace("{score}", "accuracy"),
     training_control=TRAINING_CONTROL_PARAMETERS,
     embedding=EMBEDDING_PARAMETERS,
+    members=MEMBERS_PARAMETER,
 )
 
 
@@ -138,6 +142,7 @@ class ScratchMLPClassifier(ClassifierMixin, BaseScratchMLP):
         embedding_columns=None,
         embedding_size=16,
         embedding_scale=0.1,
+        n_members=1,
     ):
         self.class_weight = class_weight
         self.label_smoothing = label_smoothing
@@ -173,6 +178,7 @@ class ScratchMLPClassifier(ClassifierMixin, BaseScratchMLP):
             embedding_columns=embedding_columns,
             embedding_size=embedding_size,
             embedding_scale=embedding_scale,
+            n_members=n_members,
         )
 
     # -- targets ----------------------------------------------------------------
@@ -501,6 +507,11 @@ default=None
             Columns in the order of ``classes_``. Rows sum to one, except for
             multilabel problems, where each column is a separate probability.
         """
+        if self._members() > 1:  # the mean of the members' probabilities
+            probabilities = self._forward(X)
+            if probabilities.shape[1] == 1 and self.out_activation_ == "logistic":
+                return np.column_stack([1.0 - probabilities[:, 0], probabilities[:, 0]])
+            return probabilities
         logits = self._forward(X, logits=True)
         return class_probabilities(logits, self.out_activation_)
 

@@ -241,6 +241,20 @@ embedding_scale : float, default=0.1
     of the columns (standardise them first). Ignored by 'piecewise_linear'."""
 
 
+MEMBERS_PARAMETER = """\
+n_members : int, default=1
+    Packed members k, trained together in one pass (TabM-mini, Gorishniy et
+    al., 2025): each member reads the first layer's input scaled by its own
+    vector r_m (``member_scales_``, drawn as random signs), shares the hidden
+    layers with the others, and has its own output layer. Each member has
+    its own loss and the training objective is their mean; predictions
+    (and the scores of early stopping) are the mean of the members'
+    outputs, probabilities for the classifier. With k > 1, ``coefs_[-1]``
+    holds the k heads side by side, of shape (units of the last hidden
+    layer, k * n_outputs_), and ``intercepts_[-1]`` their k * n_outputs_
+    biases. (Not in scikit-learn's MLP.)"""
+
+
 def _range(name: str) -> str:
     """The allowed values of a regressor parameter, from its constraint."""
     return REGRESSOR_CONSTRAINTS[name][0].describe()

@@ -306,6 +306,7 @@ COMMON_CONSTRAINTS: dict[str, list[_Constraint]] = {
     "embedding_columns": [_Columns(), _None()],
     "embedding_size": [_Number(2, None, integer=True, closed="left")],
     "embedding_scale": [_positive()],
+    "n_members": [_positive_int()],
 }
 
 CLASSIFIER_CONSTRAINTS: dict[str, list[_Constraint]] = {

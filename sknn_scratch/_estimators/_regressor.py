@@ -13,6 +13,7 @@ from ._docstrings import (
     DROPOUT_PARAMETER,
     EMBEDDING_PARAMETERS,
     LOSS_SETTING_PARAMETERS,
+    MEMBERS_PARAMETER,
     SCORING_PARAMETER,
     TRAINING_CONTROL_PARAMETERS,
     regression_loss_parameter,
@@ -45,6 +46,8 @@ Parameters
 
 {embedding}
 
+{members}
+
 Attributes
 ----------
 {attributes}
@@ -72,6 +75,7 @@ Examples
     scoring=SCORING_PARAMETER.replace("{score}", "R²"),
     training_control=TRAINING_CONTROL_PARAMETERS,
     embedding=EMBEDDING_PARAMETERS,
+    members=MEMBERS_PARAMETER,
 )
 
 
@@ -116,6 +120,7 @@ class ScratchMLPRegressor(RegressorMixin, BaseScratchMLP):
         embedding_columns=None,
         embedding_size=16,
         embedding_scale=0.1,
+        n_members=1,
     ):
         self.loss = loss
         self.huber_delta = huber_delta
@@ -152,6 +157,7 @@ class ScratchMLPRegressor(RegressorMixin, BaseScratchMLP):
             embedding_columns=embedding_columns,
             embedding_size=embedding_size,
             embedding_scale=embedding_scale,
+            n_members=n_members,
         )
 
     # -- targets ----------------------------------------------------------------
