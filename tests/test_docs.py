@@ -2,9 +2,9 @@
 
 - The Python sessions (```pycon blocks) of the user guide's pages run as
   doctests; the worked example of "How the engine learns" on each engine.
-- The guide's tables of activations and losses are the engine's, and its
-  snippets (```python blocks of "Deploying" and "A drop-in") run as they are
-  written.
+- The guide's tables of activations, losses and learning-rate schedules are
+  the engine's, and its snippets (```python blocks of "Deploying", "A
+  drop-in" and "Controlling training") run as they are written.
 - The API reference lists every public object, and each one's Examples
   section runs as a doctest.
 - The README's usage example runs.
@@ -37,6 +37,7 @@ import sknn_scratch.utils
 from sknn_scratch import _engine
 from sknn_scratch._reference._activations import ACTIVATIONS
 from sknn_scratch._reference._losses import LOSSES
+from sknn_scratch._reference._optimizers import SCHEDULES
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"
@@ -52,10 +53,13 @@ PAGES_WITH_SESSIONS = [
 WORKED_EXAMPLE = DOCS / "engine.md"
 # The page that holds the tables of activations and losses.
 TABLES_PAGE = DOCS / "beyond.md"
+# The page that holds the table of learning-rate schedules.
+SCHEDULES_PAGE = DOCS / "controlling_training.md"
 
 # What some sessions and examples need beyond the test extra, by page or name.
 NEEDS = {
-    "beyond.md": ("matplotlib", "sklearn.callback"),
+    "beyond.md": ("matplotlib",),
+    "controlling_training.md": ("sklearn.callback",),
     "LossCurveDisplay": ("matplotlib",),
     "register": ("skl2onnx", "onnxruntime"),
 }
@@ -180,12 +184,34 @@ def loss_table() -> str:
     )
 
 
-@pytest.mark.parametrize("table", [activation_table, loss_table])
-def test_guide_tables_are_the_engines(table):
+def schedule_table() -> str:
+    return markdown_table(
+        ["`learning_rate`", "followed by", "η of a step", "what it does"],
+        [
+            [
+                f'`"{name}"`',
+                ", ".join(schedule.solvers),
+                f"`{schedule.formula}`",
+                schedule.description,
+            ]
+            for name, schedule in SCHEDULES.items()
+        ],
+    )
+
+
+@pytest.mark.parametrize(
+    ("table", "page"),
+    [
+        (activation_table, TABLES_PAGE),
+        (loss_table, TABLES_PAGE),
+        (schedule_table, SCHEDULES_PAGE),
+    ],
+    ids=["activations", "losses", "schedules"],
+)
+def test_guide_tables_are_the_engines(table, page):
     expected = table()
-    assert expected in TABLES_PAGE.read_text(encoding="utf-8"), (
-        f"The table in {TABLES_PAGE.name} is not the engine's; it should read:"
-        f"\n\n{expected}\n"
+    assert expected in page.read_text(encoding="utf-8"), (
+        f"The table in {page.name} is not the engine's; it should read:\n\n{expected}\n"
     )
 
 
@@ -229,6 +255,18 @@ def test_drop_in_checks_snippet_runs(tmp_path):
     result = run_snippet(snippet, tmp_path)
     assert result.returncode == 0, result.stderr
     assert "expected_failed_checks" in snippet
+
+
+@pytest.mark.slow
+def test_controlling_training_routing_snippet_runs(tmp_path):
+    """The guide's validation set routed through a pipeline and a grid search
+    (the "Controlling training" page) runs as it is written, without a warning."""
+    (snippet,) = guide_python_blocks("controlling_training")
+    assert "set_fit_request(X_val=True, y_val=True)" in snippet
+    result = run_snippet(snippet, tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "Warning" not in result.stderr, result.stderr
+    assert result.stdout.startswith("{'mlp__alpha': ")  # the best parameters
 
 
 @pytest.mark.slow

@@ -9,6 +9,7 @@ anything of examples/ beside it would fail. The output checks parse the
 numbers the script prints.
 """
 
+import importlib.util
 import os
 import re
 import shutil
@@ -20,6 +21,7 @@ from pathlib import Path
 import pytest
 
 from sknn_scratch._reference._activations import ACTIVATIONS
+from sknn_scratch._reference._optimizers import SCHEDULES
 
 EXAMPLES = Path(__file__).parent.parent / "examples"
 NAMES = [
@@ -34,6 +36,7 @@ NAMES = [
     "class_weight_imbalanced",
     "dropout_digits",
     "quantile_regression",
+    "controlling_training",
 ]
 NUMBER = r"([-+]?\d+(?:\.\d*)?(?:[eE][-+]?\d+)?)"
 # The scripts of the quick run (pytest -m "not slow"); the others' tests are slow.
@@ -268,6 +271,41 @@ def test_dropout_example_reports_both_networks(example):
         lowest, last = find(rf"{name}\s+lowest {NUMBER}, last {NUMBER}", out)
         assert float(lowest) == pytest.approx(float(best_loss), abs=1e-3)
         assert float(last) >= float(lowest)
+
+
+@pytest.mark.slow
+def test_controlling_training_reports_both_networks(example):
+    out = example("controlling_training").stdout
+    (max_iter,) = find(r"at most (\d+) epochs", out)
+    (warmup,) = find(rf"a warm-up over {NUMBER}% of the horizon", out)
+    best_loss = {}
+    for name in ("constant rate", "cosine + decay"):
+        epochs, best_epoch, val_loss, test_loss, accuracy = find(
+            rf"^{re.escape(name)}\s+(\d+)\s+(\d+)\s+{NUMBER}\s+{NUMBER}\s+{NUMBER}$",
+            out,
+        )
+        # early stopping ended both, on a best epoch no later than the last
+        assert 1 <= int(best_epoch) <= int(epochs) < int(max_iter)
+        assert 0 < float(val_loss) < 0.5 and 0 < float(test_loss) < 0.5
+        assert float(accuracy) >= 0.9
+        best_loss[name] = float(val_loss)
+    # what the script shows: the schedule and the decay validate better
+    assert best_loss["cosine + decay"] < best_loss["constant rate"]
+    stopped, horizon, fraction = find(
+        rf"stopped after epoch (\d+) of its (\d+)-epoch horizon, its rate then at "
+        rf"{NUMBER} of the peak",
+        out,
+    )
+    assert horizon == max_iter
+    # the script's rate is the engine's schedule at the end of that epoch
+    multiplier = SCHEDULES["cosine"].multiplier
+    expected = multiplier(int(stopped) / int(horizon), float(warmup) / 100)
+    assert float(fraction) == pytest.approx(expected, abs=0.006)
+    # a progress bar for each fit, or the reason why none
+    if all(importlib.util.find_spec(m) for m in ("sklearn.callback", "rich")):
+        assert out.count("ScratchMLPClassifier - fit") == 2, out
+    else:
+        assert "No progress bar: " in out
 
 
 @pytest.mark.parametrize(
