@@ -545,6 +545,15 @@ def test_partial_fit_holds_the_schedules_final_value_past_its_horizon(iris):
     np.testing.assert_array_equal(est._params, before)
 
 
+def test_a_schedule_that_runs_to_its_horizon_does_not_warn(iris):
+    X, y = iris
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        ScratchMLPClassifier((8,), learning_rate="cosine", max_iter=3).fit(X, y)
+    with pytest.warns(ConvergenceWarning, match="Maximum iterations"):
+        ScratchMLPClassifier((8,), max_iter=3).fit(X, y)
+
+
 def test_warm_start_restarts_the_schedule(iris):
     X, y = iris
     est = ScratchMLPClassifier(

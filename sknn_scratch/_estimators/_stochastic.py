@@ -173,7 +173,8 @@ def _epochs(
 
         if incremental:
             return
-        if estimator.n_iter_ == estimator.max_iter:
+        # (a schedule over a horizon of max_iter epochs ends there by design)
+        if estimator.n_iter_ == estimator.max_iter and not optimizer.has_horizon:
             warn(
                 f"Stochastic Optimizer: Maximum iterations ({estimator.max_iter}) "
                 "reached and the optimization hasn't converged yet.",

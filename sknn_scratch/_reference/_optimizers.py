@@ -216,6 +216,13 @@ class StochasticOptimizer:
         """The state vectors and the constants the compiled update reads."""
         raise NotImplementedError
 
+    @property
+    def has_horizon(self) -> bool:
+        """Whether a schedule of ``SCHEDULES`` sets this optimizer's rate over
+        its horizon (and so ends it there by design)."""
+        schedule = SCHEDULES[self.schedule]
+        return schedule.multiplier is not None and self.name in schedule.solvers
+
     def _own_rate(self) -> float:
         """The rate of a step where no schedule of ``SCHEDULES`` sets it."""
         return self.learning_rate_init
@@ -224,9 +231,9 @@ class StochasticOptimizer:
         """η of batch ``batch`` of this epoch's ``n_batches``: η₀ · m(p), p the
         progress at the batch's middle, in epochs over the horizon (1 at
         most), where the schedule has a multiplier for this optimizer."""
-        schedule = SCHEDULES[self.schedule]
-        if schedule.multiplier is None or self.name not in schedule.solvers:
+        if not self.has_horizon:
             return self._own_rate()
+        schedule = SCHEDULES[self.schedule]
         progress = (self.epochs_done + (batch + 0.5) / n_batches) / self.horizon
         return self.learning_rate_init * schedule.multiplier(
             min(progress, 1.0), self.warmup
