@@ -189,7 +189,9 @@ class Network:
         A parameter vector to train in place (of this network's size and
         dtype); a new zero vector if None.
     loss_settings : dict, default=None
-        Values of the parameters the loss reads (``Loss.settings``).
+        Values of the parameters the loss reads (``Loss.settings``): each one
+        value for every output, or a vector of one value per output column
+        (the quantile of each output, for several quantiles in one network).
 
     Attributes
     ----------
@@ -218,6 +220,13 @@ class Network:
         self.loss_name = loss
         self._loss = LOSSES[loss].forward
         self.loss_settings = dict(loss_settings or {})
+        n_outputs = self.layer_sizes[-1]
+        for name, value in self.loss_settings.items():
+            if np.ndim(value) != 0 and np.shape(value) != (n_outputs,):
+                raise ValueError(
+                    f"the loss setting {name} must be one value, or one per output "
+                    f"({n_outputs}); got an array of shape {np.shape(value)}"
+                )
         n_hidden = len(self.layer_sizes) - 2
         self.dropout = (0.0,) * n_hidden if dropout is None else tuple(dropout)
         if len(self.dropout) != n_hidden:
@@ -258,6 +267,18 @@ class Network:
     def loss_entry(self):
         """The table entry of the loss."""
         return LOSSES[self.loss_name]
+
+    def column_settings(self) -> np.ndarray:
+        """The loss's setting for each output column, as float64 (zeros for a
+        loss without one): a loss reads at most one setting."""
+        if len(self.loss_settings) > 1:
+            raise ValueError(
+                f"a loss reads at most one setting; got {sorted(self.loss_settings)}"
+            )
+        value = next(iter(self.loss_settings.values()), 0.0)
+        columns = np.empty(self.layer_sizes[-1], dtype=np.float64)
+        columns[...] = value  # one value for all, or one per column
+        return columns
 
     def set_dropout_rng(self, generator: np.random.Generator) -> None:
         """Random generator that draws the dropout masks during training."""
