@@ -129,8 +129,7 @@ def compile_network(network):
         network.dropout,
         network.params,
         network.grad,
-        # a loss reads at most one setting (huber_delta, quantile)
-        float(next(iter(network.loss_settings.values()), 0.0)),
+        network.column_settings(),
     )
 
 

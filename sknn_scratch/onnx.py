@@ -104,6 +104,18 @@ def _unexportable(
             f"not one skl2onnx's MLP converters write "
             f"({', '.join(_CONVERTER_OUTPUTS)})"
         )
+    quantiles = (
+        estimator._fitted_quantile_levels()
+        if isinstance(estimator, ScratchMLPRegressor)
+        else None
+    )
+    if quantiles is not None:
+        problems.append(
+            f"quantile={list(quantiles)} with loss='quantile': a sequence of "
+            "quantiles is predicted sorted, with an axis for the quantiles, and "
+            "skl2onnx's MLP converter writes the network's raw outputs (export a "
+            "network fitted for one float quantile instead)"
+        )
     if isinstance(estimator, ScratchMLPClassifier):
         classes = estimator.classes_
         if (

@@ -29,12 +29,13 @@ def expected_failed_checks(estimator: BaseScratchMLP) -> dict[str, str]:
     way with the same settings (or, for a setting it lacks, with settings that
     behave alike), or when one of our options cannot satisfy the check by its
     nature: dropout's random masks and early stopping's validation split make a
-    weighted fit differ from a fit on repeated rows, and a ``class_weight``
-    dict has no meaning for multilabel targets and is refused on data that
-    lack a label it names. Each declaration holds for every configuration
-    that shares its cause: ``dropout=0.2`` with any other parameters, or
-    ``solver="sgd"`` with ``activation="logistic"`` whatever the others. The
-    defaults declare none.
+    weighted fit differ from a fit on repeated rows, a ``class_weight`` dict
+    has no meaning for multilabel targets and is refused on data that lack a
+    label it names, and a sequence of quantiles predicts an array with a
+    column per quantile, not of y's shape. Each declaration holds for every
+    configuration that shares its cause: ``dropout=0.2`` with any other
+    parameters, or ``solver="sgd"`` with ``activation="logistic"`` whatever
+    the others. The defaults declare none.
 
     Parameters
     ----------

@@ -232,6 +232,22 @@ def test_bad_regressor_loss():
 BAD_LOSS_SETTINGS = [
     ("huber_delta", [0, -1.0, np.nan, np.inf, None, "1"]),
     ("quantile", [0, 1, 1.5, -0.1, np.nan, "0.5"]),
+    # several quantiles: at least one, each in (0, 1), strictly increasing, in
+    # a sequence with an order
+    (
+        "quantile",
+        [
+            [],
+            [0.5, 0.1],
+            [0.1, 0.1],
+            (0.1, 1.0),
+            [0.0, 0.5],
+            [0.1, np.nan],
+            ["0.1", "0.5"],
+            np.array([[0.1, 0.5]]),
+            {0.1, 0.5},
+        ],
+    ),
 ]
 
 
@@ -252,7 +268,7 @@ def test_bad_loss_setting(loss, name, value):
 @pytest.mark.parametrize("method", ["fit", "partial_fit"])
 def test_quantile_loss_needs_a_quantile(method):
     with pytest.raises(
-        ValueError, match=r"'quantile' parameter .* \(0, 1\) when loss='quantile'"
+        ValueError, match=r"'quantile' parameter .* \(0, 1\).* when loss='quantile'"
     ):
         getattr(ScratchMLPRegressor(loss="quantile"), method)(X, Y_REG)
 

@@ -198,6 +198,49 @@ def test_regression_losses_apply_per_output(name):
     assert total == pytest.approx(parts, rel=1e-13)
 
 
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_the_quantile_loss_takes_one_quantile_per_column(dtype):
+    """Several quantiles in one network: column k's pinball loss and delta
+    are those of its own quantile q_k, in the work's dtype."""
+    rng = np.random.RandomState(4)
+    quantiles = np.array([0.1, 0.5, 0.85])
+    t = rng.normal(size=(8, 1)).repeat(3, axis=1).astype(dtype)
+    z = away_from_kinks("quantile", t, rng).astype(dtype)
+    weights = rng.uniform(0.5, 2.0, 8).astype(dtype)
+    delta = np.empty_like(z)
+    total = LOSSES["quantile"].forward(z.copy(), t, delta, weights, quantile=quantiles)
+    residual = t.astype(float) - z
+    expected = np.where(residual >= 0, quantiles * residual, (quantiles - 1) * residual)
+    assert total == pytest.approx(weights @ expected.sum(axis=1), rel=1e-6)
+    assert delta.dtype == dtype
+    np.testing.assert_allclose(
+        delta, np.where(z > t, 1 - quantiles, -quantiles), rtol=4 * np.finfo(dtype).eps
+    )
+    for k, q in enumerate(quantiles):  # each column as if alone, with its q
+        column_delta = np.empty((8, 1), dtype)
+        LOSSES["quantile"].forward(
+            z[:, [k]].copy(), t[:, [k]], column_delta, weights, quantile=q
+        )
+        np.testing.assert_array_equal(delta[:, [k]], column_delta)
+
+
+def test_a_loss_setting_is_one_value_or_one_per_output():
+    network = Network(
+        (2, 3), "relu", "quantile", float, loss_settings={"quantile": 0.3}
+    )
+    np.testing.assert_array_equal(network.column_settings(), [0.3, 0.3, 0.3])
+    per_output = np.array([0.1, 0.5, 0.9])
+    network = Network(
+        (2, 3), "relu", "quantile", float, loss_settings={"quantile": per_output}
+    )
+    np.testing.assert_array_equal(network.column_settings(), per_output)
+    assert network.column_settings().dtype == np.float64
+    no_setting = Network((2, 3), "relu", "squared_error", float)
+    np.testing.assert_array_equal(no_setting.column_settings(), np.zeros(3))
+    with pytest.raises(ValueError, match=r"one value, or one per output \(3\)"):
+        Network((2, 3), "relu", "quantile", float, loss_settings={"quantile": [0.5]})
+
+
 @pytest.mark.parametrize("name", ["binary_log_loss", "log_loss"])
 def test_log_losses_are_exact_for_extreme_logits(name):
     z = np.array([[1e8, -1e8, 0.0], [-800.0, 800.0, 5.0]])

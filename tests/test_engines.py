@@ -153,6 +153,46 @@ def test_losses_weights_dropout_and_early_stopping_agree(dtype, kind, params):
     assert relative_difference(reference, compiled) <= TOLERANCE[dtype]
 
 
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize(
+    "params",
+    [
+        dict(solver="adam", early_stopping=True),
+        dict(solver="sgd", dropout=0.2, scoring="loss", early_stopping=True),
+        dict(solver="lbfgs", max_iter=10),
+    ],
+    ids=["adam", "sgd", "lbfgs"],
+)
+def test_several_quantiles_agree(dtype, params):
+    # two targets, three quantiles each: six outputs, each with its own q
+    X, _ = data()
+    target = np.c_[X[:, :2] @ [1.0, -2.0], np.abs(X[:, 2])]
+    weights = np.linspace(0.2, 3.0, X.shape[0])
+    reference, compiled = fit_on_both(
+        lambda: ScratchMLPRegressor(
+            "quantile",
+            (9, 5),
+            quantile=[0.1, 0.5, 0.9],
+            **{"max_iter": 30, "random_state": 0, **params},
+        ),
+        X.astype(dtype),
+        target,
+        sample_weight=weights,
+    )
+    assert compiled.n_iter_ == reference.n_iter_
+    assert relative_difference(reference, compiled) <= TOLERANCE[dtype]
+    for engine in ("numpy", "compiled"):
+        with _engine.using(engine):
+            predicted = compiled.predict(X.astype(dtype))
+            assert predicted.shape == (len(X), 2, 3)
+            np.testing.assert_allclose(
+                predicted,
+                reference.predict(X.astype(dtype)),
+                rtol=100 * TOLERANCE[dtype],
+                atol=100 * TOLERANCE[dtype],
+            )
+
+
 def test_lbfgs_agrees_over_its_first_iterations():
     # L-BFGS amplifies rounding differences from one iteration to the next (the
     # line search takes other steps), so the engines are compared early on.

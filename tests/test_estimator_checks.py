@@ -117,6 +117,8 @@ OPTIONS = {
             for name in REGRESSION_LOSSES
             if name != "squared_error" and LOSSES[name].output_activation == "identity"
         ),
+        # several quantiles in one network
+        {"loss": "quantile", "quantile": [0.1, 0.5, 0.9]},
     ],
 }
 
@@ -162,6 +164,7 @@ def test_every_solver_activation_loss_and_option_is_covered():
         n for n in REGRESSION_LOSSES if LOSSES[n].output_activation == "identity"
     }
     assert {s.get("loss", "squared_error") for s in settings} >= real_valued
+    assert any(isinstance(s.get("quantile"), list) for s in settings)
     classifier_options = [s for c, s in CONFIGURATIONS if c is ScratchMLPClassifier]
     assert {"class_weight": "balanced"} in classifier_options
     assert any(isinstance(s.get("class_weight"), dict) for s in classifier_options)
@@ -323,6 +326,17 @@ BEYOND_THE_CHECKED = [
         {"check_regressors_train"},
         "R²",
     ),
+    (
+        ScratchMLPRegressor(
+            loss="quantile", quantile=(0.25, 0.75), hidden_layer_sizes=(20,)
+        ),
+        {
+            "check_regressors_train",
+            "check_estimator_sparse_array",
+            "check_estimator_sparse_matrix",
+        },
+        "quantile",
+    ),
 ]
 
 
@@ -357,6 +371,11 @@ WITHOUT_THE_CAUSE = [
     ),
     # logistic units stay below the R² bar under sgd only
     (ScratchMLPRegressor(activation="logistic"), {"check_regressors_train"}),
+    # the squared error ignores the quantiles: y's shape is predicted
+    (
+        ScratchMLPRegressor(quantile=[0.1, 0.9]),
+        {"check_regressors_train", "check_estimator_sparse_matrix"},
+    ),
     # (the classifier has no decision_function: that check skips itself)
     (ScratchMLPClassifier(class_weight="balanced"), MULTILABEL - STRUCTURAL_SKIPS),
 ]

@@ -1,6 +1,7 @@
 """What each option beyond scikit-learn's MLP does: class weights, the
 validation loss curve, early stopping's scoring and validation set of one's
-own, dropout and LossCurveDisplay. (Their bad values:
+own, dropout, LossCurveDisplay, and several quantiles in one network. (Their
+bad values:
 test_bad_input.py; check_gradients: test_gradients.py; the new activations and
 losses are table entries, tested wherever the tables are.)"""
 
@@ -17,7 +18,13 @@ from sklearn.base import clone
 from sklearn.datasets import make_classification
 from sklearn.exceptions import ConvergenceWarning, NotFittedError
 from sklearn.linear_model import LogisticRegression
-from sklearn.metrics import balanced_accuracy_score, log_loss
+from sklearn.metrics import (
+    balanced_accuracy_score,
+    d2_pinball_score,
+    log_loss,
+    mean_pinball_loss,
+    r2_score,
+)
 from sklearn.model_selection import GridSearchCV, train_test_split
 from sklearn.neural_network import MLPClassifier
 from sklearn.pipeline import make_pipeline
@@ -322,6 +329,157 @@ def test_a_given_validation_set_is_weighted(iris):
     penalty = 0.5 * 0.01 * sum((c**2).sum() for c in clf.coefs_) / weights.sum()
     loss = log_loss(y_val, clf.predict_proba(X_val), sample_weight=weights)
     assert clf.validation_loss_curve_[best] == pytest.approx(loss + penalty, rel=1e-9)
+
+
+# -- several quantiles in one network -------------------------------------------
+QUANTILES = [0.1, 0.5, 0.9]
+
+
+def quantile_regressor(quantile=QUANTILES, **params):
+    return ScratchMLPRegressor(
+        loss="quantile",
+        quantile=quantile,
+        **{"max_iter": 20, "random_state": 0, **params},
+    )
+
+
+@pytest.mark.parametrize("quantile", [QUANTILES, [0.3]], ids=["three", "one"])
+def test_a_sequence_of_quantiles_predicts_an_axis_of_quantiles(iris, quantile):
+    X, _ = iris
+    n_quantiles = len(quantile)
+    one_target = quantile_regressor(quantile).fit(X[:, 1:], X[:, 0])
+    assert one_target.n_outputs_ == n_quantiles
+    assert one_target.predict(X[:, 1:]).shape == (len(X), n_quantiles)
+    two_targets = quantile_regressor(quantile).fit(X[:, 2:], X[:, :2])
+    assert two_targets.n_outputs_ == 2 * n_quantiles
+    assert two_targets.predict(X[:, 2:]).shape == (len(X), 2, n_quantiles)
+
+
+@pytest.mark.parametrize("solver", ["adam", "lbfgs"])
+@pytest.mark.parametrize("targets", [1, 2])
+def test_one_quantile_in_a_sequence_fits_what_the_float_fits(iris, solver, targets):
+    X, _ = iris
+    y = X[:, 0] if targets == 1 else X[:, :2]
+    as_float = quantile_regressor(0.3, solver=solver).fit(X[:, 2:], y)
+    in_a_list = quantile_regressor([0.3], solver=solver).fit(X[:, 2:], y)
+    assert_same_weights(in_a_list, as_float, rtol=0, atol=0)
+    np.testing.assert_array_equal(
+        in_a_list.predict(X[:, 2:])[..., 0], as_float.predict(X[:, 2:])
+    )
+    assert in_a_list.loss_ == as_float.loss_
+
+
+def linear_quantile_network(coefs, intercepts, targets: int):
+    """A regressor of quantiles without a hidden layer on one feature, whose
+    output weights and biases are set by hand (the fit only makes the
+    attributes)."""
+    n_quantiles = len(coefs) // targets
+    regressor = quantile_regressor(
+        QUANTILES[:n_quantiles] if n_quantiles < 3 else QUANTILES,
+        hidden_layer_sizes=(),
+        max_iter=1,
+    )
+    x = np.linspace(-1, 1, 10).reshape(-1, 1)
+    regressor.fit(x, np.zeros((10, targets)) if targets > 1 else np.zeros(10))
+    regressor.coefs_[0][...] = [coefs]
+    regressor.intercepts_[0][...] = intercepts
+    return regressor
+
+
+def total_pinball_loss(y, predictions, quantiles) -> np.ndarray:
+    """Each row's pinball loss, summed over the quantiles (the last axis)."""
+    residual = y[:, None] - predictions
+    return np.where(
+        residual >= 0, quantiles * residual, (quantiles - 1) * residual
+    ).sum(axis=-1)
+
+
+def test_predictions_never_cross_where_the_outputs_do():
+    x = np.linspace(-2, 2, 41).reshape(-1, 1)
+    # outputs x, 0 and -x for the quantiles 0.1, 0.5 and 0.9: in reverse order
+    # wherever x > 0
+    regressor = linear_quantile_network([1.0, 0.0, -1.0], [0.0, 0.0, 0.0], 1)
+    outputs = np.c_[x, 0 * x, -x]
+    assert (outputs[:, 0] > outputs[:, 2]).sum() == 20  # they cross
+    predicted = regressor.predict(x)
+    np.testing.assert_array_equal(predicted, np.c_[-np.abs(x), 0 * x, np.abs(x)])
+    # sorting never makes a row's pinball loss worse, and here it does better
+    y = np.random.default_rng(0).normal(size=len(x))
+    sorted_loss = total_pinball_loss(y, predicted, np.array(QUANTILES))
+    crossed_loss = total_pinball_loss(y, outputs, np.array(QUANTILES))
+    assert (sorted_loss <= crossed_loss + 1e-12).all()
+    assert (sorted_loss < crossed_loss - 1e-3).any()
+
+
+def test_the_quantiles_of_each_target_are_sorted_apart():
+    x = np.linspace(-2, 2, 41).reshape(-1, 1)
+    # target 0: x and -x; target 1: 5 + x and 5 - x (quantiles 0.1 and 0.5)
+    regressor = linear_quantile_network([1.0, -1.0, 1.0, -1.0], [0.0, 0.0, 5.0, 5.0], 2)
+    predicted = regressor.predict(x)
+    assert predicted.shape == (41, 2, 2)
+    np.testing.assert_array_equal(predicted[:, 0], np.c_[-np.abs(x), np.abs(x)])
+    np.testing.assert_array_equal(predicted[:, 1], np.c_[5 - np.abs(x), 5 + np.abs(x)])
+
+
+@pytest.mark.parametrize("targets", [1, 2])
+def test_the_score_of_several_quantiles_is_their_mean_d2_pinball_score(iris, targets):
+    X, _ = iris
+    y = X[:, 0] if targets == 1 else X[:, :2]
+    weights = np.linspace(0.5, 2.0, len(X))
+    regressor = quantile_regressor(max_iter=50).fit(X[:, 2:], y)
+    predicted = regressor.predict(X[:, 2:])
+    for sample_weight in (None, weights):
+        expected = np.mean(
+            [
+                d2_pinball_score(
+                    y, predicted[..., k], alpha=q, sample_weight=sample_weight
+                )
+                for k, q in enumerate(QUANTILES)
+            ]
+        )
+        score = regressor.score(X[:, 2:], y, sample_weight=sample_weight)
+        assert score == pytest.approx(expected, rel=1e-12)
+        assert 0 < score < 1
+    # a float quantile keeps R²
+    one = quantile_regressor(0.5, max_iter=50).fit(X[:, 2:], y)
+    assert one.score(X[:, 2:], y) == pytest.approx(r2_score(y, one.predict(X[:, 2:])))
+
+
+def test_early_stopping_monitors_the_score_of_several_quantiles(iris):
+    X, _ = iris
+    X_train, y_train, X_val, y_val = given_split(X[:, 1:], X[:, 0])
+    w_val = np.linspace(0.5, 2.0, len(y_val))
+    regressor = quantile_regressor(**{**EARLY, "n_iter_no_change": 3})
+    regressor.fit(X_train, y_train, X_val=X_val, y_val=y_val, sample_weight_val=w_val)
+    assert regressor.validation_scores_[-1] < regressor.best_validation_score_
+    # the kept weights are those of the best score, as ``score`` gives it
+    assert regressor.best_validation_score_ == pytest.approx(
+        regressor.score(X_val, y_val, sample_weight=w_val), rel=1e-9
+    )
+    # scoring='loss': the negative mean of the pinball losses, summed over the
+    # quantiles
+    by_loss = quantile_regressor(**{**EARLY, "scoring": "loss", "alpha": 0.0})
+    by_loss.fit(X_train, y_train, X_val=X_val, y_val=y_val)
+    losses = [
+        mean_pinball_loss(y_val, by_loss.predict(X_val)[:, k], alpha=q)
+        for k, q in enumerate(QUANTILES)
+    ]
+    assert by_loss.best_validation_score_ == pytest.approx(-sum(losses), rel=1e-9)
+
+
+def test_sample_weights_weigh_the_loss_of_every_quantile(iris):
+    # integer weights fit what repeated rows fit (L-BFGS: the whole data at once)
+    X, _ = iris
+    X, y = X[:, 1:], X[:, 0]
+    weights = np.arange(len(y)) % 3
+    regressor = quantile_regressor(solver="lbfgs", max_iter=10, hidden_layer_sizes=(5,))
+    weighted = clone(regressor).fit(X, y, sample_weight=weights)
+    repeated = clone(regressor).fit(
+        np.repeat(X, weights, axis=0), np.repeat(y, weights)
+    )
+    assert_same_weights(weighted, repeated, rtol=1e-8, atol=1e-10)
+    unweighted = clone(regressor).fit(X, y)
+    assert not np.allclose(unweighted.coefs_[0], weighted.coefs_[0])
 
 
 # -- dropout --------------------------------------------------------------------

@@ -137,6 +137,38 @@ def test_backprop_matches_finite_differences(iris, engine, kind, hidden, activat
         assert not hasattr(estimator, "coefs_")  # the estimator was left alone
 
 
+@pytest.mark.parametrize("engine", ENGINES)
+@pytest.mark.parametrize("targets", [1, 2])
+def test_backprop_of_several_quantiles_matches_finite_differences(
+    iris, engine, targets
+):
+    """One network, three quantiles per target (each output with its own q):
+    fresh, with sample weights and an L2 penalty, every parameter checked;
+    then trained, at its minimum."""
+    X, _ = iris
+    X = X[::10]
+    t = X[:, 0] if targets == 1 else X[:, :2]
+    X = X[:, 2:]  # so that the targets are not functions of X
+    weights = np.random.RandomState(0).uniform(0.1, 3, len(X))
+    estimator = ScratchMLPRegressor(
+        loss="quantile", quantile=[0.1, 0.5, 0.8], hidden_layer_sizes=(5,),
+        activation="tanh", alpha=0.3, random_state=0,
+    )  # fmt: skip
+    with _engine.using(engine):
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # every parameter of a fresh net checked
+            error = check_gradients(
+                estimator, X, t, sample_weight=weights, max_params=None
+            )
+        assert error < 1e-6
+        trained = estimator.set_params(solver="lbfgs", max_iter=300).fit(X, t)
+        with warnings.catch_warnings():
+            warnings.filterwarnings(
+                "ignore", "\\d+ of \\d+ checked parameters were left"
+            )
+            assert check_gradients(trained, X, t, max_params=None) < 1e-6
+
+
 @pytest.mark.parametrize(
     ("kind", "activation"), list(itertools.product(KINDS, ACTIVATIONS))
 )

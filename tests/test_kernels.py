@@ -92,25 +92,40 @@ def targets(name, shape, dtype):
     return rng.standard_normal(shape).astype(dtype) * 3
 
 
-def settings_of(name) -> dict:
-    return {"huber_delta": {"huber_delta": 1.5}, "quantile": {"quantile": 0.2}}.get(
-        LOSSES[name].settings[0] if LOSSES[name].settings else "", {}
-    )
+# A value of each loss's setting, for every column; and the quantile loss with
+# one quantile per column, as a network of several quantiles trains it.
+SETTINGS = {"huber_delta": 1.5, "quantile": 0.2}
+PER_COLUMN_QUANTILES = np.array([0.05, 0.3, 0.5, 0.95])
+LOSS_CASES = [
+    pytest.param(name, {n: SETTINGS[n] for n in LOSSES[name].settings}, id=name)
+    for name in COMPILED_LOSSES
+] + (
+    [pytest.param("quantile", {"quantile": PER_COLUMN_QUANTILES}, id="quantiles")]
+    if "quantile" in COMPILED_LOSSES
+    else []
+)
+
+
+def per_column(settings: dict, cols: int) -> np.ndarray:
+    """The compiled kernel's settings: the loss's one setting for each column
+    (zeros for a loss without one)."""
+    columns = np.zeros(cols)
+    columns[...] = next(iter(settings.values()), 0.0)
+    return columns
 
 
 @pytest.mark.parametrize("weighted", [False, True], ids=["unweighted", "weighted"])
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
-@pytest.mark.parametrize("name", COMPILED_LOSSES)
-def test_loss_kernels_equal_the_reference(name, dtype, weighted):
+@pytest.mark.parametrize(("name", "settings"), LOSS_CASES)
+def test_loss_kernels_equal_the_reference(name, settings, dtype, weighted):
     engine = _engine.compiled
 
     z = values(dtype, extreme=False)[:, :4] / 4
     t = targets(name, z.shape, dtype)
     weights = np.linspace(0.5, 2.0, z.shape[0]).astype(dtype) if weighted else None
-    settings = settings_of(name)
     scale = 1.0 / (z.shape[0] if weights is None else float(weights.sum()))
     total, a, delta = engine.loss_stage(
-        z, t, weights, name, float(next(iter(settings.values()), 0.0)), scale
+        z, t, weights, name, per_column(settings, z.shape[1]), scale
     )
     expected_a, expected_delta = z.copy(), np.empty_like(z)
     expected_total = LOSSES[name].forward(
@@ -123,6 +138,39 @@ def test_loss_kernels_equal_the_reference(name, dtype, weighted):
     np.testing.assert_allclose(
         delta, expected_delta * row_scale, rtol=RTOL[dtype], atol=1e-300
     )
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_each_column_reads_its_own_quantile(dtype):
+    # the kernel of four columns with four quantiles gives, column by column,
+    # the kernel of one column with that column's quantile
+    _kernels = _engine.compiled
+    z = values(dtype, extreme=False)[:, :4] / 4
+    t = targets("quantile", z.shape, dtype)
+    total, _, delta = _kernels.loss_stage(
+        z, t, None, "quantile", PER_COLUMN_QUANTILES, 1.0
+    )
+    column_totals = 0.0
+    for j, q in enumerate(PER_COLUMN_QUANTILES):
+        column = np.ascontiguousarray(z[:, j : j + 1])
+        target = np.ascontiguousarray(t[:, j : j + 1])
+        alone, _, alone_delta = _kernels.loss_stage(
+            column, target, None, "quantile", np.array([q]), 1.0
+        )
+        np.testing.assert_array_equal(delta[:, j : j + 1], alone_delta)
+        column_totals += alone
+    assert total == pytest.approx(column_totals, rel=RTOL[dtype])
+    # a residual above the target weighs 1 - q, one below it q
+    r = z - t
+    expected = np.where(r > 0, 1 - PER_COLUMN_QUANTILES, -PER_COLUMN_QUANTILES)
+    np.testing.assert_allclose(delta, expected, rtol=RTOL[dtype])
+
+
+def test_the_loss_stage_needs_one_setting_per_column():
+    _kernels = _engine.compiled
+    z = np.zeros((3, 2))
+    with pytest.raises(ValueError, match=r"one setting per column of z \(2\)"):
+        _kernels.loss_stage(z, z, None, "quantile", np.array([0.5]), 1.0)
 
 
 def test_every_function_runs_numpys_own_loops():

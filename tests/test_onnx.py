@@ -209,6 +209,25 @@ def test_poisson_is_refused_by_name(iris):
     assert_refused(regressor, X, None, "loss='poisson'", "'exp'")
 
 
+@pytest.mark.parametrize("quantiles", [[0.1, 0.5, 0.9], [0.5]])
+def test_a_sequence_of_quantiles_is_refused_by_name(iris, quantiles):
+    # predict sorts the outputs and adds an axis for the quantiles, which the
+    # converter does not write; a float quantile exports as any regressor
+    X, _ = iris
+    X = X.astype(np.float32)
+    params = dict(hidden_layer_sizes=(4,), loss="quantile", max_iter=20)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        several = ScratchMLPRegressor(quantile=quantiles, **params).fit(X, X[:, 0])
+        one = ScratchMLPRegressor(quantile=0.5, **params).fit(X, X[:, 0])
+    assert_refused(several, X, None, f"quantile={quantiles}", "loss='quantile'")
+    (predicted,) = run(one, X)
+    expected = one.predict(X)
+    np.testing.assert_allclose(
+        predicted.ravel(), expected, rtol=0, atol=tolerance(np.float32, expected)
+    )
+
+
 def test_activation_outside_sklearn_is_refused_by_the_table(iris, monkeypatch):
     """The check reads ``in_sklearn`` from the table, not a list of names."""
     X, y = iris

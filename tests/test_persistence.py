@@ -168,6 +168,41 @@ def test_loaded_pipeline_predicts_identically(iris, estimator_class, tmp_path):
         assert restored.score(X, y) == pipeline.score(X, y), file_format
 
 
+@pytest.mark.parametrize("targets", [1, 2])
+def test_several_quantiles_load_predict_and_train_on_alike(iris, targets, tmp_path):
+    """The quantiles the network was fitted for come through the file: the
+    copy predicts the same sorted quantiles, scores them alike, trains on in
+    step, and refuses other quantiles as the original does."""
+    X, _ = iris
+    X, y = X[:, 2:], (X[:, 0] if targets == 1 else X[:, :2])
+    original = ScratchMLPRegressor(
+        loss="quantile", quantile=(0.1, 0.5, 0.9), hidden_layer_sizes=(5,),
+        max_iter=8, random_state=0,
+    )  # fmt: skip
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        original.fit(X, y)
+    copies = {}
+    for file_format in FORMATS:
+        if file_format == "skops":
+            restored, untrusted = skops_round_trip(original)
+            assert_only_our_types(original, "adam", untrusted)
+        else:
+            restored = round_trip(original, file_format, tmp_path)
+        predicted = restored.predict(X)
+        assert predicted.shape == original.predict(X).shape
+        np.testing.assert_array_equal(predicted, original.predict(X))
+        assert restored.score(X, y) == original.score(X, y)
+        copies[file_format] = restored
+    for estimator in (original, *copies.values()):
+        estimator.partial_fit(X, y)
+    for restored in copies.values():
+        assert_same_weights(original, restored, rtol=0, atol=0)
+        restored.set_params(quantile=[0.2, 0.8])
+        with pytest.raises(ValueError, match=r"the quantiles \[0.1, 0.5, 0.9\]"):
+            restored.partial_fit(X, y)
+
+
 def test_optimizer_pickles_without_its_scratch_vector():
     optimizer = Adam(1000, np.float32)
     optimizer.step(np.zeros(1000, np.float32), np.ones(1000, np.float32))

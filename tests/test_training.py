@@ -216,6 +216,38 @@ def test_warm_start_continues_and_fresh_fit_restarts(iris):
         np.testing.assert_array_equal(a, b)
 
 
+def test_several_quantiles_continue_with_the_same_quantiles_only(iris):
+    X, _ = iris
+    X, y = X[:, 1:], X[:, 0]
+    params = dict(loss="quantile", max_iter=5, random_state=0)
+    regressor = ScratchMLPRegressor(quantile=[0.1, 0.9], warm_start=True, **params)
+    regressor.fit(X, y).fit(X, y)
+    regressor.partial_fit(X, y)
+    assert len(regressor.loss_curve_) == 11  # five epochs, five more, and one
+    assert regressor.predict(X).shape == (len(X), 2)
+    fitted = weights_of(regressor)
+    for quantile in ([0.2, 0.9], [0.1, 0.5, 0.9], 0.5):
+        regressor.set_params(quantile=quantile)
+        for method in (regressor.fit, regressor.partial_fit):
+            with pytest.raises(ValueError, match=r"predict the quantiles \[0.1, 0.9\]"):
+                method(X, y)
+    regressor.set_params(loss="squared_error")
+    with pytest.raises(ValueError, match="other outputs"):
+        regressor.fit(X, y)
+    for a, b in zip(fitted, weights_of(regressor), strict=True):
+        np.testing.assert_array_equal(a, b)  # the refused calls changed nothing
+    # a network whose outputs are no quantiles may become one, when its shape
+    # fits: a float quantile's network continues as a sequence of that one
+    one = ScratchMLPRegressor(quantile=0.3, warm_start=True, **params).fit(X, y)
+    assert one.predict(X).shape == (len(X),)
+    one.set_params(quantile=[0.3]).fit(X, y)
+    assert one.predict(X).shape == (len(X), 1)
+    assert len(one.loss_curve_) == 10
+    # and refitting from scratch takes any quantiles
+    regressor.set_params(warm_start=False, loss="quantile", quantile=[0.5]).fit(X, y)
+    assert regressor.predict(X).shape == (len(X), 1)
+
+
 def test_no_hidden_layer_is_a_linear_model(iris):
     X, y = iris
     clf = ScratchMLPClassifier(hidden_layer_sizes=(), solver="lbfgs", random_state=0)

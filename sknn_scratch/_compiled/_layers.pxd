@@ -12,7 +12,7 @@ cdef struct Layout:
     Py_ssize_t* bias_offset
     int activation        # a code of _activations.CODES
     int loss              # a code of _losses.LOSS_CODES (-1: none)
-    double loss_setting   # huber_delta, quantile: the loss's one setting
+    const double* loss_settings  # huber_delta, quantile: per output column
     bint keep_z           # the activation's derivative reads z
     double multiply_adds  # per row, forward and backward
 
@@ -68,6 +68,7 @@ cdef class CompiledNetwork:
     cdef double* dropout
     cdef readonly bint any_dropout
     cdef readonly object params, grad, dtype
+    cdef readonly object loss_settings  # behind layout.loss_settings
     cdef Batch batch
     cdef list buffers       # the arrays behind ``batch``'s pointers, per layer
     cdef list part_grads    # gradient vectors of parts 1, 2, ... of a batch

@@ -247,7 +247,7 @@ cdef void batch_part_typed(BatchJob* job, int part, real* tag) noexcept nogil:
     job.losses[part] = loss_and_delta(
         <real*> job.batch.activations[last] + first * n_out, T_rows,
         <real*> job.batch.deltas[last] + first * n_out, weights, rows, n_out,
-        job.layout.loss, job.layout.loss_setting, <real> job.scale,
+        job.layout.loss, job.layout.loss_settings, <real> job.scale,
     )
     if job.backward:
         backward_rows(job.layout, <real*> job.grads[part], job.accumulate, X_rows,
@@ -313,12 +313,14 @@ cdef class CompiledNetwork:
     params, grad : ndarray of shape (n_params,)
         The network's parameter and gradient vectors (float32 or float64,
         C-ordered, writeable), trained in place.
-    loss_setting : float, default=0.0
-        The loss's setting (``huber_delta``, ``quantile``), if it has one.
+    loss_settings : ndarray of shape (n_outputs,), default=None
+        The loss's setting (``huber_delta``, ``quantile``) for each output
+        column, if it has one: finite float64 values (kept, and read by the
+        loss kernel). None: zeros, for a loss without a setting.
     """
 
     def __cinit__(self, tuple layer_sizes, str activation, str loss, bint keep_z,
-                  tuple dropout, params, grad, double loss_setting=0.0):
+                  tuple dropout, params, grad, loss_settings=None):
         cdef int layer, n_layers = len(layer_sizes) - 1
         if n_layers < 1 or not all(
             isinstance(size, int) and 0 < size < 2**31 for size in layer_sizes
@@ -332,7 +334,28 @@ cdef class CompiledNetwork:
                                  LOSS_CODES[loss], keep_z)
         _check_vector("params", params, self.layout.n_params)
         _check_vector("grad", grad, self.layout.n_params, params.dtype)
-        self.layout.loss_setting = loss_setting
+        n_outputs = layer_sizes[n_layers]
+        if loss_settings is None:
+            loss_settings = np.zeros(n_outputs)
+        if not (
+            isinstance(loss_settings, np.ndarray)
+            and loss_settings.shape == (n_outputs,)
+            and loss_settings.dtype == np.float64
+            and loss_settings.flags.c_contiguous
+            and np.isfinite(loss_settings).all()
+        ):
+            raise ValueError(
+                f"loss_settings must be a C-ordered float64 vector of {n_outputs} "
+                f"finite values, one per output; got "
+                f"{getattr(loss_settings, 'shape', None)} of "
+                f"{getattr(loss_settings, 'dtype', type(loss_settings).__name__)}"
+            )
+        # a copy of its own, which nothing outside can change under the kernels
+        self.loss_settings = loss_settings.copy()
+        self.loss_settings.flags.writeable = False
+        self.layout.loss_settings = <const double*> <size_t> (
+            self.loss_settings.ctypes.data
+        )
         point_into(self.layout, <size_t> params.ctypes.data, params.itemsize)
         self.dropout = <double*> calloc(n_layers, sizeof(double))
         self.any_dropout = False

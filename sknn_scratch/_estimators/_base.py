@@ -265,8 +265,14 @@ class BaseScratchMLP(CallbackSupportMixin, BaseEstimator):
         classifier's classes); None where only ``n_outputs_`` does."""
         return None
 
-    def _loss_settings(self) -> dict:
-        """The estimator parameters the loss reads (``Loss.settings``)."""
+    def _outputs_per_target(self) -> int:
+        """Network outputs per column of the targets (the regressor's
+        quantiles, when it predicts several); 1 elsewhere."""
+        return 1
+
+    def _loss_settings(self, n_outputs: int) -> dict:
+        """The estimator parameters the loss reads (``Loss.settings``), for a
+        network of ``n_outputs`` outputs: one value each for all outputs."""
         names = LOSSES[self._loss_name()].settings
         return {name: getattr(self, name) for name in names}
 
@@ -343,7 +349,7 @@ class BaseScratchMLP(CallbackSupportMixin, BaseEstimator):
                 self._loss_name(),
                 X.dtype,
                 dropout,
-                loss_settings=self._loss_settings(),
+                loss_settings=self._loss_settings(T.shape[1]),
                 embedding=embedding,
                 members=members,
             )
@@ -540,7 +546,7 @@ class BaseScratchMLP(CallbackSupportMixin, BaseEstimator):
             dtype,
             dropout,
             params=params if intact else None,
-            loss_settings=self._loss_settings(),
+            loss_settings=self._loss_settings(layer_sizes[-1] // self._members()),
             embedding=embedding,
             members=self._members(),
         )

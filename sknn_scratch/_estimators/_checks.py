@@ -16,11 +16,11 @@ from .._reference._activations import ACTIVATIONS, OUTPUT_ACTIVATIONS
 from .._reference._embeddings import EMBEDDINGS, NumericalEmbedding
 from .._reference._network import n_parameters
 
-_REFIT = "Refit the estimator, or load a file saved from a fitted one."
+REFIT = "Refit the estimator, or load a file saved from a fitted one."
 
 
 def _fail(message: str) -> None:
-    raise ValueError(f"{message} {_REFIT}")
+    raise ValueError(f"{message} {REFIT}")
 
 
 def check_fitted_network(estimator) -> None:

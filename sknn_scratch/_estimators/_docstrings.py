@@ -267,11 +267,21 @@ huber_delta : float, default=1.0
     weigh in linearly, so outliers pull the fit less than under the squared
     error. Ignored by the other losses. (Not in scikit-learn's MLP.)
 
-quantile : float or None, default=None
+quantile : float, sequence of float or None, default=None
     For ``loss='quantile'``: the quantile of the target to predict,
     {_range("quantile")}, and required by that loss, as in
-    :class:`~sklearn.ensemble.HistGradientBoostingRegressor`. Ignored by the
-    other losses. (Not in scikit-learn's MLP.)"""
+    :class:`~sklearn.ensemble.HistGradientBoostingRegressor`. A sequence of Q
+    quantiles (at least one, each {_range("quantile")}, strictly
+    increasing; a list, tuple or 1-d array) fits them all in one network: it
+    has Q outputs per target (output j·Q + k predicts quantile k of target
+    j), each trained with its own pinball loss. ``predict`` then returns
+    them sorted, so that they never cross, of shape (n_samples, Q) for a
+    one-dimensional y and (n_samples, n_outputs, Q) for a two-dimensional
+    one, a sequence of one quantile included; ``score``, which early
+    stopping monitors by default, is the mean over the quantiles of their D²
+    pinball scores instead of R². A float keeps the shapes and the score of
+    the other losses. Ignored by the other losses. (Not in scikit-learn's
+    MLP.)"""
 
 COMMON_ATTRIBUTES = """\
 loss_ : float

@@ -5,6 +5,7 @@ in ``__init__``, as scikit-learn requires) and raises a ``ValueError`` naming th
 parameter, what it allows, and what it got.
 """
 
+import itertools
 import math
 from numbers import Integral, Real
 
@@ -186,6 +187,37 @@ def normalize_dropout(value, n_hidden: int) -> tuple[float, ...] | None:
     return rates if len(rates) == n_hidden else None
 
 
+class _QuantileLevels(_Constraint):
+    """A sequence of at least one quantile in (0, 1), strictly increasing."""
+
+    def is_satisfied_by(self, value) -> bool:
+        return normalize_quantiles(value) is not None
+
+    def describe(self) -> str:
+        return (
+            "a strictly increasing sequence of at least one float in the range "
+            "(0, 1), such as a list, tuple or 1-d array (not a one-pass "
+            "iterator, a dict or a set)"
+        )
+
+
+def normalize_quantiles(value) -> tuple[float, ...] | None:
+    """``quantile`` given as a sequence, as a tuple of floats; None if it is
+    not such a sequence (a single float, None, or a sequence that is empty,
+    not increasing, or holds a value outside (0, 1))."""
+    if isinstance(value, np.ndarray) and value.ndim != 1:
+        return None  # a 0-d array is one number, not a sequence
+    if not hasattr(value, "__iter__"):
+        return None
+    levels = _as_list(value)
+    level_ok = _unit_interval("neither")
+    if not levels or not all(level_ok.is_satisfied_by(q) for q in levels):
+        return None
+    if any(higher <= lower for lower, higher in itertools.pairwise(levels)):
+        return None
+    return tuple(float(q) for q in levels)
+
+
 class _ClassWeight(_Constraint):
     def is_satisfied_by(self, value) -> bool:
         if value is None or (isinstance(value, str) and value == "balanced"):
@@ -321,7 +353,7 @@ REGRESSOR_CONSTRAINTS: dict[str, list[_Constraint]] = {
     # the settings of some losses (``Loss.settings``); a None allowed here is
     # an unset value, an error when the chosen loss reads it
     "huber_delta": [_positive()],
-    "quantile": [_unit_interval("neither"), _None()],
+    "quantile": [_unit_interval("neither"), _QuantileLevels(), _None()],
 }
 
 

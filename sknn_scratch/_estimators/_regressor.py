@@ -1,12 +1,15 @@
 """ScratchMLPRegressor: one or several real-valued outputs."""
 
+from numbers import Integral
+
 import numpy as np
 import scipy.sparse as sp
 from sklearn.base import RegressorMixin
-from sklearn.metrics import r2_score
+from sklearn.metrics import d2_pinball_score, r2_score
 from sklearn.utils.validation import column_or_1d
 
 from ._base import BaseScratchMLP, incremental_only
+from ._checks import REFIT
 from ._docstrings import (
     COMMON_ATTRIBUTES,
     COMMON_PARAMETERS,
@@ -18,7 +21,7 @@ from ._docstrings import (
     TRAINING_CONTROL_PARAMETERS,
     regression_loss_parameter,
 )
-from ._params import REGRESSOR_CONSTRAINTS
+from ._params import REGRESSOR_CONSTRAINTS, normalize_quantiles
 
 _DOC = """Multi-layer perceptron regressor trained by sknn_scratch's own engine.
 
@@ -77,6 +80,30 @@ Examples
     embedding=EMBEDDING_PARAMETERS,
     members=MEMBERS_PARAMETER,
 )
+
+
+def sorted_quantiles(outputs: np.ndarray, n_quantiles: int) -> np.ndarray:
+    """The network's outputs (n_samples, n_targets · n_quantiles), target-major,
+    as predictions of shape (n_samples, n_targets, n_quantiles) in which the
+    quantiles of each row and target increase: the monotone rearrangement
+    (see ``ScratchMLPRegressor.predict``)."""
+    return np.sort(outputs.reshape(outputs.shape[0], -1, n_quantiles), axis=-1)
+
+
+def quantile_score(y, predictions, quantiles, sample_weight=None) -> float:
+    """The mean over the quantiles of scikit-learn's ``d2_pinball_score`` of
+    each quantile's predictions (``predictions[..., k]`` for quantile k; for
+    several targets, each score averages over them as that function does)."""
+    return float(
+        np.mean(
+            [
+                d2_pinball_score(
+                    y, predictions[..., k], sample_weight=sample_weight, alpha=q
+                )
+                for k, q in enumerate(quantiles)
+            ]
+        )
+    )
 
 
 class ScratchMLPRegressor(RegressorMixin, BaseScratchMLP):
@@ -185,6 +212,9 @@ class ScratchMLPRegressor(RegressorMixin, BaseScratchMLP):
                 f"{name} has {int((y < 0).sum())} negative value(s)."
             )
         T = y.reshape(-1, 1) if y.ndim == 1 else y
+        # several quantiles: each target once per quantile, target-major, as
+        # the outputs are
+        T = np.repeat(T, self._outputs_per_target(), axis=1)
         with np.errstate(over="ignore"):
             T = T.astype(dtype, copy=False)
         if not np.isfinite(T).all():
@@ -198,8 +228,77 @@ class ScratchMLPRegressor(RegressorMixin, BaseScratchMLP):
     def _loss_name(self) -> str:
         return self.loss
 
+    # -- several quantiles in one network ---------------------------------------
+    def _quantile_levels(self) -> tuple[float, ...] | None:
+        """The quantiles of the outputs when ``loss='quantile'`` is given a
+        sequence of them (validated parameters); None otherwise, a single
+        float quantile included."""
+        if self.loss != "quantile":
+            return None
+        return normalize_quantiles(self.quantile)
+
+    def _fitted_quantile_levels(self) -> tuple[float, ...] | None:
+        """The quantiles the fitted outputs predict (None: the outputs are the
+        targets' own), checked against ``n_outputs_`` (a file may hold
+        anything)."""
+        levels = getattr(self, "_fitted_quantiles", None)
+        if levels is None:
+            return None
+        checked = normalize_quantiles(levels)
+        n_outputs = getattr(self, "n_outputs_", None)
+        if (
+            checked is None
+            or not isinstance(n_outputs, Integral)
+            or n_outputs % len(checked)
+        ):
+            raise ValueError(
+                f"The fitted quantiles {levels!r} are not an increasing sequence of "
+                f"quantiles in (0, 1) that divides the n_outputs_={n_outputs!r} "
+                f"outputs. {REFIT}"
+            )
+        return checked
+
+    def _outputs_per_target(self) -> int:
+        levels = self._quantile_levels()
+        return 1 if levels is None else len(levels)
+
+    def _loss_settings(self, n_outputs: int) -> dict:
+        settings = super()._loss_settings(n_outputs)
+        levels = self._quantile_levels()
+        if levels is not None and len(levels) > 1:
+            # output j·Q + k predicts quantile k of target j; one quantile is
+            # one value for all outputs, exactly as a float quantile gives it
+            settings["quantile"] = np.tile(levels, n_outputs // len(levels))
+        elif levels is not None:
+            settings["quantile"] = levels[0]
+        return settings
+
+    def _initialize(self, network, random_state) -> None:
+        super()._initialize(network, random_state)
+        self._fitted_quantiles = self._quantile_levels()
+
+    def _continue_network(self, layer_sizes, dropout):
+        fitted, asked = self._fitted_quantile_levels(), self._quantile_levels()
+        if fitted is not None and asked != fitted:
+            raise ValueError(
+                "warm_start and partial_fit continue from the fitted network, whose "
+                f"outputs predict the quantiles {list(fitted)}; loss={self.loss!r} "
+                f"with quantile={self.quantile!r} asks for "
+                + ("other outputs" if asked is None else f"the quantiles {list(asked)}")
+                + ". Other quantiles make another network: refit from scratch "
+                "(warm_start=False) instead."
+            )
+        network = super()._continue_network(layer_sizes, dropout)
+        self._fitted_quantiles = asked
+        return network
+
     def _score_outputs(self, outputs, T, sample_weight) -> float:
-        return float(r2_score(T, outputs, sample_weight=sample_weight))
+        levels = self._fitted_quantile_levels()
+        if levels is None:
+            return float(r2_score(T, outputs, sample_weight=sample_weight))
+        # T holds each target once per quantile
+        predictions = sorted_quantiles(outputs, len(levels))
+        return quantile_score(T[:, :: len(levels)], predictions, levels, sample_weight)
 
     # -- public API --------------------------------------------------------------
     def fit(
@@ -268,7 +367,16 @@ default=None
         return self._fit(X, y, sample_weight=sample_weight, incremental=True)
 
     def predict(self, X):
-        """Predicted targets.
+        """Predicted targets, or their quantiles.
+
+        With ``loss='quantile'`` and a sequence of quantiles, the network has
+        one output per quantile of each target, and the predictions never
+        cross: for each row and target, the quantiles' outputs are sorted in
+        increasing order and given to the quantiles in increasing order (the
+        monotone rearrangement). Training fits each output with its own
+        pinball loss, so outputs may cross where the data are scarce; sorting
+        them never makes the pinball loss of any row worse, summed over the
+        quantiles, and leaves outputs that do not cross unchanged.
 
         Parameters
         ----------
@@ -276,10 +384,50 @@ default=None
 
         Returns
         -------
-        ndarray of shape (n_samples,) or (n_samples, n_outputs)
+        ndarray of shape (n_samples,), (n_samples, n_outputs), \
+(n_samples, n_quantiles) or (n_samples, n_outputs, n_quantiles)
             One-dimensional when the model was fitted on a one-dimensional y.
+            With a sequence of quantiles, one more dimension holds the
+            quantiles, in the order of ``quantile``: (n_samples, n_quantiles)
+            for a one-dimensional y, (n_samples, n_outputs, n_quantiles) for
+            a two-dimensional one (a sequence of one quantile too).
         """
         predicted = self._forward(X)
+        levels = self._fitted_quantile_levels()
+        if levels is not None:
+            predictions = sorted_quantiles(predicted, len(levels))
+            return predictions[:, 0, :] if predictions.shape[1] == 1 else predictions
         if predicted.shape[1] == 1:
             return predicted.ravel()
         return predicted
+
+    def score(self, X, y, sample_weight=None) -> float:
+        """The coefficient of determination R² of the predictions, or with
+        several quantiles the mean of their D² pinball scores.
+
+        R² is scikit-learn's ``r2_score`` (1 is best; a constant prediction
+        of the mean scores 0), as for scikit-learn's MLP. With
+        ``loss='quantile'`` and a sequence of quantiles, it is the mean over
+        the quantiles q of scikit-learn's
+        ``d2_pinball_score(y, predictions of q, alpha=q)``: 1 is best, and a
+        constant prediction of y's q-quantile scores 0, as with R². Early
+        stopping monitors this score by default (``scoring=None``).
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Test samples.
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+            True values for X.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Sample weights.
+
+        Returns
+        -------
+        float
+            R², or the mean D² pinball score over the quantiles.
+        """
+        levels = self._fitted_quantile_levels()
+        if levels is None:
+            return super().score(X, y, sample_weight=sample_weight)
+        return quantile_score(y, self.predict(X), levels, sample_weight)

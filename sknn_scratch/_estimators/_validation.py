@@ -114,9 +114,10 @@ def given_validation_set(
     try:
         X, T, y = estimator._validate_validation_input(X_val, y_val, dtype)
         if T.shape[1] != n_outputs:
+            per_target = estimator._outputs_per_target()
             raise ValueError(
-                f"y_val gives {T.shape[1]} output(s) per row; the training y "
-                f"gives {n_outputs}."
+                f"y_val gives {T.shape[1] // per_target} output(s) per row; the "
+                f"training y gives {n_outputs // per_target}."
             )
         if X.shape[0] < MIN_VALIDATION_ROWS:
             raise ValueError(

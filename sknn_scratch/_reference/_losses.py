@@ -144,14 +144,19 @@ def _quantile(z, t, delta, sample_weight, quantile) -> float:
     # The pinball loss of the residual t - z: ℓ = q (t - z) where t >= z and
     # (1 - q)(z - t) where t < z, which is ½ |r| + (½ - q) r; its minimiser
     # over z is the q-quantile of t. δ = 1 - q where r > 0, -q where r < 0.
-    q = float(quantile)
+    # ``quantile`` is one q for every output, or one per output column
+    # (several quantiles in one network), broadcast over the rows.
+    q = np.asarray(quantile, dtype=np.float64)
     np.subtract(z, t, out=delta)
     size = np.abs(delta)
     total = 0.5 * _weighted_total(size, sample_weight)
-    total += (0.5 - q) * _weighted_total(delta, sample_weight)
+    if q.ndim == 0:
+        total += (0.5 - float(q)) * _weighted_total(delta, sample_weight)
+    else:  # Σ_k (½ - q_k) r_k, in float64 as the compiled kernel sums it
+        total += _weighted_total(delta * (0.5 - q), sample_weight)
     np.sign(delta, out=delta)  # δ = ½ sign(r) + (½ - q) |sign(r)|
     np.abs(delta, out=size)
-    size *= 0.5 - q
+    size *= (0.5 - q).astype(delta.dtype)  # in the dtype, as the kernel does
     delta *= 0.5
     delta += size
     return total

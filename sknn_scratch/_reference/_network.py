@@ -236,7 +236,9 @@ class Network:
         A parameter vector to train in place (of this network's size and
         dtype); a new zero vector if None.
     loss_settings : dict, default=None
-        Values of the parameters the loss reads (``Loss.settings``).
+        Values of the parameters the loss reads (``Loss.settings``): each one
+        value for every output, or a vector of one value per output column
+        (the quantile of each output, for several quantiles in one network).
     embedding : NumericalEmbedding, default=None
         The first layer's view of X (``_embeddings``); ``layer_sizes[0]`` is
         then its width. Its trainable parameters come last.
@@ -290,6 +292,13 @@ class Network:
         self.loss_name = loss
         self._loss = LOSSES[loss].forward
         self.loss_settings = dict(loss_settings or {})
+        n_outputs = self.layer_sizes[-1]
+        for name, value in self.loss_settings.items():
+            if np.ndim(value) != 0 and np.shape(value) != (n_outputs,):
+                raise ValueError(
+                    f"the loss setting {name} must be one value, or one per output "
+                    f"({n_outputs}); got an array of shape {np.shape(value)}"
+                )
         n_hidden = len(self.layer_sizes) - 2
         self.dropout = (0.0,) * n_hidden if dropout is None else tuple(dropout)
         if len(self.dropout) != n_hidden:
@@ -356,6 +365,18 @@ class Network:
     def loss_entry(self):
         """The table entry of the loss."""
         return LOSSES[self.loss_name]
+
+    def column_settings(self) -> np.ndarray:
+        """The loss's setting for each output column, as float64 (zeros for a
+        loss without one): a loss reads at most one setting."""
+        if len(self.loss_settings) > 1:
+            raise ValueError(
+                f"a loss reads at most one setting; got {sorted(self.loss_settings)}"
+            )
+        value = next(iter(self.loss_settings.values()), 0.0)
+        columns = np.empty(self.n_outputs, dtype=np.float64)  # (of each member)
+        columns[...] = value  # one value for all, or one per column
+        return columns
 
     def set_dropout_rng(self, generator: np.random.Generator) -> None:
         """Random generator that draws the dropout masks during training."""
