@@ -73,10 +73,17 @@ def namespace() -> dict[str, object]:
     activations = _load_reference("_activations")
     losses = _load_reference("_losses")
     optimizers = _load_reference("_optimizers")
+    embeddings = _load_reference("_embeddings")
     return {
+        # (code, name, whether it trains: has a backward block) of each kind
+        "embeddings": [
+            (code, name, entry.backward is not None)
+            for code, (name, entry) in enumerate(embeddings.EMBEDDINGS.items())
+        ],
         "activations": [n for n, e in activations.ACTIVATIONS.items() if e.compiled],
         "output_activations": list(activations.OUTPUT_ACTIVATIONS),
         "activation_constants": _float_constants(activations),
+        "embedding_constants": _float_constants(embeddings),
         "losses": [n for n, e in losses.LOSSES.items() if e.compiled],
         "optimizers": [
             n for n, e in optimizers.SOLVERS.items() if e.stochastic and e.compiled

@@ -17,6 +17,8 @@ cdef enum Function:
     FUNCTION_LOG
     FUNCTION_EXPM1
     FUNCTION_ERFC
+    FUNCTION_SIN
+    FUNCTION_COS
     N_FUNCTIONS
 
 cdef void apply(Function function, real* x, Py_ssize_t n) noexcept nogil

@@ -2,16 +2,16 @@
 # cython: cdivision=True, initializedcheck=False
 """Transcendental functions over blocks of an array, as NumPy computes them.
 
-The reference engine computes exp, tanh, log, log1p, expm1 and erfc with
-NumPy's (and SciPy's) ufuncs, whose loops use the CPU's vector instructions
+The reference engine computes exp, tanh, log, log1p, expm1, erfc, sin and cos
+with NumPy's (and SciPy's) ufuncs, whose loops use the CPU's vector instructions
 (5-10x faster than the C library's scalar functions here). The kernels call
 those very loops, found once in the ufuncs' tables of C functions, so that
 both engines compute the same values. Where a loop cannot be found, or does
 not reproduce its ufunc on a sample, the C library's function stands in.
 """
 
-from libc.math cimport erfc, erfcf, exp, expf, expm1, expm1f, fabs, log, log1p
-from libc.math cimport log1pf, logf, tanh, tanhf
+from libc.math cimport cos, cosf, erfc, erfcf, exp, expf, expm1, expm1f, fabs, log
+from libc.math cimport log1p, log1pf, logf, sin, sinf, tanh, tanhf
 
 import numpy as np
 import scipy.special as scipy_special
@@ -41,6 +41,8 @@ UFUNCS = {
     FUNCTION_LOG: np.log,
     FUNCTION_EXPM1: np.expm1,
     FUNCTION_ERFC: scipy_special.erfc,
+    FUNCTION_SIN: np.sin,
+    FUNCTION_COS: np.cos,
 }
 functions[<int> FUNCTION_EXP].single, functions[<int> FUNCTION_EXP].double_ = expf, exp
 functions[<int> FUNCTION_TANH].single, functions[<int> FUNCTION_TANH].double_ = tanhf, tanh
@@ -48,6 +50,8 @@ functions[<int> FUNCTION_LOG1P].single, functions[<int> FUNCTION_LOG1P].double_ 
 functions[<int> FUNCTION_LOG].single, functions[<int> FUNCTION_LOG].double_ = logf, log
 functions[<int> FUNCTION_EXPM1].single, functions[<int> FUNCTION_EXPM1].double_ = expm1f, expm1
 functions[<int> FUNCTION_ERFC].single, functions[<int> FUNCTION_ERFC].double_ = erfcf, erfc
+functions[<int> FUNCTION_SIN].single, functions[<int> FUNCTION_SIN].double_ = sinf, sin
+functions[<int> FUNCTION_COS].single, functions[<int> FUNCTION_COS].double_ = cosf, cos
 
 
 cdef void* _address(array) except? NULL:

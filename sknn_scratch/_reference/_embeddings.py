@@ -79,7 +79,7 @@ def _piecewise_linear_forward(X, constants, params, out) -> None:
 
 
 # -- periodic ------------------------------------------------------------------------
-TWO_PI = 2.0 * math.pi
+_TWO_PI = 2.0 * math.pi
 
 
 def _periodic_width(constants, size: int) -> list[int]:
@@ -94,7 +94,7 @@ def _periodic_forward(X, constants, params, out) -> None:
     size = params.shape[1]
     for j in range(X.shape[1]):
         phase = out[:, 2 * size * j : 2 * size * j + size]
-        np.multiply(X[:, j : j + 1], params[j] * TWO_PI, out=phase)
+        np.multiply(X[:, j : j + 1], params[j] * _TWO_PI, out=phase)
         np.sin(phase, out=out[:, 2 * size * j + size : 2 * size * (j + 1)])
         np.cos(phase, out=phase)
 
@@ -109,7 +109,7 @@ def _periodic_backward(X, constants, params, out, delta, grad) -> None:
         d_sin = delta[:, 2 * size * j + size : 2 * size * (j + 1)]
         # 2π x (δ_sin cos v - δ_cos sin v), summed over the rows
         per_row = d_sin * cosines - d_cos * sines
-        grad[j] = (X[:, j] * TWO_PI) @ per_row
+        grad[j] = (X[:, j] * _TWO_PI) @ per_row
 
 
 class Embedding(NamedTuple):

@@ -163,22 +163,21 @@ def forward(
         if embedding is not None:
             embedding.forward(a, embedding_params, inputs[:rows])
             a = inputs[:rows]
-        if members > 1:  # each member's scaled copy of the rows
+        if members > 1:  # each row's member copies, side by side
             dense = a if isinstance(a, np.ndarray) else a.toarray()
-            for m, scale in enumerate(member_scales):
-                np.multiply(dense, scale, out=scaled[m * rows : (m + 1) * rows])
+            np.multiply(
+                dense[:, None, :],
+                member_scales,
+                out=scaled[: members * rows].reshape(rows, members, -1),
+            )
             a = scaled[: members * rows]
         for layer, (W, b) in enumerate(zip(coefs, intercepts, strict=True)):
             if layer == last and members > 1:  # each member through its head
                 z = outputs[: members * rows]
-                for m in range(members):
-                    head = slice(m * n_outputs, (m + 1) * n_outputs)
-                    own = slice(m * rows, (m + 1) * rows)
-                    np.matmul(a[own], W[:, head], out=z[own])
-                    z[own] += b[head]
+                _heads(a, W, b, members, z)
                 output(z)
                 np.mean(
-                    z.reshape(members, rows, n_outputs), axis=0, out=out[start:stop]
+                    z.reshape(rows, members, n_outputs), axis=1, out=out[start:stop]
                 )
                 break
             if layer == last:
@@ -197,6 +196,20 @@ def forward(
         else:
             output(a)  # while the outputs are still in cache
     return out
+
+
+def _heads(below, W, b, members: int, out) -> None:
+    """z = a W_m + b_m of each member's rows through its own head: a member's
+    rows are every members-th row (each row's copies sit side by side), and
+    its head the m-th block of columns of the last layer."""
+    width = out.shape[1]
+    rows = below.shape[0] // members
+    below = below.reshape(rows, members, -1)
+    z = out.reshape(rows, members, width)
+    for m in range(members):
+        head = slice(m * width, (m + 1) * width)
+        np.matmul(below[:, m], W[:, head], out=z[:, m])
+        z[:, m] += b[head]
 
 
 class BatchBuffers(NamedTuple):
@@ -246,9 +259,11 @@ class Network:
         Packed members k (TabM-mini): each member reads the first layer's
         input scaled by its own vector r_m, shares the hidden layers, and has
         its own output layer ("head"); ``layer_sizes[-1]`` is then k times the
-        outputs, the heads side by side. The loss is the mean of the members'
-        losses, and the prediction the mean of their outputs. The scales r
-        follow the biases.
+        outputs, the heads side by side. A batch of B rows runs as k B rows,
+        each row's k copies side by side (row i's copy for member m is row
+        i k + m), so that any range of rows holds whole copies. The loss is
+        the mean of the members' losses, and the prediction the mean of their
+        outputs. The scales r follow the biases.
 
     Attributes
     ----------
@@ -452,39 +467,35 @@ class Network:
 
     # -- packed members -----------------------------------------------------------
     def _member_inputs(self, inputs, out: np.ndarray) -> np.ndarray:
-        """Each member's input: the rows of ``inputs`` scaled by r_m, member
-        after member."""
+        """Each member's input: each row of ``inputs`` scaled by r_m, the
+        members' copies of a row side by side (row i's copy for member m is
+        row i k + m)."""
         rows = inputs.shape[0]
         dense = inputs if isinstance(inputs, np.ndarray) else inputs.toarray()
-        for m, scale in enumerate(self.member_scales):
-            np.multiply(dense, scale, out=out[m * rows : (m + 1) * rows])
+        np.multiply(
+            dense[:, None, :],
+            self.member_scales,
+            out=out.reshape(rows, self.members, -1),
+        )
         return out
-
-    def _member_heads(self, below: np.ndarray, out: np.ndarray) -> None:
-        """z = a W + b of each member's rows through its own head."""
-        rows, width = below.shape[0] // self.members, self.n_outputs
-        W, b = self.coefs[-1], self.intercepts[-1]
-        for m in range(self.members):
-            head = slice(m * width, (m + 1) * width)
-            block = out[m * rows : (m + 1) * rows]
-            np.matmul(below[m * rows : (m + 1) * rows], W[:, head], out=block)
-            block += b[head]
 
     def _member_heads_backward(
         self, below, delta, coef_grad, intercept_grad, delta_below
     ) -> None:
         """Each head's gradient from its member's rows, and δ below it."""
-        rows, width = below.shape[0] // self.members, self.n_outputs
+        k, width = self.members, self.n_outputs
+        rows = below.shape[0] // k
         W = self.coefs[-1]
-        for m in range(self.members):
-            head, own = (
-                slice(m * width, (m + 1) * width),
-                slice(m * rows, (m + 1) * rows),
-            )
-            coef_grad[:, head] = below[own].T @ delta[own]
-            intercept_grad[head] = delta[own].sum(axis=0)
+        below = below.reshape(rows, k, -1)
+        delta = delta.reshape(rows, k, width)
+        if delta_below is not None:
+            delta_below = delta_below.reshape(rows, k, -1)
+        for m in range(k):
+            head = slice(m * width, (m + 1) * width)
+            coef_grad[:, head] = below[:, m].T @ delta[:, m]
+            intercept_grad[head] = delta[:, m].sum(axis=0)
             if delta_below is not None:
-                np.matmul(delta[own], W[:, head].T, out=delta_below[own])
+                np.matmul(delta[:, m], W[:, head].T, out=delta_below[:, m])
 
     # -- forward and backward -------------------------------------------------
     def _forward(self, X, training: bool) -> tuple:
@@ -511,7 +522,7 @@ class Network:
             z, bias = activations[layer], intercepts[layer]
             below = inputs if layer == 0 else activations[layer - 1]
             if layer == last and self.members > 1:
-                self._member_heads(below, z)
+                _heads(below, coefs[layer], bias, self.members, z)
                 break
             self._product(below, coefs[layer], z)
             z += bias
@@ -611,8 +622,9 @@ class Network:
             input_delta = buffers.input_delta
             if trains:
                 input_delta[...] = 0.0
+            per_member = member_delta.reshape(rows, self.members, -1)
             for m, scale in enumerate(self.member_scales):
-                own = member_delta[m * rows : (m + 1) * rows]
+                own = per_member[:, m]
                 member_grad[m] = np.einsum("ij,ij->j", dense, own)
                 if trains:  # the input's own gradient: Σ_m r_m ⊙ δ_m
                     input_delta += own * scale
@@ -626,12 +638,11 @@ class Network:
         every member's rows: each member is scored against the targets)."""
         activations, deltas = buffers.activations, buffers.deltas
         row_scale = buffers.row_scale
-        if self.members > 1:
-            rows = T.shape[0]
-            for m in range(self.members):
-                buffers.targets[m * rows : (m + 1) * rows] = T
-                if sample_weight is not None:
-                    buffers.member_weights[m * rows : (m + 1) * rows] = sample_weight
+        if self.members > 1:  # each row's targets and weight, once per copy
+            rows, k = T.shape[0], self.members
+            buffers.targets.reshape(rows, k, -1)[...] = T[:, None, :]
+            if sample_weight is not None:
+                buffers.member_weights.reshape(rows, k)[...] = sample_weight[:, None]
             T = buffers.targets
             sample_weight = None if sample_weight is None else buffers.member_weights
         total = self._loss(
@@ -802,9 +813,9 @@ class Network:
             data_loss += self._data_loss(buffers, T[rows], weights, scale)
             if outputs is not None:  # the members' mean output
                 members = buffers.activations[-1].reshape(
-                    self.members, -1, self.n_outputs
+                    -1, self.members, self.n_outputs
                 )
-                np.mean(members, axis=0, out=outputs[rows])
+                np.mean(members, axis=1, out=outputs[rows])
         return data_loss * scale + self._penalty(alpha, scale, gradient=False)
 
     def predict(self, X) -> np.ndarray:
