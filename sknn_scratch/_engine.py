@@ -119,8 +119,6 @@ def compile_network(network):
         return None
     if not (network.hidden_activation.compiled and network.loss_entry.compiled):
         return None
-    if network.embedding is not None or network.members > 1:  # none compiled yet
-        return None
     return compiled.CompiledNetwork(
         network.layer_sizes,
         network.activation,
@@ -130,6 +128,8 @@ def compile_network(network):
         network.params,
         network.grad,
         network.column_settings(),
+        network.members,
+        network.embedding,
     )
 
 

@@ -73,8 +73,8 @@ def epoch(
     cdef double total = 0, total_weight, data_loss, penalty
     cdef double losses[MAX_PARTS]
     cdef double squares[MAX_PARTS]
-    cdef double per_row = net.layout.multiply_adds
-    cdef int part, most = max_parts(), threads
+    cdef double per_row = net.layout.multiply_adds * net.layout.members
+    cdef int part, most = max_parts(), threads, k = net.layout.members
     cdef BatchJob job
     cdef StepJob step
     cdef Interrupts interrupts = watch_interrupts()
@@ -144,7 +144,10 @@ def epoch(
                 if draw is not None:
                     with gil:
                         draw(rows)
-                job.start, job.rows, job.scale = start, rows, 1.0 / total_weight
+                # the data loss is the k members' mean; the penalty's scale is
+                # the rows' own
+                job.start, job.rows = start, rows
+                job.scale = 1.0 / total_weight if k == 1 else 1.0 / total_weight / k
                 job.parts = row_parts(rows, per_row, most)
                 run_parts(batch_part, &job, job.parts, threads)
                 data_loss = 0
@@ -152,7 +155,7 @@ def epoch(
                     data_loss += losses[part]
                 data_loss *= job.scale
                 combine_parts(&step, net.grads, job.parts, threads)
-                step.penalty_factor = alpha * job.scale
+                step.penalty_factor = alpha * (1.0 / total_weight)
                 if steps == scalars.shape[0]:
                     with gil:
                         raise ValueError("the epoch takes more steps than it has scalars")
@@ -161,7 +164,7 @@ def epoch(
                 penalty = 0
                 for part in range(step.parts):
                     penalty += squares[part]
-                total += (data_loss + 0.5 * alpha * penalty * job.scale) * rows
+                total += (data_loss + 0.5 * alpha * penalty * (1.0 / total_weight)) * rows
                 steps += 1
                 # the batch is done: a Ctrl-C ends the epoch here
                 look_for_interrupt(&interrupts, rows * per_row + n_params)

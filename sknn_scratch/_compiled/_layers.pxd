@@ -1,4 +1,5 @@
 # A network's layout, and its layers run over a range of rows.
+from ._embeddings cimport Embedding
 from ._vector cimport real
 
 cdef struct Layout:
@@ -15,6 +16,12 @@ cdef struct Layout:
     const double* loss_settings  # huber_delta, quantile: per output column
     bint keep_z           # the activation's derivative reads z
     double multiply_adds  # per row, forward and backward
+    int members           # packed members k (1: one network)
+    int n_outputs         # outputs of each member
+    Py_ssize_t member_offset    # of the members' scales r in the flat vector
+    const void* member_scales   # r, k × sizes[0] (members > 1)
+    Embedding embedding   # the first layer's view of X (kind -1: none)
+    const void* embedding_params  # its trainable parameters
 
 cdef struct Batch:
     # Per layer (rows × width of the layer, for the largest batch): the
@@ -25,6 +32,16 @@ cdef struct Batch:
     void** pre_activations
     void** deltas
     void** masks
+    # The first layer's input and what comes before it, where a network has
+    # them (NULL otherwise): the embedding of X's rows (rows × its width) and
+    # its gradient; each row's member copies (k rows × sizes[0]), side by
+    # side, their gradient, and the targets and weights once per copy.
+    void* inputs
+    void* input_delta
+    void* member_inputs
+    void* member_delta
+    void* targets
+    void* member_weights
 
 cdef struct BatchJob:
     # A batch (or a chunk of rows) cut into ``parts`` parts by rows. Part p
@@ -58,6 +75,10 @@ cdef Layout* new_layout(tuple sizes, int activation, int loss, bint keep_z) exce
 cdef void point_into(Layout* layout, size_t flat, Py_ssize_t itemsize) noexcept
 cdef void free_layout(Layout* layout) noexcept
 cdef void batch_part(void* job, int part) noexcept nogil
+cdef const real* first_input(
+    const Layout* layout, const real* X, Py_ssize_t rows, Py_ssize_t first,
+    const Batch* batch,
+) noexcept nogil
 cdef void forward_rows(
     const Layout* layout, const real* X, Py_ssize_t rows, Py_ssize_t first,
     const Batch* batch, bint apply_dropout, const double* dropout, int output,
@@ -76,7 +97,10 @@ cdef class CompiledNetwork:
     cdef int n_grads
     cdef Py_ssize_t capacity
     cdef readonly object X_rows, T_rows, w_rows  # gather buffers of a batch
+    cdef object input_arrays      # the arrays behind batch.inputs ... member_weights
+    cdef object embedding_arrays  # those behind layout.embedding's pointers
 
     cdef int reserve(self, Py_ssize_t rows, int parts, bint gather) except -1
+    cdef Py_ssize_t _set_embedding(self, embedding, Py_ssize_t width) except -1
     cdef object mask_drawer(self, rng)
     cdef int check_data(self, X, T, sample_weight) except -1

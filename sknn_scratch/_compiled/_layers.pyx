@@ -8,6 +8,12 @@ For layer l with weights W_l, bias b_l and activation f:
     backward:  ∂E/∂W_l = a_{l-1}ᵀ δ_l,  ∂E/∂b_l = Σ_rows δ_l,
                δ_{l-1} = (δ_l W_lᵀ) ⊙ f'(z_{l-1})   [⊙ m_{l-1} under dropout].
 
+A network may read its input through a numerical embedding (``_embeddings``)
+and may be k packed members: each row then runs as k copies, side by side
+(row i's copy for member m is row i k + m), each scaled by its member's r,
+through the shared hidden layers and its member's own head (the m-th block
+of the last layer's columns); the loss is the members' mean.
+
 ``batch_part`` is one part of a batch: it gathers its rows, runs them forward,
 applies the loss (``_losses``) and runs them backward into its own gradient
 vector. A batch's parts run at the same time on the helper threads
@@ -18,6 +24,7 @@ from libc.stdlib cimport calloc, free, malloc
 
 from ._activations cimport bias_activate, times_derivative
 from ._blas cimport gemm
+from ._embeddings cimport embed, embedding_backward
 from ._losses cimport loss_and_delta, output_activation
 from ._threads cimport part_start
 from ._vector cimport real
@@ -54,6 +61,10 @@ cdef Layout* new_layout(tuple sizes, int activation, int loss, bint keep_z) exce
         offset += layout.sizes[layer + 1]
     layout.n_params = offset
     layout.activation, layout.loss, layout.keep_z = activation, loss, keep_z
+    layout.members, layout.n_outputs = 1, layout.sizes[n_layers]
+    layout.member_offset = offset
+    layout.embedding.kind = -1
+    layout.embedding.param_offset = offset
     return layout
 
 
@@ -63,6 +74,10 @@ cdef void point_into(Layout* layout, size_t flat, Py_ssize_t itemsize) noexcept:
     for layer in range(layout.n_layers):
         layout.weights[layer] = <void*> (flat + layout.weight_offset[layer] * itemsize)
         layout.biases[layer] = <void*> (flat + layout.bias_offset[layer] * itemsize)
+    layout.member_scales = <void*> (flat + layout.member_offset * itemsize)
+    layout.embedding_params = <void*> (
+        flat + layout.embedding.param_offset * itemsize
+    )
 
 
 cdef void free_layout(Layout* layout) noexcept:
@@ -96,6 +111,12 @@ cdef void forward_rows(
     cdef Py_ssize_t i, n
     for layer in range(layout.n_layers):
         fan_in, fan_out = layout.sizes[layer], layout.sizes[layer + 1]
+        if layer == last and layout.members > 1:
+            a = <real*> batch.activations[layer] + first * layout.n_outputs
+            heads(layout, below, rows, a)
+            if output >= 0:
+                output_activation(a, rows, layout.n_outputs, output)
+            break
         a = <real*> batch.activations[layer] + first * fan_out
         gemm(False, False, rows, fan_out, fan_in, below, fan_in,
              <const real*> layout.weights[layer], fan_out, 0, a, fan_out)
@@ -119,6 +140,54 @@ cdef void forward_rows(
                 mask[i] = keep if mask[i] >= rate else 0
                 a[i] = a[i] * mask[i]
         below = a
+
+
+cdef void heads(
+    const Layout* layout, const real* below, Py_ssize_t rows, real* out,
+) noexcept nogil:
+    """z = a W_m + b_m of each member's rows (every k-th row from row m)
+    through its head (the m-th block of the last layer's columns), into out
+    (rows × the outputs of a member)."""
+    cdef int m, k = layout.members, last = layout.n_layers - 1
+    cdef int fan_in = layout.sizes[last], width = layout.n_outputs
+    cdef Py_ssize_t i, j
+    cdef const real* W = <const real*> layout.weights[last]
+    cdef const real* b = <const real*> layout.biases[last]
+    for m in range(k):
+        gemm(False, False, rows // k, width, fan_in, below + m * fan_in, k * fan_in,
+             W + m * width, k * width, 0, out + m * width, k * width)
+    for i in range(rows):
+        m = i % k
+        for j in range(width):
+            out[i * width + j] = out[i * width + j] + b[m * width + j]
+
+
+cdef void heads_backward(
+    const Layout* layout, real* grad, bint accumulate, const real* below,
+    Py_ssize_t rows, const real* delta, real* delta_below,
+) noexcept nogil:
+    """Each head's gradient from its member's rows (into the m-th block of the
+    last layer's columns), and δ below the heads."""
+    cdef int m, k = layout.members, last = layout.n_layers - 1
+    cdef int fan_in = layout.sizes[last], width = layout.n_outputs
+    cdef Py_ssize_t i, j
+    cdef const real* W = <const real*> layout.weights[last]
+    cdef real* W_grad = grad + layout.weight_offset[last]
+    cdef real* b_grad = grad + layout.bias_offset[last]
+    for m in range(k):
+        gemm(True, False, fan_in, width, rows // k, below + m * fan_in, k * fan_in,
+             delta + m * width, k * width, 1 if accumulate else 0,
+             W_grad + m * width, k * width)
+        if delta_below != NULL:
+            gemm(False, True, rows // k, fan_in, width, delta + m * width, k * width,
+                 W + m * width, k * width, 0, delta_below + m * fan_in, k * fan_in)
+    if not accumulate:
+        for j in range(k * width):
+            b_grad[j] = 0
+    for i in range(rows):
+        m = i % k
+        for j in range(width):
+            b_grad[m * width + j] = b_grad[m * width + j] + delta[i * width + j]
 
 
 cdef void add_bias(real* z, const real* bias, Py_ssize_t rows, Py_ssize_t cols) noexcept nogil:
@@ -148,25 +217,34 @@ cdef void backward_rows(
     cdef real* bias_grad
     cdef real unscale
     cdef Py_ssize_t i, j, n
-    for layer in range(layout.n_layers - 1, -1, -1):
+    cdef int last = layout.n_layers - 1
+    for layer in range(last, -1, -1):
         fan_in, fan_out = layout.sizes[layer], layout.sizes[layer + 1]
-        delta = <real*> batch.deltas[layer] + first * fan_out
         below = X if layer == 0 else <real*> batch.activations[layer - 1] + first * fan_in
-        gemm(True, False, fan_in, fan_out, rows, below, fan_in, delta, fan_out,
-             1 if accumulate else 0, grad + layout.weight_offset[layer], fan_out)
-        bias_grad = grad + layout.bias_offset[layer]
-        if not accumulate:
-            for j in range(fan_out):
-                bias_grad[j] = 0
-        for i in range(rows):
-            for j in range(fan_out):
-                bias_grad[j] = bias_grad[j] + delta[i * fan_out + j]
+        delta_below = NULL
+        if layer > 0:
+            delta_below = <real*> batch.deltas[layer - 1] + first * fan_in
+        if layer == last and layout.members > 1:
+            delta = <real*> batch.deltas[layer] + first * layout.n_outputs
+            heads_backward(layout, grad, accumulate, below, rows, delta, delta_below)
+        else:
+            delta = <real*> batch.deltas[layer] + first * fan_out
+            gemm(True, False, fan_in, fan_out, rows, below, fan_in, delta, fan_out,
+                 1 if accumulate else 0, grad + layout.weight_offset[layer], fan_out)
+            bias_grad = grad + layout.bias_offset[layer]
+            if not accumulate:
+                for j in range(fan_out):
+                    bias_grad[j] = 0
+            for i in range(rows):
+                for j in range(fan_out):
+                    bias_grad[j] = bias_grad[j] + delta[i * fan_out + j]
+            if layer > 0:
+                gemm(False, True, rows, fan_in, fan_out, delta, fan_out,
+                     <const real*> layout.weights[layer], fan_out, 0, delta_below,
+                     fan_in)
         if layer == 0:
             break
-        delta_below = <real*> batch.deltas[layer - 1] + first * fan_in
         a_below = <real*> batch.activations[layer - 1] + first * fan_in
-        gemm(False, True, rows, fan_in, fan_out, delta, fan_out,
-             <const real*> layout.weights[layer], fan_out, 0, delta_below, fan_in)
         n = rows * fan_in
         if apply_dropout and dropout[layer - 1] > 0:
             mask = <real*> batch.masks[layer - 1] + first * fan_in
@@ -220,7 +298,8 @@ cdef void batch_part_typed(BatchJob* job, int part, real* tag) noexcept nogil:
     cdef const real* X_rows
     cdef const real* T_rows
     cdef const real* weights = NULL
-    cdef int last = job.layout.n_layers - 1
+    cdef const real* inputs
+    cdef int last = job.layout.n_layers - 1, k
     if rows == 0:
         job.losses[part] = 0
         return
@@ -242,16 +321,121 @@ cdef void batch_part_typed(BatchJob* job, int part, real* tag) noexcept nogil:
         T_rows = <const real*> job.T + (job.start + first) * n_out
     if job.weights != NULL:
         weights = <const real*> job.weights + first
-    forward_rows(job.layout, X_rows, rows, first, job.batch, job.apply_dropout,
-                 job.dropout, -1)
+    # k packed members: each row runs as k copies, side by side
+    k = job.layout.members
+    inputs = first_input(job.layout, X_rows, rows, first, job.batch)
+    if k > 1:
+        once_per_copy(k, &T_rows, &weights, rows, first, n_out, job.batch)
+    forward_rows(job.layout, inputs, k * rows, k * first, job.batch,
+                 job.apply_dropout, job.dropout, -1)
     job.losses[part] = loss_and_delta(
-        <real*> job.batch.activations[last] + first * n_out, T_rows,
-        <real*> job.batch.deltas[last] + first * n_out, weights, rows, n_out,
-        job.layout.loss, job.layout.loss_settings, <real> job.scale,
+        <real*> job.batch.activations[last] + k * first * n_out, T_rows,
+        <real*> job.batch.deltas[last] + k * first * n_out, weights, k * rows,
+        n_out, job.layout.loss, job.layout.loss_settings, <real> job.scale,
     )
     if job.backward:
-        backward_rows(job.layout, <real*> job.grads[part], job.accumulate, X_rows,
-                      rows, first, job.batch, job.apply_dropout, job.dropout)
+        backward_rows(job.layout, <real*> job.grads[part], job.accumulate, inputs,
+                      k * rows, k * first, job.batch, job.apply_dropout,
+                      job.dropout)
+        input_backward(job.layout, <real*> job.grads[part], job.accumulate, X_rows,
+                       rows, first, job.batch)
+
+
+cdef const real* first_input(
+    const Layout* layout, const real* X, Py_ssize_t rows, Py_ssize_t first,
+    const Batch* batch,
+) noexcept nogil:
+    """What the first layer reads for ``rows`` rows of X (row ``first`` of
+    the batch on): X, or its embedding (into batch.inputs); for packed
+    members, each row's k copies side by side, copy m scaled by r_m (into
+    batch.member_inputs)."""
+    cdef Py_ssize_t i, j, width = layout.sizes[0]
+    cdef int m, k = layout.members
+    cdef const real* inputs = X
+    cdef real* out
+    cdef const real* r = <const real*> layout.member_scales
+    if layout.embedding.kind >= 0:
+        out = <real*> batch.inputs + first * width
+        embed(&layout.embedding, X, rows, <const real*> layout.embedding_params, out)
+        inputs = out
+    if k > 1:
+        out = <real*> batch.member_inputs + k * first * width
+        for i in range(rows):
+            for m in range(k):
+                for j in range(width):
+                    out[(i * k + m) * width + j] = inputs[i * width + j] * r[m * width + j]
+        inputs = out
+    return inputs
+
+
+cdef void once_per_copy(
+    int k, const real** T, const real** weights, Py_ssize_t rows, Py_ssize_t first,
+    Py_ssize_t n_out, const Batch* batch,
+) noexcept nogil:
+    """Each row's targets (and weight) once per copy, into batch.targets (and
+    batch.member_weights), where *T and *weights then point: the k members
+    are scored against the same rows."""
+    cdef Py_ssize_t i, j
+    cdef int m
+    cdef real* targets = <real*> batch.targets + k * first * n_out
+    cdef real* copied
+    for i in range(rows):
+        for m in range(k):
+            for j in range(n_out):
+                targets[(i * k + m) * n_out + j] = T[0][i * n_out + j]
+    T[0] = targets
+    if weights[0] != NULL:
+        copied = <real*> batch.member_weights + k * first
+        for i in range(rows):
+            for m in range(k):
+                copied[i * k + m] = weights[0][i]
+        weights[0] = copied
+
+
+cdef void input_backward(
+    const Layout* layout, real* grad, bint accumulate, const real* X,
+    Py_ssize_t rows, Py_ssize_t first, const Batch* batch,
+) noexcept nogil:
+    """Below the first layer, from its input gradient δ_1 W_1ᵀ: the members'
+    scales (∂E/∂r_m = Σ_rows a_0 ⊙ δ of copy m) and the embedding's trainable
+    parameters, written into (or, with ``accumulate``, added to) grad."""
+    cdef int m, k = layout.members
+    cdef bint trains = layout.embedding.kind >= 0 and layout.embedding.size > 0
+    cdef Py_ssize_t i, j, width = layout.sizes[0], hidden = layout.sizes[1]
+    cdef real* target
+    cdef real* input_delta = NULL
+    cdef const real* inputs = X
+    cdef const real* r = <const real*> layout.member_scales
+    cdef real* r_grad = grad + layout.member_offset
+    cdef real total
+    if not (k > 1 or trains):
+        return
+    if layout.embedding.kind >= 0:
+        inputs = <const real*> batch.inputs + first * width
+    if trains:
+        input_delta = <real*> batch.input_delta + first * width
+    target = (<real*> batch.member_delta + k * first * width) if k > 1 else input_delta
+    gemm(False, True, k * rows, width, hidden,
+         <const real*> batch.deltas[0] + k * first * hidden, hidden,
+         <const real*> layout.weights[0], hidden, 0, target, width)
+    if k > 1:
+        for m in range(k):
+            for j in range(width):
+                total = 0
+                for i in range(rows):
+                    total = total + inputs[i * width + j] * target[(i * k + m) * width + j]
+                r_grad[m * width + j] = (r_grad[m * width + j] + total) if accumulate else total
+        if trains:  # the input's own gradient: Σ_m r_m ⊙ δ of copy m
+            for i in range(rows):
+                for j in range(width):
+                    total = 0
+                    for m in range(k):
+                        total = total + target[(i * k + m) * width + j] * r[m * width + j]
+                    input_delta[i * width + j] = total
+    if trains:
+        embedding_backward(&layout.embedding, X, rows,
+                           <const real*> layout.embedding_params, inputs, input_delta,
+                           grad + layout.embedding.param_offset, accumulate)
 
 
 cdef void batch_part(void* job, int part) noexcept nogil:
@@ -266,6 +450,7 @@ cdef void batch_part(void* job, int part) noexcept nogil:
 import numpy as np
 
 from ._activations import CODES as ACTIVATION_CODES
+from ._embeddings import CODES as EMBEDDING_CODES
 from ._losses import LOSS_CODES
 
 
@@ -320,7 +505,8 @@ cdef class CompiledNetwork:
     """
 
     def __cinit__(self, tuple layer_sizes, str activation, str loss, bint keep_z,
-                  tuple dropout, params, grad, loss_settings=None):
+                  tuple dropout, params, grad, loss_settings=None, int members=1,
+                  embedding=None):
         cdef int layer, n_layers = len(layer_sizes) - 1
         if n_layers < 1 or not all(
             isinstance(size, int) and 0 < size < 2**31 for size in layer_sizes
@@ -330,11 +516,25 @@ cdef class CompiledNetwork:
             raise ValueError(f"no compiled kernel for {activation!r} or {loss!r}")
         if len(dropout) != n_layers - 1 or not all(0 <= r < 1 for r in dropout):
             raise ValueError(f"one dropout rate in [0, 1) per hidden layer; got {dropout}")
+        if members < 1 or layer_sizes[n_layers] % members or (
+            members > 1 and n_layers < 2
+        ):
+            raise ValueError(
+                f"{members} members need a hidden layer and a multiple of "
+                f"{members} outputs; got {layer_sizes}"
+            )
         self.layout = new_layout(layer_sizes, ACTIVATION_CODES[activation],
                                  LOSS_CODES[loss], keep_z)
+        self.layout.members = members
+        self.layout.n_outputs = layer_sizes[n_layers] // members
+        if members > 1:  # the members' scales r follow the biases
+            self.layout.n_params += members * layer_sizes[0]
+        self.layout.embedding.param_offset = self.layout.n_params
+        if embedding is not None:
+            self.layout.n_params += self._set_embedding(embedding, layer_sizes[0])
         _check_vector("params", params, self.layout.n_params)
         _check_vector("grad", grad, self.layout.n_params, params.dtype)
-        n_outputs = layer_sizes[n_layers]
+        n_outputs = self.layout.n_outputs
         if loss_settings is None:
             loss_settings = np.zeros(n_outputs)
         if not (
@@ -377,6 +577,63 @@ cdef class CompiledNetwork:
         self.grads = NULL
         self.n_grads = 0
 
+    cdef Py_ssize_t _set_embedding(self, embedding, Py_ssize_t width) except -1:
+        """Point the layout's embedding at arrays of its own, checked, made
+        from a ``_reference._embeddings.NumericalEmbedding``; returns its
+        number of trainable parameters."""
+        cdef Embedding* e = &self.layout.embedding
+        if embedding.kind not in EMBEDDING_CODES:
+            raise ValueError(f"no compiled embedding {embedding.kind!r}")
+        columns = np.array(embedding.columns, dtype=np.intp)
+        passthrough = np.array(embedding.passthrough, dtype=np.intp)
+        n_features = int(embedding.n_features)
+        widths = np.array(
+            embedding.entry.widths(embedding.constants, embedding.size), dtype=np.intp
+        )
+        if not (
+            columns.ndim == passthrough.ndim == 1
+            and columns.size + passthrough.size == n_features
+            and np.array_equal(
+                np.sort(np.concatenate([columns, passthrough])), np.arange(n_features)
+            )
+            and widths.shape == columns.shape
+            and np.all(widths >= 1)
+            and int(widths.sum()) + passthrough.size == width
+        ):
+            raise ValueError(
+                f"the embedding does not give the first layer's {width} inputs"
+            )
+        offsets = np.concatenate([[0], np.cumsum(widths)]).astype(np.intp)
+        trains = embedding.entry.backward is not None
+        if trains:
+            constants = np.zeros(1)
+            constant_offsets = np.zeros(columns.size + 1, np.intp)
+        else:  # fixed encodings: each column's run of constants (PLE's edges)
+            runs = [np.asarray(c, dtype=np.float64).ravel() for c in embedding.constants]
+            if len(runs) != columns.size or not all(
+                run.size == w + 1 and np.all(np.isfinite(run)) and np.all(np.diff(run) > 0)
+                for run, w in zip(runs, widths)
+            ):
+                raise ValueError("the embedding's constants do not fit its columns")
+            constants = np.concatenate(runs)
+            constant_offsets = np.concatenate(
+                [[0], np.cumsum([run.size for run in runs])]
+            ).astype(np.intp)
+        self.embedding_arrays = (
+            columns, passthrough, offsets, constants, constant_offsets
+        )
+        e.kind = EMBEDDING_CODES[embedding.kind]
+        e.n_features, e.n_embedded = n_features, columns.size
+        e.n_passthrough = passthrough.size
+        e.columns = <const Py_ssize_t*> <size_t> columns.ctypes.data
+        e.passthrough = <const Py_ssize_t*> <size_t> passthrough.ctypes.data
+        e.offsets = <const Py_ssize_t*> <size_t> offsets.ctypes.data
+        e.constants = <const double*> <size_t> constants.ctypes.data
+        e.constant_offsets = <const Py_ssize_t*> <size_t> constant_offsets.ctypes.data
+        e.size = int(embedding.size) if trains else 0
+        e.width = width
+        return columns.size * e.size
+
     def __dealloc__(self):
         free_layout(self.layout)
         free(self.dropout)
@@ -393,10 +650,11 @@ cdef class CompiledNetwork:
     cdef int check_data(self, X, T, sample_weight) except -1:
         """X and T as the network reads them: C-ordered, of its dtype, with
         its input and output widths and one row each; one weight per row."""
-        cdef int last = self.layout.n_layers
+        cdef Embedding* e = &self.layout.embedding
+        n_features = e.n_features if e.kind >= 0 else self.layout.sizes[0]
         for name, array, width in (
-            ("X", X, self.layout.sizes[0]),
-            ("T", T, self.layout.sizes[last]),
+            ("X", X, n_features),
+            ("T", T, self.layout.n_outputs),
         ):
             if not (
                 isinstance(array, np.ndarray)
@@ -427,19 +685,23 @@ cdef class CompiledNetwork:
     cdef int reserve(self, Py_ssize_t rows, int parts, bint gather) except -1:
         """Work arrays for batches of up to ``rows`` rows cut in ``parts``,
         with buffers to gather shuffled rows into if ``gather`` (made once
-        per fit: only a larger batch makes them anew)."""
+        per fit: only a larger batch makes them anew). With k members every
+        layer's arrays hold k rows per row."""
         cdef int layer, n_layers = self.layout.n_layers, width
+        cdef int k = self.layout.members
+        cdef Py_ssize_t copies = k * rows, n_inputs = self.layout.sizes[0]
+        cdef Embedding* e = &self.layout.embedding
         if rows > self.capacity:
             self.buffers = []
             for layer in range(n_layers):
-                width = self.layout.sizes[layer + 1]
                 hidden = layer < n_layers - 1
+                width = self.layout.sizes[layer + 1] if hidden else self.layout.n_outputs
                 arrays = (
-                    np.empty((rows, width), self.dtype),
-                    np.empty((rows, width), self.dtype),
-                    np.empty((rows, width), self.dtype)
+                    np.empty((copies, width), self.dtype),
+                    np.empty((copies, width), self.dtype),
+                    np.empty((copies, width), self.dtype)
                     if hidden and self.layout.keep_z else None,
-                    np.empty((rows, width), self.dtype)
+                    np.empty((copies, width), self.dtype)
                     if hidden and self.dropout[layer] > 0 else None,
                 )
                 self.buffers.append(arrays)
@@ -447,11 +709,27 @@ cdef class CompiledNetwork:
                 self.batch.deltas[layer] = _address(arrays[1])
                 self.batch.pre_activations[layer] = _address(arrays[2])
                 self.batch.masks[layer] = _address(arrays[3])
+            embedded, trains = e.kind >= 0, e.kind >= 0 and e.size > 0
+            self.input_arrays = (
+                np.empty((rows, n_inputs), self.dtype) if embedded else None,
+                np.empty((rows, n_inputs), self.dtype) if trains else None,
+                np.empty((copies, n_inputs), self.dtype) if k > 1 else None,
+                np.empty((copies, n_inputs), self.dtype) if k > 1 else None,
+                np.empty((copies, self.layout.n_outputs), self.dtype) if k > 1 else None,
+                np.empty(copies, self.dtype) if k > 1 else None,
+            )
+            self.batch.inputs = _address(self.input_arrays[0])
+            self.batch.input_delta = _address(self.input_arrays[1])
+            self.batch.member_inputs = _address(self.input_arrays[2])
+            self.batch.member_delta = _address(self.input_arrays[3])
+            self.batch.targets = _address(self.input_arrays[4])
+            self.batch.member_weights = _address(self.input_arrays[5])
             self.X_rows = self.T_rows = self.w_rows = None
             self.capacity = rows
         if gather and (self.X_rows is None or self.X_rows.shape[0] < rows):
-            self.X_rows = np.empty((rows, self.layout.sizes[0]), self.dtype)
-            self.T_rows = np.empty((rows, self.layout.sizes[n_layers]), self.dtype)
+            n_features = e.n_features if e.kind >= 0 else n_inputs
+            self.X_rows = np.empty((rows, n_features), self.dtype)
+            self.T_rows = np.empty((rows, self.layout.n_outputs), self.dtype)
             self.w_rows = np.empty(rows, self.dtype)
         if parts > self.n_grads:
             self.part_grads = [np.empty_like(self.grad) for _ in range(parts - 1)]
@@ -473,15 +751,20 @@ cdef class CompiledNetwork:
         if not self.any_dropout:
             return None
         masks = [arrays[3] for arrays in self.buffers]
-        dtype = self.dtype
+        dtype, k = self.dtype, self.layout.members
 
-        def draw(rows):
+        def draw(rows):  # (every copy of each row: k rows per row)
             for mask in masks:
                 if mask is not None:
-                    rng.random(out=mask[:rows], dtype=dtype)
+                    rng.random(out=mask[: k * rows], dtype=dtype)
 
         return draw
 
     def output(self, Py_ssize_t rows):
-        """The outputs a_L of the last ``rows`` rows evaluated (a view)."""
-        return self.buffers[len(self.buffers) - 1][0][:rows]
+        """The outputs a_L of the last ``rows`` rows evaluated: a view, or for
+        k members the mean of each row's k copies, as the reference takes it."""
+        cdef int k = self.layout.members
+        outputs = self.buffers[len(self.buffers) - 1][0][: k * rows]
+        if k == 1:
+            return outputs
+        return outputs.reshape(rows, k, self.layout.n_outputs).mean(axis=1)

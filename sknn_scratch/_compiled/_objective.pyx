@@ -45,8 +45,9 @@ def objective(
     cdef double total_weight = n_samples, data_loss = 0, penalty = 0
     cdef double losses[MAX_PARTS]
     cdef double squares[MAX_PARTS]
-    cdef double per_row = net.layout.multiply_adds
+    cdef double per_row = net.layout.multiply_adds * net.layout.members
     cdef int part, parts_written = 1, most = max_parts(), threads
+    cdef int k = net.layout.members
     cdef BatchJob job
     cdef StepJob step
     cdef const real[::1] weights
@@ -80,7 +81,9 @@ def objective(
     job.n_inputs, job.n_outputs = X.shape[1], T.shape[1]
     job.batch, job.dropout = &net.batch, net.dropout
     job.apply_dropout, job.backward = training, gradient
-    job.losses, job.scale = losses, 1.0 / total_weight
+    # the data loss is the k members' mean; the penalty's scale is the rows' own
+    job.losses = losses
+    job.scale = 1.0 / total_weight if k == 1 else 1.0 / total_weight / k
     memset(&step, 0, sizeof(step))
     step.single = real is float
     step.kind = TOTAL_GRADIENT
@@ -88,7 +91,7 @@ def objective(
     step.n, step.n_weights = params.shape[0], net.layout.n_weights
     step.parts = vector_parts(step.n, most)
     step.squares = squares
-    step.penalty_factor = alpha * job.scale
+    step.penalty_factor = alpha * (1.0 / total_weight)
     threads = claim_helpers(max(row_parts(rows, per_row, most), step.parts))
     try:
         for chunk in range((n_samples + chunk_rows - 1) // chunk_rows):
@@ -122,4 +125,4 @@ def objective(
                 penalty += params[i] * params[i]
     finally:
         release_helpers(threads)
-    return data_loss + 0.5 * alpha * penalty * job.scale
+    return data_loss + 0.5 * alpha * penalty * (1.0 / total_weight)

@@ -678,11 +678,12 @@ class Network:
         widest = max(self.layer_sizes[1:]) * self.members
         return _chunk_rows(n_rows, widest, self.dtype.itemsize)
 
-    def _scale(self, n_rows: int, sample_weight) -> float:
-        """1 / S, S the total weight of the rows, once per member: the loss is
-        the members' mean."""
+    def _scales(self, n_rows: int, sample_weight) -> tuple[float, float]:
+        """1 / S, S the total weight of the rows (the L2 penalty's), and the
+        data loss's 1 / (k S): the mean of the k members' losses."""
         total_weight = n_rows if sample_weight is None else sample_weight.sum()
-        return 1.0 / (float(total_weight) * self.members)
+        scale = 1.0 / float(total_weight)
+        return scale, (scale if self.members == 1 else scale / self.members)
 
     def _chunks(self, n_rows: int, max_rows: int | None):
         if max_rows is None:
@@ -726,7 +727,7 @@ class Network:
             return self._compiled_objective(
                 X, T, sample_weight, alpha, True, True, rows
             )
-        scale = self._scale(n_rows, sample_weight)
+        scale, data_scale = self._scales(n_rows, sample_weight)
         grads = (
             self.coef_grads,
             self.intercept_grads,
@@ -735,15 +736,15 @@ class Network:
         )
         if max_rows is not None and max_rows >= n_rows:  # a mini-batch: one chunk
             buffers = self._forward(X, training=True)
-            data_loss = self._data_loss(buffers, T, sample_weight, scale)
+            data_loss = self._data_loss(buffers, T, sample_weight, data_scale)
             self._backward(X, buffers, *grads)
-            return data_loss * scale + self._penalty(alpha, scale, gradient=True)
+            return data_loss * data_scale + self._penalty(alpha, scale, gradient=True)
         data_loss = 0.0
         for rows in self._chunks(n_rows, max_rows):
             X_rows = X[rows]
             buffers = self._forward(X_rows, training=True)
             weights = None if sample_weight is None else sample_weight[rows]
-            data_loss += self._data_loss(buffers, T[rows], weights, scale)
+            data_loss += self._data_loss(buffers, T[rows], weights, data_scale)
             if rows.start == 0:
                 self._backward(X_rows, buffers, *grads)
             else:  # later chunks: into a work vector, then summed
@@ -756,7 +757,7 @@ class Network:
                     self._member_view(work),
                 )
                 self.grad += work
-        return data_loss * scale + self._penalty(alpha, scale, gradient=True)
+        return data_loss * data_scale + self._penalty(alpha, scale, gradient=True)
 
     def _compiled_objective(
         self, X, T, sample_weight, alpha, gradient, training, chunk_rows, outputs=None
@@ -805,18 +806,18 @@ class Network:
             return self._compiled_objective(
                 X, T, sample_weight, alpha, False, training, rows, outputs
             )
-        scale = self._scale(X.shape[0], sample_weight)
+        scale, data_scale = self._scales(X.shape[0], sample_weight)
         data_loss = 0.0
         for rows in self._chunks(X.shape[0], None):
             buffers = self._forward(X[rows], training=training)
             weights = None if sample_weight is None else sample_weight[rows]
-            data_loss += self._data_loss(buffers, T[rows], weights, scale)
+            data_loss += self._data_loss(buffers, T[rows], weights, data_scale)
             if outputs is not None:  # the members' mean output
                 members = buffers.activations[-1].reshape(
                     -1, self.members, self.n_outputs
                 )
                 np.mean(members, axis=1, out=outputs[rows])
-        return data_loss * scale + self._penalty(alpha, scale, gradient=False)
+        return data_loss * data_scale + self._penalty(alpha, scale, gradient=False)
 
     def predict(self, X) -> np.ndarray:
         """Network output for X with the current parameters (see ``forward``)."""
