@@ -49,7 +49,15 @@ scored on the same test rows: accuracy for classification, R² for
 regression. A contender's score on a set is the mean over its splits; its
 mean score is the mean of those over the sets. Fit time is the wall time of
 ``fit`` (preprocessing included), per split; the machine's load adds to it,
-so times from a shared machine are indicative only.
+so times from a shared machine are indicative only. On a busy machine, run
+with ``OMP_WAIT_POLICY=PASSIVE OPENBLAS_NUM_THREADS=1``: OpenMP's threads
+(HGB's, PyTorch's) then sleep while they wait instead of spinning, and
+NumPy's BLAS (scikit-learn's MLP) runs on one thread instead of two that
+spin for each other. On a machine loaded 5 times over its 2 cores, one
+RealMLP fit of Titanicp took over 300 s with the default active wait and
+21 s with the passive one (the same score), and scikit-learn's MLP took
+25-33 s per split of attrition with two BLAS threads. The settings change
+no score. The environment line says which settings a run had.
 
 Contenders
 ----------
@@ -134,6 +142,8 @@ N_SPLITS = 5
 TEST_SIZE = 0.2
 # RealMLP's threads: the 2 cores of the machines the figures come from
 N_THREADS = 2
+# settings of the environment that change how threads run, printed when set
+THREAD_SETTINGS = ("OMP_WAIT_POLICY", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS")
 
 
 # -- the data --------------------------------------------------------------------
@@ -635,8 +645,14 @@ def environment(contenders: Sequence[Contender], left_out: dict[str, str]) -> st
     ]
     if any(c.name == "realmlp" for c in contenders):
         versions += [f"pytabkit {version('pytabkit')}", f"torch {version('torch')}"]
+    threading = [
+        f"{name}={os.environ[name]}" for name in THREAD_SETTINGS if name in os.environ
+    ]
     lines = [
-        "Environment: " + ", ".join(versions) + f"; {os.cpu_count()} CPUs.",
+        "Environment: "
+        + ", ".join(versions)
+        + f"; {os.cpu_count()} CPUs"
+        + (f"; {', '.join(threading)}." if threading else "."),
         *(f"Left out: {name}: {why}" for name, why in left_out.items()),
     ]
     return "\n".join(lines)
