@@ -56,8 +56,8 @@ NumPy's BLAS (scikit-learn's MLP) runs on one thread instead of two that
 spin for each other. On a machine loaded 5 times over its 2 cores, one
 RealMLP fit of Titanicp took over 300 s with the default active wait and
 21 s with the passive one (the same score), and scikit-learn's MLP took
-25-33 s per split of attrition with two BLAS threads. The settings change
-no score. The environment line says which settings a run had.
+25-33 s per split of attrition with two BLAS threads and 1-2 s with one.
+The settings changed no score. The environment line says which settings a run had.
 
 Contenders
 ----------
