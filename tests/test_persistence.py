@@ -26,7 +26,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from sknn_scratch import ScratchMLPClassifier, ScratchMLPRegressor
+from sknn_scratch import ScratchMLPClassifier, ScratchMLPRegressor, SmoothClipScaler
 from sknn_scratch._reference import _optimizers
 from sknn_scratch._reference._optimizers import Adam
 
@@ -201,6 +201,28 @@ def test_several_quantiles_load_predict_and_train_on_alike(iris, targets, tmp_pa
         restored.set_params(quantile=[0.2, 0.8])
         with pytest.raises(ValueError, match=r"the quantiles \[0.1, 0.5, 0.9\]"):
             restored.partial_fit(X, y)
+
+
+def test_loaded_smooth_clip_scaler_transforms_identically(iris, tmp_path):
+    """The scaler, fitted on named columns, in every format; its skops file
+    names no type but the scaler."""
+    X, _ = iris
+    frame = pd.DataFrame(X, columns=["sepal_l", "sepal_w", "petal_l", "petal_w"])
+    scaler = SmoothClipScaler(max_abs=2.0).set_output(transform="pandas").fit(frame)
+    for file_format in FORMATS:
+        restored = round_trip(scaler, file_format, tmp_path)
+        pd.testing.assert_frame_equal(
+            restored.transform(frame), scaler.transform(frame), obj=file_format
+        )
+        scaled = scaler.transform(frame)
+        np.testing.assert_array_equal(
+            restored.inverse_transform(scaled),
+            scaler.inverse_transform(scaled),
+            err_msg=file_format,
+        )
+    if skops_io is not None:
+        _, untrusted = skops_round_trip(scaler)
+        assert untrusted == ["sknn_scratch._estimators._smooth_clip.SmoothClipScaler"]
 
 
 def test_optimizer_pickles_without_its_scratch_vector():
