@@ -227,23 +227,33 @@ class BaseScratchMLP(CallbackSupportMixin, BaseEstimator):
         scales = getattr(self, "member_scales_", None)
         return 1 if scales is None else scales.shape[0]
 
-    def _fitted_embedding(self, X, first_pass: bool):
+    def _fitted_embedding(self, X, sample_weight, first_pass: bool):
         """The numerical embedding of this fit, or None: made and fitted on
         X (its piecewise-linear bins) at a first fit or partial_fit, the
-        fitted one (bins fixed) when training goes on."""
+        fitted one (bins fixed) when training goes on. None too when
+        ``embedding_columns`` is a pattern that matches no column of X."""
+        columns = None
+        if self.embedding is not None:
+            columns = embedding_columns(
+                self.embedding_columns,
+                X.shape[1],
+                getattr(self, "feature_names_in_", None),
+            )
+            if columns.size == 0:
+                columns = None
         if not first_pass:
             embedding = getattr(self, "embedding_", None)
             kind = None if embedding is None else embedding.kind
-            if kind != self.embedding:
+            if kind != (None if columns is None else self.embedding):
                 raise ValueError(
                     f"warm_start and partial_fit continue the fitted network, whose "
-                    f"embedding is {kind!r}, not embedding={self.embedding!r}. "
-                    "Refit from scratch instead."
+                    f"embedding is {kind!r}, not embedding={self.embedding!r} of "
+                    f"embedding_columns={self.embedding_columns!r}. Refit from "
+                    "scratch instead."
                 )
             return embedding
-        if self.embedding is None:
+        if columns is None:
             return None
-        columns = embedding_columns(self.embedding_columns, X.shape[1])
         embedding = NumericalEmbedding(
             self.embedding,
             columns,
@@ -252,7 +262,9 @@ class BaseScratchMLP(CallbackSupportMixin, BaseEstimator):
             self.embedding_scale,
         )
         embedded = X[:, columns]
-        embedding.fit(embedded.toarray() if sp.issparse(embedded) else embedded)
+        embedding.fit(
+            embedded.toarray() if sp.issparse(embedded) else embedded, sample_weight
+        )
         return embedding
 
     def _training_targets(self, T: np.ndarray) -> np.ndarray:
@@ -315,6 +327,14 @@ class BaseScratchMLP(CallbackSupportMixin, BaseEstimator):
         _refuse_array_api_inputs(self, X=X, y=y, sample_weight=sample_weight)
         hidden_layer_sizes = normalize_hidden_layer_sizes(self.hidden_layer_sizes)
         dropout = self._dropout_rates(len(hidden_layer_sizes))
+        if self.n_members > 1 and not hidden_layer_sizes:
+            raise ValueError(
+                f"n_members={self.n_members} packs members that share hidden layers "
+                "and differ in their scales of the first layer's input and in "
+                "their heads; hidden_layer_sizes=() has no hidden layer, so the "
+                "members would be linear models of differently scaled inputs. "
+                "Give at least one hidden layer, or n_members=1."
+            )
         first_pass = not hasattr(self, "coefs_") or (
             not self.warm_start and not incremental
         )
@@ -337,7 +357,7 @@ class BaseScratchMLP(CallbackSupportMixin, BaseEstimator):
             self, *(validation_data or (None, None, None)), X.dtype, T.shape[1]
         )
 
-        embedding = self._fitted_embedding(X, first_pass)
+        embedding = self._fitted_embedding(X, sample_weight, first_pass)
         n_inputs = X.shape[1] if embedding is None else embedding.width
         members = self.n_members if first_pass else self._members()
         layer_sizes = (n_inputs, *hidden_layer_sizes, T.shape[1] * members)

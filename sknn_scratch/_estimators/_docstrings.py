@@ -226,10 +226,15 @@ embedding : {{{", ".join(repr(name) for name in EMBEDDINGS)}}} or None, default=
     (``embedding_.width``). None reads X as it is. (Not in scikit-learn's
     MLP.)
 
-embedding_columns : sequence of int, boolean mask or None, default=None
-    The columns to embed, as indices of X's columns or a mask of them; None
-    embeds every column. After one-hot encoding, the estimator cannot tell
-    numeric columns from the rest: name the numeric ones.
+embedding_columns : str, sequence of int or str, boolean mask or None, \
+default=None
+    The columns to embed: indices of X's columns, a mask of them, their
+    names (X a DataFrame), or a regular expression that picks the columns
+    whose names it matches (``re.search``), such as ``"^numeric__"`` for the
+    numeric branch of a ``ColumnTransformer`` with pandas output. A pattern
+    that matches no column embeds nothing (and ``embedding_`` is not set).
+    None embeds every column. After one-hot encoding, the estimator cannot
+    tell numeric columns from the rest: name the numeric ones.
 
 embedding_size : int, default=16
     Bins of each column ('piecewise_linear': at most, the distinct quantiles
@@ -335,4 +340,20 @@ n_outputs_ : int
     Number of output units.
 
 out_activation_ : str
-    Name of the output activation."""
+    Name of the output activation.
+
+embedding_ : NumericalEmbedding
+    The fitted numerical embedding (its columns, and the piecewise-linear
+    bins fixed at the first fit); only with ``embedding`` set. (Not in
+    scikit-learn's MLP.)
+
+embedding_params_ : ndarray of shape (n_embedded_columns, embedding_size) \
+or None
+    The trained frequencies of ``embedding='periodic'``; None for
+    'piecewise_linear', which trains nothing of its own; only with
+    ``embedding_``. (Not in scikit-learn's MLP.)
+
+member_scales_ : ndarray of shape (n_members, units of the first layer's \
+input)
+    Each packed member's scales r_m of the first layer's input; only with
+    ``n_members > 1``. (Not in scikit-learn's MLP.)"""

@@ -7,6 +7,7 @@ parameter, what it allows, and what it got.
 
 import itertools
 import math
+import re
 from numbers import Integral, Real
 
 import numpy as np
@@ -266,28 +267,66 @@ def _positive_int() -> _Number:
 
 
 class _Columns(_Constraint):
-    """Columns of X: a sequence of int indices, or a boolean mask."""
+    """Columns of X: a regular expression matched against X's column names, or
+    a non-empty sequence of column indices, of column names, or a boolean
+    mask."""
 
     def is_satisfied_by(self, value) -> bool:
+        if isinstance(value, str):
+            try:
+                re.compile(value)
+            except re.error:
+                return False
+            return True
         columns = _as_list(value)
         if columns is None or not columns:
             return False
         if all(isinstance(c, (bool, np.bool_)) for c in columns):
             return any(columns)
+        if all(isinstance(c, str) for c in columns):
+            return True
         return all(
             isinstance(c, Integral) and not isinstance(c, (bool, np.bool_))
             for c in columns
         )
 
     def describe(self) -> str:
-        return "a non-empty sequence of column indices or a boolean mask of columns"
+        return (
+            "a regular expression (str), or a non-empty sequence of column "
+            "indices, of column names, or a boolean mask of columns"
+        )
 
 
-def embedding_columns(value, n_features: int) -> np.ndarray:
-    """``embedding_columns`` as increasing column indices of X (None: all);
-    a ValueError names a column X does not have, or a mask of another length."""
+def embedding_columns(value, n_features: int, feature_names=None) -> np.ndarray:
+    """``embedding_columns`` as increasing column indices of X (None: all).
+
+    A str is a regular expression: the columns whose names it matches
+    (``re.search``) are embedded, none possibly. A ValueError names a column
+    X does not have, a mask of another length, or names given for an X
+    without column names (``feature_names``, those seen in fit).
+    """
     if value is None:
         return np.arange(n_features)
+    if isinstance(value, str) or all(isinstance(c, str) for c in _as_list(value)):
+        if feature_names is None:
+            raise ValueError(
+                f"embedding_columns={value!r} names columns, but X has no column "
+                "names: pass a DataFrame with string column names, or give the "
+                "columns as indices or a mask."
+            )
+        names = list(feature_names)
+        if isinstance(value, str):
+            pattern = re.compile(value)
+            return np.array(
+                [i for i, name in enumerate(names) if pattern.search(name)],
+                dtype=np.intp,
+            )
+        unknown = [name for name in value if name not in names]
+        if unknown:
+            raise ValueError(
+                f"embedding_columns names columns {unknown} that X does not have."
+            )
+        return np.unique([names.index(name) for name in value]).astype(np.intp)
     columns = _as_list(value)
     if all(isinstance(c, (bool, np.bool_)) for c in columns):
         if len(columns) != n_features:
@@ -354,6 +393,7 @@ REGRESSOR_CONSTRAINTS: dict[str, list[_Constraint]] = {
     # an unset value, an error when the chosen loss reads it
     "huber_delta": [_positive()],
     "quantile": [_unit_interval("neither"), _QuantileLevels(), _None()],
+    "normalize_y": [_Boolean()],
 }
 
 

@@ -9,8 +9,8 @@ ones; and the network's first layer reads the result. Two kinds, one entry each
 of ``EMBEDDINGS``:
 
 **piecewise_linear** (PLE). Bins with edges e_0 < e_1 < ... < e_T, the
-quantiles of the column in the first training data, fixed from then on; the
-encoding of x has one value per bin,
+quantiles of the column in the first training data (weighted by
+sample_weight), fixed from then on; the encoding of x has one value per bin,
 
     PLE_t(x) = (x - e_{t-1}) / (e_t - e_{t-1}) clipped to [0, 1],
 
@@ -43,21 +43,32 @@ import numpy as np
 
 
 # -- piecewise linear ---------------------------------------------------------------
-def _quantile_edges(column: np.ndarray, size: int) -> np.ndarray:
-    """At most ``size`` bins: the distinct quantiles of the finite values,
-    at least 2 edges (a constant column gets one bin around its value)."""
-    finite = column[np.isfinite(column)]
-    if finite.size == 0:
+def _quantile_edges(column: np.ndarray, weights: np.ndarray, size: int) -> np.ndarray:
+    """At most ``size`` bins: the distinct weighted quantiles of the finite
+    values, at least 2 edges (a constant column gets one bin around its value).
+
+    The quantile of level q is the smallest value whose share of the weight,
+    with the values below it, reaches q (the inverted CDF): a row of weight 2
+    gives the edges that the row given twice would, as ``sample_weight`` means.
+    """
+    finite = np.isfinite(column) & (weights > 0)
+    values, weights = column[finite], weights[finite]
+    if values.size == 0:
         return np.array([-1.0, 1.0])
-    edges = np.unique(np.quantile(finite, np.linspace(0.0, 1.0, size + 1)))
+    order = np.argsort(values, kind="stable")
+    values, cumulative = values[order], np.cumsum(weights[order])
+    levels = np.linspace(0.0, 1.0, size + 1) * cumulative[-1]
+    at = np.minimum(np.searchsorted(cumulative, levels), values.size - 1)
+    edges = np.unique(values[at])
     if edges.size < 2:
         edges = np.array([edges[0] - 1.0, edges[0] + 1.0])
     return edges
 
 
-def _piecewise_linear_fit(X: np.ndarray, size: int) -> list[np.ndarray]:
+def _piecewise_linear_fit(X: np.ndarray, weights: np.ndarray, size: int) -> list:
     return [
-        _quantile_edges(np.asarray(X[:, j], float), size) for j in range(X.shape[1])
+        _quantile_edges(np.asarray(X[:, j], float), weights, size)
+        for j in range(X.shape[1])
     ]
 
 
@@ -86,7 +97,7 @@ def _periodic_width(constants, size: int) -> list[int]:
     return [2 * size] * len(constants)
 
 
-def _periodic_fit(X: np.ndarray, size: int) -> list[None]:
+def _periodic_fit(X: np.ndarray, weights: np.ndarray, size: int) -> list[None]:
     return [None] * X.shape[1]
 
 
@@ -115,10 +126,11 @@ def _periodic_backward(X, constants, params, out, delta, grad) -> None:
 class Embedding(NamedTuple):
     """A kind of numerical embedding: one entry of ``EMBEDDINGS``.
 
-    ``fit(X, size)`` returns the constants of each embedded column (PLE's bin
-    edges) from its training values; ``widths(constants, size)`` the number of
-    values each column becomes; ``forward(X, constants, params, out)`` writes
-    the embedding of the embedded columns X into ``out``; ``backward(X,
+    ``fit(X, weights, size)`` returns the constants of each embedded column
+    (PLE's bin edges) from its training values and the rows' weights;
+    ``widths(constants, size)`` the number of values each column becomes;
+    ``forward(X, constants, params, out)`` writes the embedding of the
+    embedded columns X into ``out``; ``backward(X,
     constants, params, out, delta, grad)`` writes the gradient of the
     trainable parameters (``params``: one row of ``size`` per column) from
     ``delta``, the loss's gradient with respect to ``out``; None where nothing
@@ -185,10 +197,17 @@ class NumericalEmbedding:
         self.size = int(size)
         self.constants = constants
 
-    def fit(self, embedded: np.ndarray) -> None:
+    def fit(self, embedded: np.ndarray, sample_weight=None) -> None:
         """The constants of each embedded column from its training values
-        (``embedded``: the embedded columns of the training data, dense)."""
-        self.constants = self.entry.fit(np.asarray(embedded), self.size)
+        (``embedded``: the embedded columns of the training data, dense) and
+        the rows' weights (None: all 1)."""
+        embedded = np.asarray(embedded)
+        weights = (
+            np.ones(embedded.shape[0])
+            if sample_weight is None
+            else np.asarray(sample_weight, dtype=np.float64)
+        )
+        self.constants = self.entry.fit(embedded, weights, self.size)
 
     @property
     def trainable(self) -> bool:
