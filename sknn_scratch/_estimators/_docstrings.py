@@ -286,6 +286,20 @@ quantile : float, sequence of float or None, default=None
     stopping monitors by default, is the mean over the quantiles of their D²
     pinball scores instead of R². A float keeps the shapes and the score of
     the other losses. Ignored by the other losses. (Not in scikit-learn's
+    MLP.)
+
+normalize_y : bool, default=False
+    Whether the network learns the targets standardised: each target
+    column minus its mean, divided by its standard deviation (both weighted
+    by ``sample_weight``, taken at the first fit or partial_fit and kept
+    after, ``y_mean_`` and ``y_scale_``; a constant column is divided by 1).
+    ``predict`` maps the outputs back, so predictions and scores are in y's
+    units, while ``loss_curve_`` and ``validation_loss_curve_`` are in the
+    standardised ones, as is ``huber_delta``. Adam's steps have a size of
+    about ``learning_rate_init`` whatever the targets' scale, so targets in
+    the thousands need it. As in
+    :class:`~sklearn.gaussian_process.GaussianProcessRegressor`. Not with
+    ``loss='poisson'``, whose targets are counts. (Not in scikit-learn's
     MLP.)"""
 
 COMMON_ATTRIBUTES = """\

@@ -8,7 +8,7 @@ from sklearn.base import RegressorMixin
 from sklearn.metrics import d2_pinball_score, r2_score
 from sklearn.utils.validation import column_or_1d
 
-from ._base import BaseScratchMLP, incremental_only
+from ._base import BaseScratchMLP, _check_finite_output, incremental_only
 from ._checks import REFIT
 from ._docstrings import (
     COMMON_ATTRIBUTES,
@@ -82,6 +82,26 @@ Examples
 )
 
 
+# The fitted attributes of normalize_y=True.
+TARGET_NORMALIZATION = ("y_mean_", "y_scale_")
+
+
+def _weighted_moments(T: np.ndarray, sample_weight) -> tuple[np.ndarray, np.ndarray]:
+    """Each column's mean and standard deviation, weighted (the weights as
+    repetitions of rows), in float64; a constant column's scale is 1."""
+    T = T.astype(np.float64)
+    mean = np.average(T, axis=0, weights=sample_weight)
+    std = np.sqrt(np.average((T - mean) ** 2, axis=0, weights=sample_weight))
+    # a spread at rounding level is no spread: dividing by it would blow
+    # rounding up into targets
+    constant = std <= 8 * np.finfo(np.float64).eps * np.maximum(np.abs(mean), 1.0)
+    return mean, np.where(constant, 1.0, std)
+
+
+def _standardized(T: np.ndarray, mean: np.ndarray, scale: np.ndarray) -> np.ndarray:
+    return ((T - mean) / scale).astype(T.dtype, copy=False)
+
+
 def sorted_quantiles(outputs: np.ndarray, n_quantiles: int) -> np.ndarray:
     """The network's outputs (n_samples, n_targets · n_quantiles), target-major,
     as predictions of shape (n_samples, n_targets, n_quantiles) in which the
@@ -148,10 +168,12 @@ class ScratchMLPRegressor(RegressorMixin, BaseScratchMLP):
         embedding_size=16,
         embedding_scale=0.1,
         n_members=1,
+        normalize_y=False,
     ):
         self.loss = loss
         self.huber_delta = huber_delta
         self.quantile = quantile
+        self.normalize_y = normalize_y
         super().__init__(
             hidden_layer_sizes=hidden_layer_sizes,
             activation=activation,
@@ -227,6 +249,77 @@ class ScratchMLPRegressor(RegressorMixin, BaseScratchMLP):
 
     def _loss_name(self) -> str:
         return self.loss
+
+    # -- standardised targets (normalize_y) -------------------------------------
+    def _prepare_training(
+        self, X, y, sample_weight, incremental, classes=None, validation_data=None
+    ):
+        if self.normalize_y and self.loss == "poisson":
+            raise ValueError(
+                "normalize_y=True would shift the counts of loss='poisson' below 0, "
+                "where its log link cannot reach. Leave normalize_y=False for it."
+            )
+        first_pass = not hasattr(self, "coefs_") or (
+            not self.warm_start and not incremental
+        )
+        problem = super()._prepare_training(
+            X, y, sample_weight, incremental, classes, validation_data
+        )
+        if first_pass:
+            for name in TARGET_NORMALIZATION:
+                if hasattr(self, name):
+                    delattr(self, name)
+            if self.normalize_y:
+                self.y_mean_, self.y_scale_ = _weighted_moments(
+                    problem.T[:, :: self._outputs_per_target()], problem.sample_weight
+                )
+        elif hasattr(self, "y_mean_") != bool(self.normalize_y):
+            raise ValueError(
+                "warm_start and partial_fit continue the fitted network, which "
+                "learnt the targets "
+                + ("standardised" if hasattr(self, "y_mean_") else "as they are")
+                + f", not as normalize_y={self.normalize_y!r} asks. Refit from "
+                "scratch instead."
+            )
+        normalization = self._fitted_normalization()
+        if normalization is None:
+            return problem
+        validation = problem.validation
+        if validation is not None:
+            validation = validation._replace(
+                T=_standardized(validation.T, *normalization)
+            )
+        return problem._replace(
+            T=_standardized(problem.T, *normalization), validation=validation
+        )
+
+    def _fitted_normalization(self) -> tuple[np.ndarray, np.ndarray] | None:
+        """(mean, scale) of each network output's target, repeated for its
+        quantiles, or None without normalize_y; checked, since a file may hold
+        anything."""
+        if not hasattr(self, "y_mean_"):
+            return None
+        mean, scale = self.y_mean_, getattr(self, "y_scale_", None)
+        n_targets = self.n_outputs_ // self._outputs_per_fitted_target()
+        for name, values in (("y_mean_", mean), ("y_scale_", scale)):
+            if not (
+                isinstance(values, np.ndarray)
+                and values.shape == (n_targets,)
+                and values.dtype.kind == "f"
+                and np.isfinite(values).all()
+            ):
+                raise ValueError(
+                    f"{name} must be a finite float array of shape ({n_targets},), "
+                    f"one value per target. {REFIT}"
+                )
+        if not (scale > 0).all():
+            raise ValueError(f"y_scale_ must be positive. {REFIT}")
+        repeats = self._outputs_per_fitted_target()
+        return np.repeat(mean, repeats), np.repeat(scale, repeats)
+
+    def _outputs_per_fitted_target(self) -> int:
+        levels = self._fitted_quantile_levels()
+        return 1 if levels is None else len(levels)
 
     # -- several quantiles in one network ---------------------------------------
     def _quantile_levels(self) -> tuple[float, ...] | None:
@@ -393,6 +486,11 @@ default=None
             a two-dimensional one (a sequence of one quantile too).
         """
         predicted = self._forward(X)
+        normalization = self._fitted_normalization()
+        if normalization is not None:
+            mean, scale = (values.astype(predicted.dtype) for values in normalization)
+            predicted = predicted * scale + mean
+            _check_finite_output(predicted, "predictions in y's units")
         levels = self._fitted_quantile_levels()
         if levels is not None:
             predictions = sorted_quantiles(predicted, len(levels))
