@@ -116,6 +116,23 @@ def _unexportable(
             "skl2onnx's MLP converter writes the network's raw outputs (export a "
             "network fitted for one float quantile instead)"
         )
+    if getattr(estimator, "embedding_", None) is not None:
+        problems.append(
+            f"embedding={estimator.embedding_.kind!r}: skl2onnx's MLP converters "
+            "read X with the first layer directly, with no numerical embedding "
+            "in front of it"
+        )
+    if getattr(estimator, "member_scales_", None) is not None:
+        problems.append(
+            f"n_members={estimator.member_scales_.shape[0]}: skl2onnx's MLP "
+            "converters write one network, not packed members whose outputs "
+            "are averaged"
+        )
+    if getattr(estimator, "y_mean_", None) is not None:
+        problems.append(
+            "normalize_y=True: skl2onnx's MLP converter writes the network's "
+            "outputs, which are the standardised targets, not y's units"
+        )
     if isinstance(estimator, ScratchMLPClassifier):
         classes = estimator.classes_
         if (
