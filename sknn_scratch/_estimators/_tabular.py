@@ -107,7 +107,7 @@ def categories_as_text(X) -> np.ndarray:
     import pandas as pd
 
     frame = pd.DataFrame(X)
-    text = frame.astype(str).to_numpy(dtype=object)
+    text = frame.astype(str).to_numpy(dtype=object, copy=True)
     text[frame.isna().to_numpy()] = np.nan
     return text
 
