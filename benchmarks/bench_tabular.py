@@ -74,9 +74,13 @@ kinds), a seed and a budget.
     (``TransformedTargetRegressor``), as RealMLP does internally: without it
     a default MLP cannot reach targets in the hundreds of thousands.
 ``ours``
+    The tabular recipe: ``sknn_scratch.make_tabular_pipeline(task,
+    random_state=seed)`` on the frame as it is (its own imputation, scaling
+    and encoding; see docs/tabular.md).
+``ours_plain``
     ``ScratchMLPClassifier`` / ``ScratchMLPRegressor`` with defaults, in the
-    same pipeline. The tabular recipe (``sknn_scratch.make_tabular_pipeline``)
-    replaces this entry when it lands: see ``make_ours``.
+    usual pipeline: scikit-learn's MLP to the bit (the same scores), in less
+    time.
 ``hgb``
     ``HistGradientBoostingClassifier`` / ``Regressor`` with default
     parameters, on the frame as it is: categorical columns through its
@@ -95,8 +99,10 @@ higher, equal or lower, and the mean over the sets of the score difference.
 
 ``--quick`` runs 3 small sets (one of each kind of task) on 1 split with
 small budgets (20 iterations), without RealMLP: a smoke test for the test
-suite. ``--ablation`` is reserved for the recipe's ablation (one ingredient
-added at a time, ``ABLATION``), which comes with the recipe.
+suite. ``--ablation`` runs the recipe's ablation beside the reference: the
+ingredients of ``sknn_scratch._estimators._tabular.INGREDIENTS`` added one at a
+time (``ABLATION``; each step's name is the ingredient it adds), the full
+recipe being "ours".
 """
 
 import argparse
@@ -126,7 +132,13 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 import sknn_scratch
-from sknn_scratch import ScratchMLPClassifier, ScratchMLPRegressor, _engine
+from sknn_scratch import (
+    ScratchMLPClassifier,
+    ScratchMLPRegressor,
+    _engine,
+    make_tabular_pipeline,
+)
+from sknn_scratch._estimators import _tabular
 
 try:
     import pandas as pd
@@ -407,12 +419,18 @@ def make_sklearn_mlp(task: str, X: pd.DataFrame, seed: int, budget: Budget):
 
 
 def make_ours(task: str, X: pd.DataFrame, seed: int, budget: Budget):
-    """Our estimator with defaults in the usual pipeline.
+    """The tabular recipe: ``make_tabular_pipeline``, with the budget's
+    epochs when it sets them."""
+    return make_tabular_pipeline(task, random_state=seed, **recipe_budget(budget))
 
-    When the recipe lands, this is the one place to change: return
-    ``sknn_scratch.make_tabular_pipeline(task, random_state=seed, ...)`` (with
-    the budget's overrides) instead.
-    """
+
+def recipe_budget(budget: Budget) -> dict:
+    return {f"{_tabular.NETWORK}__{name}": v for name, v in budget.mlp().items()}
+
+
+def make_ours_plain(task: str, X: pd.DataFrame, seed: int, budget: Budget):
+    """Our estimator with defaults in the usual pipeline: scikit-learn's MLP
+    to the bit, in less time."""
     network = ScratchMLPClassifier if task == CLASSIFICATION else ScratchMLPRegressor
     return in_mlp_pipeline(task, X, network(random_state=seed, **budget.mlp()))
 
@@ -469,16 +487,38 @@ class Contender:
 
 CONTENDERS = [
     Contender("ours", make_ours),
+    Contender("ours_plain", make_ours_plain),
     Contender("sklearn_mlp", make_sklearn_mlp),
     Contender("hgb", make_hgb),
     Contender("realmlp", make_realmlp, missing=realmlp_missing, in_quick=False),
 ]
 CONTENDER_NAMES = [contender.name for contender in CONTENDERS]
 
-# The ablation: contenders that add the recipe's ingredients one at a time
-# (make_tabular_pipeline with all but the first k switched off). Empty until
-# the recipe lands; --ablation runs exactly these, beside the reference.
-ABLATION: list[Contender] = []
+
+def make_ablation_step(n_ingredients: int):
+    """The recipe with only its first ``n_ingredients`` ingredients."""
+
+    def make(task: str, X: pd.DataFrame, seed: int, budget: Budget):
+        return make_tabular_pipeline(
+            task,
+            random_state=seed,
+            **{
+                **_tabular.ablation_overrides(task, n_ingredients),
+                **recipe_budget(budget),
+            },
+        )
+
+    return make
+
+
+# The ablation: the recipe's ingredients added one at a time, in the order of
+# INGREDIENTS (the full recipe, "ours", is the last step). --ablation runs
+# these beside the reference.
+ABLATION: list[Contender] = [
+    Contender("+" + name.replace(" ", "_"), make_ablation_step(n))
+    for n, name in enumerate(_tabular.INGREDIENTS, start=1)
+    if n < len(_tabular.INGREDIENTS)
+]
 
 
 # -- running -----------------------------------------------------------------------
@@ -683,7 +723,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--ablation",
         action="store_true",
-        help="the recipe's ingredients added one at a time (comes with the recipe)",
+        help="the recipe's ingredients added one at a time, beside the reference",
     )
     parser.add_argument(
         "--describe",
@@ -701,13 +741,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     names = args.datasets or (QUICK_DATASETS if args.quick else list(BY_NAME))
     datasets = [BY_NAME[name] for name in names]
     if args.ablation:
-        if not ABLATION:
-            print(
-                "--ablation: no ingredients yet; they come with the recipe "
-                "(make_tabular_pipeline) as the entries of ABLATION.",
-                file=sys.stderr,
-            )
-            return 2
         reference = next(c for c in CONTENDERS if c.name == args.reference)
         chosen = [reference, *ABLATION]
     else:

@@ -316,3 +316,16 @@ def test_the_recipe_as_it_ships_trains_and_keeps_its_best_epoch(task):
     assert network.best_validation_score_ == max(network.validation_scores_)
     assert network.member_scales_.shape[0] == _tabular.RECIPE["n_members"]
     assert pipeline.score(table, target) > 0.5
+
+
+@pytest.mark.parametrize("task", ["classification", "regression"])
+def test_the_ablation_ingredients_cover_the_recipe_once(task):
+    settings = _tabular.recipe_settings(task)
+    grouped = [name for group in _tabular.INGREDIENTS.values() for name in group]
+    assert len(grouped) == len(set(grouped))
+    assert set(settings) <= set(grouped)
+    # all ingredients: the recipe; none: the estimator's defaults
+    assert _tabular.ablation_overrides(task, len(_tabular.INGREDIENTS)) == {}
+    bare = make_tabular_pipeline(task, **_tabular.ablation_overrides(task, 0))
+    network = _tabular.NETWORKS[task]
+    assert bare["mlp"].get_params() == network().get_params()

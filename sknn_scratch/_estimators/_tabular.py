@@ -53,6 +53,54 @@ RECIPE_BY_TASK: dict[str, dict[str, object]] = {
 }
 NETWORKS = {"classification": ScratchMLPClassifier, "regression": ScratchMLPRegressor}
 
+# The recipe's ingredients, in the order the ablation adds them (the tabular
+# benchmark's --ablation): each names the network settings it brings, which
+# are otherwise the estimator's defaults. The inputs (the column transformer,
+# and normalize_y, which the usual pipeline's standardised target stands for)
+# are always there.
+INGREDIENTS: dict[str, tuple[str, ...]] = {
+    "inputs": ("normalize_y",),
+    "network and budget": (
+        "hidden_layer_sizes",
+        "activation",
+        "solver",
+        "alpha",
+        "learning_rate_init",
+        "max_iter",
+        "early_stopping",
+        "n_iter_no_change",
+        "validation_fraction",
+    ),
+    "schedule": ("learning_rate", "warmup_fraction"),
+    "weight decay": ("weight_decay",),
+    "label smoothing": ("label_smoothing",),
+    "embedding": (
+        "embedding",
+        "embedding_columns",
+        "embedding_size",
+        "embedding_scale",
+    ),
+    "members": ("n_members",),
+}
+
+
+def recipe_settings(task: str) -> dict[str, object]:
+    """The network's settings in the recipe for ``task``."""
+    return {**RECIPE, **RECIPE_BY_TASK[task]}
+
+
+def ablation_overrides(task: str, n_ingredients: int) -> dict[str, object]:
+    """Overrides that leave only the first ``n_ingredients`` of INGREDIENTS
+    in the recipe: every setting of the others back at the estimator's
+    default."""
+    defaults = NETWORKS[task]().get_params()
+    settings = recipe_settings(task)
+    later = [
+        name for group in list(INGREDIENTS.values())[n_ingredients:] for name in group
+    ]
+    return {f"{NETWORK}__{name}": defaults[name] for name in later if name in settings}
+
+
 # A category seen fewer times than this in training joins the infrequent
 # category, with the categories never seen.
 MIN_CATEGORY_COUNT = 5
