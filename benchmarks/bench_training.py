@@ -42,6 +42,12 @@ in ``FULL``): a small network; a deep, narrow one whose per-call costs rule;
 a mid-sized one; a wide one whose products rule. ``lbfgs`` fits the digits
 with L-BFGS, ``predict`` times ``predict_proba`` over many rows.
 
+``members`` trains the ``small`` and ``deep`` shapes as one network and as 8
+packed members (``n_members=8``: the members share the hidden layers and each
+has its own scales of the input and its own head, so every product is 8 times
+as tall), ours only, interleaved: issue 21 asks that 8 members take at most 6
+times one network's time, where 8 separate fits take 8 times.
+
 ``threads`` checks a requirement of issue 11: two fits on two threads
 (``threading.Thread``) must not take longer than 1.5× the same two fits one
 after the other. Its products are large enough that the compiled engine cuts
@@ -134,7 +140,7 @@ else:
 SEED = 0
 N_CLASSES = 10
 ALPHA = 1e-4  # scikit-learn's default L2 penalty
-ALL_CASES = ("small", "deep", "mid", "wide", "lbfgs", "predict", "threads")
+ALL_CASES = ("small", "deep", "mid", "wide", "lbfgs", "predict", "threads", "members")
 ALL_DTYPES = ("float64", "float32")
 
 
@@ -183,6 +189,20 @@ class ThreadsCase:
     repeats: int
 
 
+@dataclass(frozen=True)
+class MembersCase:
+    """Packed members against one network, on the shapes of training cases."""
+
+    name: str
+    shapes: tuple[str, ...]  # training cases whose data and layers it uses
+    members: int
+    repeats: int
+
+
+# The members case's limit (issue 21): k = 8 packed members take at most this
+# many times as long as one network (k separate fits take k times).
+MEMBERS_LIMIT = 6.0
+
 # The threads case's limit (issue 11): two fits at once on two threads take at
 # most this many times as long as the same two fits one after the other.
 THREADS_LIMIT = 1.5
@@ -204,6 +224,7 @@ FULL = {
         TrainCase("threads-fit", 2_000, 200, 50, (512,), 1000, epochs=10, repeats=1),
         repeats=5,
     ),
+    "members": MembersCase("members", ("small", "deep"), members=8, repeats=5),
 }
 
 QUICK = {
@@ -223,6 +244,7 @@ QUICK = {
         TrainCase("threads-fit", 400, 20, 10, (32,), 200, epochs=1, repeats=1),
         repeats=1,
     ),
+    "members": MembersCase("members", ("small", "deep"), members=8, repeats=1),
 }
 
 
@@ -776,6 +798,63 @@ def run_threads_case(
     return row
 
 
+def run_members_case(
+    case: MembersCase, train: TrainCase, dtype: np.dtype, epochs: int, repeats: int
+) -> Row:
+    """One network against ``case.members`` packed members (TabM-mini: shared
+    hidden layers, each member's input scales and head), ours on the engine
+    the install prefers, on the data and layers of ``train``."""
+    X, y = classification_data(train, dtype)
+    sizes = layer_sizes(X.shape[1], train.hidden)
+    print(
+        f"\n== {case.name} on {train.name} {dtype.name}: layers "
+        f"{' → '.join(map(str, sizes))}, 1 network and {case.members} packed "
+        f"members, {epochs} epoch(s) × {repeats} repeat(s)",
+        flush=True,
+    )
+    params = adam_params(train, epochs)
+    warmup_rows = min(train.n_samples, 4 * train.batch_size)
+    contenders = []
+    for members in (1, case.members):
+        contender = estimator_contender(
+            "ours", {**params, "n_members": members}, X, y, warmup_rows
+        )
+        contender.name = members_label(members)
+        contenders.append(contender)
+    row = Row(train.name, dtype.name, "ms/epoch")
+    row.times = {
+        name: [1e3 * t / epochs for t in values]
+        for name, values in measure(contenders, repeats).items()
+    }
+    for contender in contenders:
+        row.quality[contender.name] = contender.quality()
+    print_detail(row, quality_label="train accuracy")
+    return row
+
+
+def members_label(members: int) -> str:
+    return f"ours, {members} member{'s' if members > 1 else ''}"
+
+
+def members_table(rows: Sequence[Row], members: int) -> str:
+    """The members case's table: both times and their ratio."""
+    one, many = members_label(1), members_label(members)
+    lines = [
+        f"| shape | dtype | {one} | {many} | {members} members / 1 "
+        f"(limit {MEMBERS_LIMIT:g}; {members} separate fits: {members}) |",
+        "|---|---|---:|---:|---:|",
+    ]
+    for row in rows:
+        verdict = ratio(row, many, one)
+        if verdict != "-" and float(verdict) > MEMBERS_LIMIT:
+            verdict += " (over the limit)"
+        lines.append(
+            f"| {row.case} | {row.dtype} | {fmt_time(row.best(one))} {row.unit} "
+            f"| {fmt_time(row.best(many))} {row.unit} | {verdict} |"
+        )
+    return "\n".join(lines)
+
+
 def peak_memory(work: Callable[[], object]) -> float:
     """Peak memory (MB) allocated through Python's allocators during ``work()``."""
     gc.collect()
@@ -974,6 +1053,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     started = time.perf_counter()
     rows: list[Row] = []
     thread_rows: list[Row] = []
+    member_rows: list[Row] = []
     for name in ALL_CASES:
         if name not in args.cases:
             continue
@@ -988,6 +1068,13 @@ def main(argv: Sequence[str] | None = None) -> int:
                 rows.append(run_train_case(case, dtype, epochs, repeats))
             elif isinstance(case, PredictCase):
                 rows.append(run_predict_case(case, dtype, repeats))
+            elif isinstance(case, MembersCase):
+                for shape in case.shapes:
+                    train = config[shape]
+                    epochs = args.epochs or train.epochs
+                    member_rows.append(
+                        run_members_case(case, train, dtype, epochs, repeats)
+                    )
             else:
                 epochs = args.epochs or case.train.epochs
                 thread_rows.append(run_threads_case(case, dtype, epochs, repeats))
@@ -1001,6 +1088,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             "repeats):\n"
         )
         print(threads_table(thread_rows))
+    if member_rows:
+        members = config["members"].members
+        print(
+            f"\nPacked members (issue 21: {members} members at most "
+            f"{MEMBERS_LIMIT:g}× one network's time, optimizer included; minimum "
+            "of the repeats):\n"
+        )
+        print(members_table(member_rows, members))
     print(
         f"\ntotal wall time {time.perf_counter() - started:.1f} s; "
         f"load average at the end {load_average()}"

@@ -49,6 +49,9 @@ def test_quick_benchmark_runs_and_prints_the_tables() -> None:
     assert "| engine | dtype | one after the other | two threads at once " in out
     for engine in ("ours", "NumPy engine", "scikit-learn"):
         assert f"\n| {engine} | float32 |" in out, f"no threads row for {engine}"
+    assert "| shape | dtype | ours, 1 member | ours, 8 members | " in out
+    for shape in ("small", "deep"):
+        assert re.search(rf"\n\| {shape} \| float32 \| .* \| \d+\.\d\d", out), shape
 
 
 @pytest.mark.slow
