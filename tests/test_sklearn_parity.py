@@ -54,6 +54,7 @@ EXTRA_PARAMETERS = {
         ("warmup_fraction", 0.0),
         ("weight_decay", 0.0),
         *EMBEDDING,
+        ("normalize_y", False),
     ],
 }
 

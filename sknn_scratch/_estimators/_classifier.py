@@ -54,10 +54,6 @@ class_weight : dict, 'balanced' or None, default=None
 
 {training_control}
 
-{embedding}
-
-{members}
-
 label_smoothing : float, default=0.0
     ε of label smoothing, in [0, 1): the log-loss is taken against targets
     ``t (1 - ε) + ε / K``, with K the number of classes for a softmax output
@@ -65,6 +61,10 @@ label_smoothing : float, default=0.0
     loss, ``loss_curve_`` included, is that of the smoothed targets;
     validation scores and ``scoring='loss'`` are not smoothed. (Not in
     scikit-learn's MLP.)
+
+{embedding}
+
+{members}
 
 Attributes
 ----------

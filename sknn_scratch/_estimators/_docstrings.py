@@ -256,8 +256,8 @@ n_members : int, default=1
     (and the scores of early stopping) are the mean of the members'
     outputs, probabilities for the classifier. With k > 1, ``coefs_[-1]``
     holds the k heads side by side, of shape (units of the last hidden
-    layer, k * n_outputs_), and ``intercepts_[-1]`` their k * n_outputs_
-    biases. (Not in scikit-learn's MLP.)"""
+    layer, k * ``n_outputs_``), and ``intercepts_[-1]`` their
+    k * ``n_outputs_`` biases. (Not in scikit-learn's MLP.)"""
 
 
 def _range(name: str) -> str:
@@ -286,8 +286,9 @@ quantile : float, sequence of float or None, default=None
     stopping monitors by default, is the mean over the quantiles of their D²
     pinball scores instead of R². A float keeps the shapes and the score of
     the other losses. Ignored by the other losses. (Not in scikit-learn's
-    MLP.)
+    MLP.)"""
 
+NORMALIZE_Y_PARAMETER = """\
 normalize_y : bool, default=False
     Whether the network learns the targets standardised: each target
     column minus its mean, divided by its standard deviation (both weighted

@@ -17,6 +17,7 @@ from ._docstrings import (
     EMBEDDING_PARAMETERS,
     LOSS_SETTING_PARAMETERS,
     MEMBERS_PARAMETER,
+    NORMALIZE_Y_PARAMETER,
     SCORING_PARAMETER,
     TRAINING_CONTROL_PARAMETERS,
     regression_loss_parameter,
@@ -51,9 +52,20 @@ Parameters
 
 {members}
 
+{normalize_y}
+
 Attributes
 ----------
 {attributes}
+
+y_mean_ : ndarray of shape (n_outputs,)
+    The targets' weighted means that ``normalize_y=True`` subtracts; only
+    with it. (Not in scikit-learn's MLP.)
+
+y_scale_ : ndarray of shape (n_outputs,)
+    The targets' weighted standard deviations (1 for a constant column)
+    that ``normalize_y=True`` divides by; only with it. (Not in
+    scikit-learn's MLP.)
 
 See Also
 --------
@@ -79,6 +91,7 @@ Examples
     training_control=TRAINING_CONTROL_PARAMETERS,
     embedding=EMBEDDING_PARAMETERS,
     members=MEMBERS_PARAMETER,
+    normalize_y=NORMALIZE_Y_PARAMETER,
 )
 
 
