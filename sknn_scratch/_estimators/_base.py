@@ -323,18 +323,8 @@ class BaseScratchMLP(CallbackSupportMixin, BaseEstimator):
         Sets the fitted attributes a first fit starts with (classes, fresh
         weights, empty curves) or loads the fitted weights to continue from.
         """
-        validate_params(self, self._parameter_constraints)
+        hidden_layer_sizes, dropout = self._validated_settings()
         _refuse_array_api_inputs(self, X=X, y=y, sample_weight=sample_weight)
-        hidden_layer_sizes = normalize_hidden_layer_sizes(self.hidden_layer_sizes)
-        dropout = self._dropout_rates(len(hidden_layer_sizes))
-        if self.n_members > 1 and not hidden_layer_sizes:
-            raise ValueError(
-                f"n_members={self.n_members} packs members that share hidden layers "
-                "and differ in their scales of the first layer's input and in "
-                "their heads; hidden_layer_sizes=() has no hidden layer, so the "
-                "members would be linear models of differently scaled inputs. "
-                "Give at least one hidden layer, or n_members=1."
-            )
         first_pass = not hasattr(self, "coefs_") or (
             not self.warm_start and not incremental
         )
@@ -447,6 +437,23 @@ class BaseScratchMLP(CallbackSupportMixin, BaseEstimator):
 
     def __sklearn_is_fitted__(self) -> bool:
         return hasattr(self, "coefs_")
+
+    def _validated_settings(self) -> tuple[tuple[int, ...], tuple[float, ...]]:
+        """The parameters checked on their own and together, as every fit
+        checks them first (and ``sknn_scratch.utils.expected_failed_checks``
+        too): the hidden layer sizes, and the dropout rate of each."""
+        validate_params(self, self._parameter_constraints)
+        hidden_layer_sizes = normalize_hidden_layer_sizes(self.hidden_layer_sizes)
+        dropout = self._dropout_rates(len(hidden_layer_sizes))
+        if self.n_members > 1 and not hidden_layer_sizes:
+            raise ValueError(
+                f"n_members={self.n_members} packs members that share hidden layers "
+                "and differ in their scales of the first layer's input and in "
+                "their heads; hidden_layer_sizes=() has no hidden layer, so the "
+                "members would be linear models of differently scaled inputs. "
+                "Give at least one hidden layer, or n_members=1."
+            )
+        return hidden_layer_sizes, dropout
 
     def _dropout_rates(self, n_hidden: int) -> tuple[float, ...]:
         """``dropout`` as one rate per hidden layer."""
