@@ -242,14 +242,31 @@ class BaseScratchMLP(CallbackSupportMixin, BaseEstimator):
             if columns.size == 0:
                 columns = None
         if not first_pass:
+            # the fitted embedding goes on only where the parameters ask for
+            # the same one: its kind, its columns and their size
             embedding = getattr(self, "embedding_", None)
-            kind = None if embedding is None else embedding.kind
-            if kind != (None if columns is None else self.embedding):
+            fitted = (
+                None
+                if embedding is None
+                else (embedding.kind, embedding.columns.tolist(), embedding.size)
+            )
+            asked = (
+                None
+                if columns is None
+                else (self.embedding, columns.tolist(), self.embedding_size)
+            )
+            if fitted != asked:
+                described = (
+                    "None"
+                    if embedding is None
+                    else f"{embedding.kind!r} of columns {fitted[1]} (size "
+                    f"{embedding.size})"
+                )
                 raise ValueError(
-                    f"warm_start and partial_fit continue the fitted network, whose "
-                    f"embedding is {kind!r}, not embedding={self.embedding!r} of "
-                    f"embedding_columns={self.embedding_columns!r}. Refit from "
-                    "scratch instead."
+                    "warm_start and partial_fit continue the fitted network, whose "
+                    f"embedding is {described}, not embedding={self.embedding!r} "
+                    f"of embedding_columns={self.embedding_columns!r} (size "
+                    f"{self.embedding_size}). Refit from scratch instead."
                 )
             return embedding
         if columns is None:
@@ -350,6 +367,12 @@ class BaseScratchMLP(CallbackSupportMixin, BaseEstimator):
         embedding = self._fitted_embedding(X, sample_weight, first_pass)
         n_inputs = X.shape[1] if embedding is None else embedding.width
         members = self.n_members if first_pass else self._members()
+        if members != self.n_members:
+            raise ValueError(
+                "warm_start and partial_fit continue the fitted network, of "
+                f"{members} packed member(s), not n_members={self.n_members}. "
+                "Refit from scratch instead."
+            )
         layer_sizes = (n_inputs, *hidden_layer_sizes, T.shape[1] * members)
         random_state = check_random_state(self.random_state)
         if first_pass:
