@@ -225,7 +225,10 @@ class BaseScratchMLP(CallbackSupportMixin, BaseEstimator):
     def _members(self) -> int:
         """The fitted network's packed members (1 for a single network)."""
         scales = getattr(self, "member_scales_", None)
-        return 1 if scales is None else scales.shape[0]
+        # (read before the fitted attributes are checked: anything but a
+        # matrix counts as one, which check_fitted_members then refuses)
+        packed = isinstance(scales, np.ndarray) and scales.ndim == 2
+        return scales.shape[0] if packed else 1
 
     def _fitted_embedding(self, X, sample_weight, first_pass: bool):
         """The numerical embedding of this fit, or None: made and fitted on
