@@ -7,7 +7,6 @@ the form ``parametrize_with_checks`` and ``check_estimator`` take.
 
 from ._estimators._base import BaseScratchMLP
 from ._estimators._expected_failures import EXPECTED_FAILURES
-from ._estimators._params import normalize_hidden_layer_sizes, validate_params
 
 __all__ = ["expected_failed_checks"]
 
@@ -145,7 +144,7 @@ def expected_failed_checks(estimator: BaseScratchMLP) -> dict[str, str]:
 
 def _validated_params(estimator: BaseScratchMLP) -> dict:
     """The estimator's parameters, refused as ``fit`` refuses them."""
-    validate_params(estimator, estimator._parameter_constraints)
-    n_hidden = len(normalize_hidden_layer_sizes(estimator.hidden_layer_sizes))
-    estimator._dropout_rates(n_hidden)  # the rates' count, and their solver
+    # the parameters alone, and together (the dropout rates' count and their
+    # solver, members without a hidden layer, normalize_y with poisson)
+    estimator._validated_settings()
     return estimator.get_params(deep=False)

@@ -43,6 +43,25 @@ def each_engine(request):
         yield request.param
 
 
+@pytest.fixture
+def small_parts():
+    """Cut even the tests' small problems into parts (three: more than the
+    cores of a 2-core machine) on the compiled engine, which it returns.
+
+    Skips the test where the compiled engine is not in use, or does not own
+    its BLAS (and so cuts nothing).
+    """
+    if _engine.preferred() != "compiled":
+        pytest.skip("the compiled engine is not in use")
+    compiled = _engine.compiled
+    saved = compiled.part_policy()
+    if saved["parts"] == 1:
+        pytest.skip("the engine does not own its BLAS here: nothing is cut")
+    compiled.set_part_policy(parts=3, rows=4, multiply_adds=0, elements=8)
+    yield compiled
+    compiled.set_part_policy(**saved)
+
+
 @pytest.fixture(scope="session")
 def local_cluster():
     """A Dask LocalCluster of 2 single-threaded worker processes on 127.0.0.1.

@@ -13,6 +13,7 @@ test. What a failed call leaves behind: test_failures.py.
 import warnings
 
 import numpy as np
+import pandas as pd
 import pytest
 import scipy.sparse as sp
 from helpers import SKLEARN_TWIN
@@ -32,15 +33,20 @@ def target_for(estimator_class):
     return Y_CLASS if estimator_class is ScratchMLPClassifier else Y_REG
 
 
-@pytest.fixture
-def no_training(monkeypatch):
-    """Make any start of training fail loudly."""
+def trap_training(monkeypatch) -> None:
+    """Make any start of training fail loudly from now on."""
 
     def trap(*args, **kwargs):
         raise AssertionError("training started before the input was rejected")
 
     monkeypatch.setattr(_training.MiniBatchTrainer, "epoch", trap)
     monkeypatch.setattr(_base, "minimize_lbfgs", trap)
+
+
+@pytest.fixture
+def no_training(monkeypatch):
+    """Make any start of training fail loudly."""
+    trap_training(monkeypatch)
 
 
 def with_value(array, index, value, dtype=float):
@@ -197,6 +203,28 @@ BAD_PARAMETERS = [
     ("learning_rate", ["cosine_with_restarts", "Cosine"]),
     ("warmup_fraction", [1.0, -0.1, np.nan, "0.1"]),
     ("weight_decay", [-0.01, np.inf, np.nan, "0.01"]),
+    # numerical embeddings and packed members
+    ("embedding", ["ple", "Periodic", 1, True]),
+    (
+        "embedding_columns",
+        [
+            [],  # no column: leave embedding=None instead
+            (),
+            [False, False, False],  # a mask of no column
+            "(",  # not a regular expression
+            "[a-",
+            [0, "x1"],  # indices and names mixed
+            [True, 0],  # a mask and indices mixed
+            [0.0, 1.0],
+            1.5,
+            {0: 1},
+            np.array([[0, 1]]),
+            (c for c in [0]),
+        ],
+    ),
+    ("embedding_size", [1, 0, 2.5, "16", None, True]),
+    ("embedding_scale", [0, -0.1, np.nan, np.inf, "0.1", None]),
+    ("n_members", [0, -1, 1.5, "2", None, True]),
 ]
 
 
@@ -220,6 +248,16 @@ def test_bad_label_smoothing(value):
     estimator = ScratchMLPClassifier(label_smoothing=value)
     with pytest.raises(ValueError, match=r"'label_smoothing' parameter .* must be"):
         estimator.fit(X, target_for(ScratchMLPClassifier))
+
+
+@pytest.mark.usefixtures("no_training")
+@pytest.mark.parametrize("value", ["yes", 1, None, np.nan])
+def test_bad_normalize_y(value):
+    with pytest.raises(ValueError, match=r"'normalize_y' parameter .* must be a bool"):
+        ScratchMLPRegressor(normalize_y=value).fit(X, Y_REG)
+    # checked before it is read with the loss
+    with pytest.raises(ValueError, match=r"'normalize_y' parameter .* must be a bool"):
+        ScratchMLPRegressor(normalize_y=value, loss="poisson").fit(X, np.abs(Y_REG))
 
 
 @pytest.mark.usefixtures("no_training")
@@ -501,6 +539,141 @@ def test_dropout_that_does_not_fit_the_network_or_the_solver(iris):
         ScratchMLPClassifier((5,), dropout=[0.1, 0.2]).fit(X, y)
     with pytest.raises(ValueError, match="dropout needs a stochastic solver"):
         ScratchMLPRegressor(solver="lbfgs", dropout=0.2).fit(X, y)
+
+
+# (name, X, embedding_columns, message): columns that this X does not have,
+# refused when fit reads them against X (embedding set)
+FRAME = pd.DataFrame(X, columns=["x0", "x1", "x2"])
+EMBEDDING_COLUMNS_CASES = [
+    ("index beyond X", X, [0, 3], r"embedding_columns names columns \[3\] that X, of"),
+    ("negative index", X, [-1, 1], r"embedding_columns names columns \[-1\]"),
+    ("short mask", X, [True, False], r"embedding_columns is a mask of 2 .* X has 3"),
+    ("long mask", X, np.ones(4, bool), r"embedding_columns is a mask of 4 columns"),
+    ("names, no names", X, ["x0"], r"embedding_columns=\['x0'\] names .* no column"),
+    ("pattern, no names", X, "^x", r"embedding_columns='\^x' names .* no column"),
+    ("unknown name", FRAME, ["x0", "y9"], r"embedding_columns names columns \['y9'\]"),
+]  # fmt: skip
+
+
+@pytest.mark.usefixtures("no_training")
+@pytest.mark.parametrize("estimator_class", ESTIMATORS, ids=lambda c: c.__name__)
+@pytest.mark.parametrize("embedding", ["periodic", "piecewise_linear"])
+@pytest.mark.parametrize(
+    ("X_given", "columns", "message"),
+    [case[1:] for case in EMBEDDING_COLUMNS_CASES],
+    ids=[case[0] for case in EMBEDDING_COLUMNS_CASES],
+)
+def test_embedding_columns_that_x_does_not_have(
+    estimator_class, embedding, X_given, columns, message
+):
+    for method, solver in (("fit", "adam"), ("fit", "lbfgs"), ("partial_fit", "sgd")):
+        estimator = estimator_class(
+            solver=solver, embedding=embedding, embedding_columns=columns
+        )
+        classifies = estimator_class is ScratchMLPClassifier
+        kwargs = (
+            {"classes": [0, 1, 2]} if method == "partial_fit" and classifies else {}
+        )
+        with pytest.raises(ValueError, match=message):
+            getattr(estimator, method)(X_given, target_for(estimator_class), **kwargs)
+        assert not hasattr(estimator, "coefs_")
+
+
+@pytest.mark.usefixtures("no_training")
+@pytest.mark.parametrize("estimator_class", ESTIMATORS, ids=lambda c: c.__name__)
+def test_members_need_a_hidden_layer(estimator_class):
+    estimator = estimator_class(hidden_layer_sizes=(), n_members=2)
+    with pytest.raises(ValueError, match=r"n_members=2 .* hidden_layer_sizes=\(\)"):
+        estimator.fit(X, target_for(estimator_class))
+    assert not hasattr(estimator, "coefs_")
+
+
+@pytest.mark.usefixtures("no_training")
+@pytest.mark.parametrize("method", ["fit", "partial_fit"])
+def test_normalize_y_is_refused_with_the_poisson_loss(method):
+    reg = ScratchMLPRegressor(loss="poisson", normalize_y=True)
+    with pytest.raises(ValueError, match=r"normalize_y=True .* loss='poisson'"):
+        getattr(reg, method)(X, np.abs(Y_REG))
+    assert not hasattr(reg, "coefs_")
+
+
+# (fitted with, then asked for, the message): a continued fit goes on with
+# the fitted network only where the parameters still describe it
+CHANGED_CONTINUATIONS = [
+    ({"embedding": "periodic"}, {"embedding": "piecewise_linear"},
+     r"'periodic' of columns \[0, 1, 2\].*not embedding='piecewise_linear'"),
+    ({"embedding": "periodic"}, {"embedding": None}, r"not embedding=None"),
+    ({}, {"embedding": "piecewise_linear"}, r"whose embedding is None"),
+    ({"embedding": "periodic", "embedding_columns": [0, 1]},
+     {"embedding_columns": [1, 2]}, r"columns \[0, 1\].*embedding_columns=\[1, 2\]"),
+    ({"embedding": "piecewise_linear", "embedding_size": 4}, {"embedding_size": 8},
+     r"\(size 4\), not .*\(size 8\)"),
+    ({"n_members": 3}, {"n_members": 2}, r"of 3 packed member\(s\), not n_members=2"),
+    ({}, {"n_members": 2}, r"of 1 packed member\(s\), not n_members=2"),
+    ({"n_members": 2}, {"n_members": 1}, r"of 2 packed member\(s\), not n_members=1"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("estimator_class", ESTIMATORS, ids=lambda c: c.__name__)
+@pytest.mark.parametrize("method", ["warm_start", "partial_fit"])
+@pytest.mark.parametrize(
+    ("fitted_with", "asked", "message"),
+    CHANGED_CONTINUATIONS,
+    ids=[f"{a}->{b}" for a, b, _ in CHANGED_CONTINUATIONS],
+)
+def test_continuing_with_another_embedding_or_members_is_refused(
+    monkeypatch, estimator_class, method, fitted_with, asked, message
+):
+    y = target_for(estimator_class)
+    estimator = estimator_class(
+        hidden_layer_sizes=(4,), max_iter=2, random_state=0, **fitted_with
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        if method == "partial_fit":
+            extra = (
+                {"classes": [0, 1, 2]}
+                if estimator_class is ScratchMLPClassifier
+                else {}
+            )
+            estimator.partial_fit(X, y, **extra)
+        else:
+            estimator.set_params(warm_start=True).fit(X, y)
+    before = [a.copy() for a in estimator.coefs_ + estimator.intercepts_]
+    estimator.set_params(**asked)
+    trap_training(monkeypatch)
+    with pytest.raises(ValueError, match=message) as error:
+        if method == "partial_fit":
+            estimator.partial_fit(X, y)
+        else:
+            estimator.fit(X, y)
+    assert str(error.value).endswith("Refit from scratch instead.")
+    for now, then in zip(estimator.coefs_ + estimator.intercepts_, before, strict=True):
+        np.testing.assert_array_equal(now, then)
+
+
+@pytest.mark.parametrize("method", ["warm_start", "partial_fit"])
+@pytest.mark.parametrize("fitted_with", [True, False])
+def test_continuing_with_normalize_y_switched_is_refused(
+    monkeypatch, method, fitted_with
+):
+    reg = ScratchMLPRegressor(
+        hidden_layer_sizes=(4,), normalize_y=fitted_with, max_iter=2, random_state=0
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        if method == "partial_fit":
+            reg.partial_fit(X, Y_REG)
+        else:
+            reg.set_params(warm_start=True).fit(X, Y_REG)
+    had_moments = hasattr(reg, "y_mean_")
+    assert had_moments == fitted_with
+    reg.set_params(normalize_y=not fitted_with)
+    trap_training(monkeypatch)
+    learnt = "standardised" if fitted_with else "as they are"
+    with pytest.raises(ValueError, match=rf"learnt the targets {learnt}, not as"):
+        reg.partial_fit(X, Y_REG) if method == "partial_fit" else reg.fit(X, Y_REG)
+    assert hasattr(reg, "y_mean_") == had_moments
 
 
 # -- scikit-learn's wording ----------------------------------------------------

@@ -193,6 +193,100 @@ def test_several_quantiles_agree(dtype, params):
             )
 
 
+# Numerical embeddings and packed members: the first layer's input embedded
+# (and copied once per member), the members' heads and scales, with sample
+# weights, dropout and early stopping's validation outputs (the members' mean).
+TABULAR = {
+    "periodic": dict(embedding="periodic", embedding_size=5),
+    "piecewise_linear": dict(
+        embedding="piecewise_linear", embedding_columns=[0, 2, 5], embedding_size=6
+    ),
+    "members": dict(n_members=3),
+    "members, periodic": dict(
+        n_members=2, embedding="periodic", embedding_columns=[1, 3], dropout=0.2
+    ),
+    "members, piecewise_linear": dict(
+        n_members=4, embedding="piecewise_linear", early_stopping=True
+    ),
+}
+
+
+def tabular_estimators(kind: str, params: dict, **more):
+    """A maker of the estimator of ``kind`` with these options, and its targets
+    for ``data()``'s X and y."""
+    X, y = data()
+    if kind == "regression":
+        target = np.c_[X[:, :2] @ [1.0, -2.0], np.abs(X[:, 2])] * 100
+
+        def make():
+            return ScratchMLPRegressor(
+                hidden_layer_sizes=(9, 5), normalize_y=True, max_iter=30,
+                random_state=0, **params, **more,
+            )  # fmt: skip
+
+        return make, target
+
+    def make():
+        return ScratchMLPClassifier(
+            (9, 5), max_iter=30, random_state=0, **params, **more
+        )
+
+    return make, {"binary": y > 0, "multilabel": np.c_[y > 0, y > 1]}.get(kind, y)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("solver", STOCHASTIC_SOLVERS)
+@pytest.mark.parametrize("kind", ["multiclass", "multilabel", "regression"])
+@pytest.mark.parametrize("options", TABULAR)
+def test_embeddings_and_members_agree(dtype, solver, kind, options):
+    X, _ = data()
+    make, target = tabular_estimators(kind, TABULAR[options], solver=solver)
+    weights = np.linspace(0.2, 3.0, X.shape[0])
+    reference, compiled = fit_on_both(
+        make, X.astype(dtype), target, sample_weight=weights
+    )
+    assert compiled.n_iter_ == reference.n_iter_
+    assert relative_difference(reference, compiled) <= TOLERANCE[dtype]
+    np.testing.assert_allclose(
+        compiled.loss_curve_, reference.loss_curve_, rtol=10 * TOLERANCE[dtype]
+    )
+    if reference.early_stopping:
+        np.testing.assert_allclose(
+            compiled.validation_loss_curve_,
+            reference.validation_loss_curve_,
+            rtol=10 * TOLERANCE[dtype],
+        )
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("batch_size", [1, 7, 61])
+@pytest.mark.parametrize("options", TABULAR)
+def test_embeddings_and_members_agree_cut_into_parts(
+    small_parts, dtype, batch_size, options
+):
+    # batches of one row, of fewer rows than parts' rows, and a last batch of
+    # another size: the parts' rows (and their k copies) stay their rows'
+    X, y = data(n_samples=127)
+    make, _ = tabular_estimators("multiclass", TABULAR[options])
+
+    def made():
+        return make().set_params(batch_size=batch_size, max_iter=4)
+
+    reference, compiled = fit_on_both(made, X.astype(dtype), y)
+    assert relative_difference(reference, compiled) <= TOLERANCE[dtype]
+
+
+@pytest.mark.parametrize("options", TABULAR)
+def test_lbfgs_with_embeddings_and_members_agrees_over_its_first_iterations(
+    options,
+):
+    X, _ = data()
+    params = {k: v for k, v in TABULAR[options].items() if k != "dropout"}
+    make, target = tabular_estimators("regression", params, solver="lbfgs")
+    reference, compiled = fit_on_both(lambda: make().set_params(max_iter=15), X, target)
+    assert relative_difference(reference, compiled) <= 1e-8
+
+
 def test_lbfgs_agrees_over_its_first_iterations():
     # L-BFGS amplifies rounding differences from one iteration to the next (the
     # line search takes other steps), so the engines are compared early on.

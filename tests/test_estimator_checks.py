@@ -46,6 +46,7 @@ from sklearn.utils.estimator_checks import (
 from sknn_scratch import ScratchMLPClassifier, ScratchMLPRegressor
 from sknn_scratch._estimators._expected_failures import EXPECTED_FAILURES
 from sknn_scratch._reference._activations import ACTIVATIONS
+from sknn_scratch._reference._embeddings import EMBEDDINGS
 from sknn_scratch._reference._losses import LOSSES, REGRESSION_LOSSES
 from sknn_scratch._reference._optimizers import SOLVERS
 from sknn_scratch.utils import REASON_SEPARATOR, expected_failed_checks
@@ -88,6 +89,15 @@ TRAINING_CONTROL = {
     "warmup_fraction": 0.1,
     "weight_decay": 0.01,
 }
+# Numerical embeddings (the periodic one with fewer frequencies than its
+# default 16, which only cost time on the checks' data), packed members, and
+# both together.
+TABULAR = [
+    {"embedding": "periodic", "embedding_size": 4},
+    {"embedding": "piecewise_linear"},
+    {"n_members": 3},
+    {"n_members": 2, "embedding": "piecewise_linear"},
+]
 OPTIONS = {
     ScratchMLPClassifier: [
         # class_weight dicts: naming label 1 only, which the data of nearly
@@ -102,6 +112,7 @@ OPTIONS = {
         SCORER_BY_NAME,
         TRAINING_CONTROL,
         {"label_smoothing": 0.1},
+        *TABULAR,
     ],
     ScratchMLPRegressor: [
         # the analogue in scikit-learn's MLP of sgd with leaky_relu units
@@ -119,6 +130,8 @@ OPTIONS = {
         ),
         # several quantiles in one network
         {"loss": "quantile", "quantile": [0.1, 0.5, 0.9]},
+        *TABULAR,
+        {"normalize_y": True},
     ],
 }
 
@@ -168,9 +181,15 @@ def test_every_solver_activation_loss_and_option_is_covered():
     classifier_options = [s for c, s in CONFIGURATIONS if c is ScratchMLPClassifier]
     assert {"class_weight": "balanced"} in classifier_options
     assert any(isinstance(s.get("class_weight"), dict) for s in classifier_options)
-    for option in ("dropout", "early_stopping", "scoring"):
+    for option in ("dropout", "early_stopping", "scoring", "n_members"):
         for estimator_class in (ScratchMLPClassifier, ScratchMLPRegressor):
             assert any(option in s for c, s in CONFIGURATIONS if c is estimator_class)
+    for estimator_class in (ScratchMLPClassifier, ScratchMLPRegressor):
+        options = [s for c, s in CONFIGURATIONS if c is estimator_class]
+        assert {s.get("embedding") for s in options} >= set(EMBEDDINGS)
+        assert any("n_members" in s and "embedding" in s for s in options)
+    regressor_options = [s for c, s in CONFIGURATIONS if c is ScratchMLPRegressor]
+    assert any(s.get("normalize_y") for s in regressor_options)
 
 
 def _applies(row, estimator) -> bool:
@@ -287,6 +306,17 @@ def test_the_defaults_declare_nothing():
     assert expected_failed_checks(ScratchMLPRegressor()) == {}
 
 
+@pytest.mark.parametrize(
+    "estimator",
+    [ScratchMLPClassifier(**s) for s in TABULAR]
+    + [ScratchMLPRegressor(**s) for s in [*TABULAR, {"normalize_y": True}]],
+    ids=_estimator_id,
+)
+def test_the_tabular_options_declare_nothing(estimator):
+    # they pass every check (the covering run above shows it, strictly)
+    assert expected_failed_checks(estimator) == {}
+
+
 # Configurations that are not checked above, with the checks they fail and a
 # word of the reason. The declared checks are run on each: they fail.
 BEYOND_THE_CHECKED = [
@@ -329,6 +359,15 @@ BEYOND_THE_CHECKED = [
         ScratchMLPRegressor(solver="sgd", activation="logistic", alpha=1e-2),
         {"check_regressors_train"},
         "R²",
+    ),
+    # dropout beside the tabular options: its rows, and no more
+    pytest.param(
+        ScratchMLPRegressor(
+            n_members=2, embedding="piecewise_linear", normalize_y=True, dropout=0.2
+        ),
+        WEIGHTED_EQUALS_REPEATED,
+        "dropout",
+        marks=pytest.mark.slow,
     ),
     (
         ScratchMLPRegressor(
@@ -382,6 +421,17 @@ WITHOUT_THE_CAUSE = [
     ),
     # (the classifier has no decision_function: that check skips itself)
     (ScratchMLPClassifier(class_weight="balanced"), MULTILABEL - STRUCTURAL_SKIPS),
+    # weighted bins, moments and members' losses: weights are repeated rows
+    pytest.param(
+        ScratchMLPRegressor(
+            n_members=3,
+            embedding="piecewise_linear",
+            embedding_size=5,
+            normalize_y=True,
+        ),
+        WEIGHTED_EQUALS_REPEATED,
+        marks=pytest.mark.slow,
+    ),
 ]
 
 
@@ -441,6 +491,13 @@ def test_refuses_what_is_not_one_of_our_estimators(not_ours, named):
         ScratchMLPRegressor(dropout=1.5),
         ScratchMLPRegressor(dropout=(0.1, 0.2), hidden_layer_sizes=(5,)),
         ScratchMLPClassifier(dropout=0.2, solver="lbfgs"),
+        ScratchMLPClassifier(embedding="fourier"),
+        ScratchMLPClassifier(embedding="periodic", embedding_columns=[]),
+        ScratchMLPRegressor(embedding_size=1),
+        ScratchMLPRegressor(n_members=0),
+        ScratchMLPClassifier(n_members=2, hidden_layer_sizes=()),
+        ScratchMLPRegressor(normalize_y=True, loss="poisson"),
+        ScratchMLPRegressor(normalize_y=1, loss="poisson"),
     ],
     ids=_estimator_id,
 )

@@ -363,6 +363,183 @@ def test_fitted_attributes_that_do_not_chain_are_refused(corruption):
             call()
 
 
+# The fitted attributes of the options for tabular data: (the options fitted
+# with, the corruption, the message). Each refused by predict, partial_fit and
+# a warm start alike, on either engine, never met by NumPy's IndexError or
+# read by C.
+def _set(name, value):
+    return lambda m: setattr(m, name, value(m) if callable(value) else value)
+
+
+def _set_in_embedding(name, value):
+    return lambda m: setattr(m.embedding_, name, value(m.embedding_))
+
+
+MEMBERS = {"n_members": 3}
+PERIODIC = {"embedding": "periodic", "embedding_size": 2, "embedding_columns": [0, 2]}
+PIECEWISE_LINEAR = {"embedding": "piecewise_linear", "embedding_size": 4}
+TABULAR_CORRUPTIONS = {
+    "member_scales_ of another width": (
+        MEMBERS,
+        _set("member_scales_", lambda m: m.member_scales_[:, :4].copy()),
+        r"member_scales_ has shape \(3, 4\), but the first layer has 6 inputs",
+    ),
+    "member_scales_ of one member": (
+        MEMBERS,
+        _set("member_scales_", lambda m: m.member_scales_[:1].copy()),
+        r"member_scales_ has shape \(1, 6\)",
+    ),
+    "member_scales_ for fewer members than heads": (
+        MEMBERS,
+        _set("member_scales_", lambda m: m.member_scales_[:2].copy()),
+        r"the last layer has 9 units .* for each of 2 members",
+    ),
+    "member_scales_ of another dtype": (
+        MEMBERS,
+        _set("member_scales_", lambda m: m.member_scales_.astype(np.float32)),
+        r"member_scales_ .* float64 values",
+    ),
+    "member_scales_ as a list": (
+        MEMBERS,
+        _set("member_scales_", lambda m: m.member_scales_.tolist()),
+        r"member_scales_ has shape None",
+    ),
+    "embedding_params_ of another shape": (
+        PERIODIC,
+        _set("embedding_params_", lambda m: m.embedding_params_[:1].copy()),
+        r"embedding_params_ has shape \(1, 2\), but embedding_ needs \(2, 2\)",
+    ),
+    "embedding_params_ gone": (
+        PERIODIC,
+        _set("embedding_params_", None),
+        r"embedding_params_ has shape None",
+    ),
+    "embedding_params_ for an encoding without any": (
+        PIECEWISE_LINEAR,
+        _set("embedding_params_", np.ones((6, 4))),
+        r"embedding_params_ has shape \(6, 4\), but embedding_ needs None",
+    ),
+    "bin edges that do not increase": (
+        PIECEWISE_LINEAR,
+        _set_in_embedding("constants", lambda e: [c[::-1].copy() for c in e.constants]),
+        r"increasing finite bin edges",
+    ),
+    "a bin edge that is not finite": (
+        PIECEWISE_LINEAR,
+        _set_in_embedding(
+            "constants", lambda e: [np.r_[c[:-1], np.inf] for c in e.constants]
+        ),
+        r"increasing finite bin edges",
+    ),
+    "a single edge": (
+        PIECEWISE_LINEAR,
+        _set_in_embedding("constants", lambda e: [c[:1].copy() for c in e.constants]),
+        r"increasing finite bin edges",
+    ),
+    "edges for fewer columns": (
+        PIECEWISE_LINEAR,
+        _set_in_embedding("constants", lambda e: e.constants[:-1]),
+        r"constants of each of its 6 columns",
+    ),
+    "an embedded column X does not have": (
+        PERIODIC,
+        _set_in_embedding("columns", lambda e: np.array([0, 9])),
+        r"embedding_ embeds columns array\(\[0, 9\]\)",
+    ),
+    "embedded columns that are not indices": (
+        PERIODIC,
+        _set_in_embedding("columns", lambda e: e.columns.astype(float)),
+        r"embedding_ embeds columns",
+    ),
+    "columns passed through that X does not have": (
+        PERIODIC,
+        _set_in_embedding("passthrough", lambda e: np.array([1, 3, 4, 7])),
+        r"embedding_ passes columns .* the columns of X it does not embed are "
+        r"\[1, 3, 4, 5\]",
+    ),
+    "an embedded column passed through again": (
+        PERIODIC,
+        _set_in_embedding("passthrough", lambda e: np.array([0, 3, 4, 5])),
+        r"embedding_ passes columns",
+    ),
+    "an embedding_ that is not one": (
+        PERIODIC,
+        _set("embedding_", "periodic"),
+        r"embedding_ must be a numerical embedding",
+    ),
+    "an embedding of an unknown kind": (
+        PERIODIC,
+        _set_in_embedding("kind", lambda e: "fourier"),
+        r"embedding_ must be a numerical embedding",
+    ),
+}
+
+
+@pytest.mark.parametrize("corruption", TABULAR_CORRUPTIONS)
+def test_fitted_embeddings_and_members_that_do_not_fit_are_refused(corruption):
+    options, corrupt, message = TABULAR_CORRUPTIONS[corruption]
+    X, y = three_class_data()
+    model = ScratchMLPClassifier((16, 8), max_iter=5, random_state=0, **options)
+    model.fit(X, y)
+    corrupt(model)
+    for call in (
+        lambda: model.predict_proba(X[:3]),
+        lambda: model.predict(X[:3]),
+        lambda: model.partial_fit(X, y),
+        lambda: model.set_params(warm_start=True).fit(X, y),
+    ):
+        with pytest.raises(ValueError, match=message):
+            call()
+
+
+# normalize_y's moments: (the corruption, the message)
+MOMENT_CORRUPTIONS = {
+    "a scale of zero": (
+        _set("y_scale_", np.array([0.0])),
+        r"y_scale_ must be positive",
+    ),
+    "a negative scale": (_set("y_scale_", np.array([-2.0])), r"y_scale_ must be posit"),
+    "a scale that is not finite": (
+        _set("y_scale_", np.array([np.inf])),
+        r"y_scale_ must be a finite float array of shape \(1,\)",
+    ),
+    "no scale": (_set("y_scale_", None), r"y_scale_ must be a finite float array"),
+    "a mean per quantile": (
+        _set("y_mean_", np.zeros(2)),
+        r"y_mean_ must be a finite float array of shape \(1,\), one value per target",
+    ),
+    "a mean of another dimension": (
+        _set("y_mean_", np.zeros((1, 1))),
+        r"y_mean_ must be a finite float array of shape \(1,\)",
+    ),
+    "a mean that is not a number": (
+        _set("y_mean_", np.array([np.nan])),
+        r"y_mean_ must be a finite float array",
+    ),
+    "a mean of text": (_set("y_mean_", np.array(["0"])), r"y_mean_ must be a finite"),
+    "a mean as a float": (_set("y_mean_", 0.5), r"y_mean_ must be a finite"),
+}
+
+
+@pytest.mark.parametrize("corruption", MOMENT_CORRUPTIONS)
+def test_fitted_moments_of_normalize_y_that_do_not_fit_are_refused(corruption):
+    corrupt, message = MOMENT_CORRUPTIONS[corruption]
+    X, _ = three_class_data()
+    y = 100 * X[:, 0] + 5
+    model = ScratchMLPRegressor(
+        hidden_layer_sizes=(8,), normalize_y=True, max_iter=5, random_state=0
+    ).fit(X, y)
+    corrupt(model)
+    for call in (
+        lambda: model.predict(X[:3]),
+        lambda: model.score(X, y),
+        lambda: model.partial_fit(X, y),
+        lambda: model.set_params(warm_start=True).fit(X, y),
+    ):
+        with pytest.raises(ValueError, match=message):
+            call()
+
+
 def test_an_optimizer_state_that_does_not_fit_is_refused():
     X, y = three_class_data()
     for solver, name in (("adam", "m"), ("sgd", "velocity")):

@@ -6,7 +6,8 @@ estimator.
 - backpropagation through a whole estimator's network, for every activation ×
   kind of problem (so every loss) × depth 0, 1 and 2, on each engine, through
   the public ``check_gradients``: fresh, with sample weights and L2 penalty,
-  and trained;
+  and trained; and through the numerical embeddings (the periodic
+  frequencies), packed members (their scales) and standardised targets;
 - ``check_gradients`` itself: steps around kinks, parameters it must leave
   out, wrong derivatives it must catch, sampling, bad arguments.
 """
@@ -38,6 +39,7 @@ from sknn_scratch import (
     check_gradients,
 )
 from sknn_scratch._reference._activations import ACTIVATIONS
+from sknn_scratch._reference._embeddings import EMBEDDINGS
 from sknn_scratch._reference._losses import LOSSES
 from sknn_scratch._reference._network import Network
 
@@ -167,6 +169,96 @@ def test_backprop_of_several_quantiles_matches_finite_differences(
                 "ignore", "\\d+ of \\d+ checked parameters were left"
             )
             assert check_gradients(trained, X, t, max_params=None) < 1e-6
+
+
+# The options for tabular data: each embedding, packed members, both, and the
+# regressor's standardised targets (the rows that name normalize_y are the
+# regressor's only).
+TABULAR_OPTIONS = [
+    {"embedding": "periodic"},
+    {"embedding": "piecewise_linear"},
+    {"n_members": 3},
+    {"n_members": 2, "embedding": "periodic", "embedding_columns": [0, 2]},
+    {"n_members": 2, "embedding": "piecewise_linear", "embedding_columns": [1]},
+    {"normalize_y": True},
+    {"normalize_y": True, "n_members": 2, "embedding": "periodic"},
+]
+TABULAR_CONFIGURATIONS = [
+    (kind, options)
+    for kind in ["multiclass", "multilabel", "squared_error", "huber"]
+    for options in TABULAR_OPTIONS
+    if kind in REGRESSION_KINDS or "normalize_y" not in options
+]
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+@pytest.mark.parametrize(("kind", "options"), TABULAR_CONFIGURATIONS, ids=str)
+def test_backprop_of_embeddings_and_members_matches_finite_differences(
+    iris, engine, kind, options
+):
+    """Every parameter of a fresh network, the members' scales and the
+    periodic frequencies included, with sample weights and an L2 penalty."""
+    X, y = iris
+    X, y = X[::10], y[::10]
+    targets = targets_for(kind, X, y)
+    if kind in REGRESSION_KINDS:  # far from standardised
+        targets = 100 * targets + 3
+    weights = np.random.RandomState(0).uniform(0.1, 3, len(X))
+    estimator = make_estimator(
+        kind, hidden_layer_sizes=(5,), activation="tanh", alpha=0.3,
+        embedding_size=3, random_state=0, **options,
+    )  # fmt: skip
+    with _engine.using(engine), warnings.catch_warnings():
+        warnings.simplefilter("error")  # every parameter of a fresh net checked
+        error = check_gradients(
+            estimator, X, targets, sample_weight=weights, max_params=None
+        )
+    assert error < 1e-6
+    assert not hasattr(estimator, "coefs_")
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_check_gradients_on_fitted_members_and_frequencies(iris, dtype):
+    """At the fitted weights, whatever precision they were trained in (the
+    check computes in float64): the estimator is left as it was."""
+    X, _ = iris
+    X, t = X[::5, 1:], X[::5, 0]
+    regressor = ScratchMLPRegressor(
+        hidden_layer_sizes=(5,), activation="tanh", n_members=2, embedding="periodic",
+        embedding_size=3, normalize_y=True, max_iter=20, random_state=0,
+    ).fit(X.astype(dtype), 50 * t)  # fmt: skip
+
+    def trained_arrays():
+        extra = [regressor.member_scales_, regressor.embedding_params_]
+        return [a.copy() for a in [*weights_of(regressor), *extra]]
+
+    before = trained_arrays()
+    assert check_gradients(regressor, X, 50 * t, max_params=None) < 1e-6
+    after = trained_arrays()
+    for a, b in zip(before, after, strict=True):
+        assert a.dtype == b.dtype == dtype
+        np.testing.assert_array_equal(a, b)
+
+
+def test_check_gradients_catches_a_wrong_gradient_of_the_frequencies(iris, monkeypatch):
+    """The periodic frequencies are among the parameters checked: a gradient
+    of theirs off by a bit is caught."""
+    X, y = iris
+    periodic = EMBEDDINGS["periodic"]
+
+    def off_by_a_bit(X, constants, params, out, delta, grad):
+        periodic.backward(X, constants, params, out, delta, grad)
+        grad *= 1.01
+
+    clf = ScratchMLPClassifier(
+        (5,), "tanh", embedding="periodic", embedding_size=3, random_state=0
+    )
+    with _engine.using("numpy"):  # the engine whose backward is broken
+        assert check_gradients(clf, X[::10], y[::10], max_params=None) < 1e-6
+        monkeypatch.setitem(
+            EMBEDDINGS, "periodic", periodic._replace(backward=off_by_a_bit)
+        )
+        assert check_gradients(clf, X[::10], y[::10], max_params=None) > 1e-4
 
 
 @pytest.mark.parametrize(

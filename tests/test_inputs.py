@@ -1,6 +1,7 @@
 """What the estimators accept: dtypes, sparse matrices, DataFrames, lists, labels
-of any type, target shapes (multilabel, several outputs, sparse), a single row;
-and that no input is ever modified. (What they refuse: test_bad_input.py.)"""
+of any type, target shapes (multilabel, several outputs, sparse), a single row,
+with and without embeddings and packed members; and that no input is ever
+modified. (What they refuse: test_bad_input.py.)"""
 
 import warnings
 
@@ -67,6 +68,78 @@ def test_sparse_input_equals_dense(iris, solver, container):
     np.testing.assert_allclose(
         reg_dense.predict(X), reg_sparse.predict(container(X)), rtol=1e-6, atol=1e-8
     )
+
+
+# Numerical embeddings read the embedded columns of each batch dense, and the
+# members each row's copies: sparse rows give what dense rows give.
+TABULAR = {
+    "periodic": {"embedding": "periodic", "embedding_size": 4},
+    "piecewise_linear, members": {
+        "embedding": "piecewise_linear",
+        "embedding_columns": [0, 3],
+        "n_members": 3,
+    },
+    "members": {"n_members": 2},
+}
+
+
+@pytest.mark.parametrize("container", [sp.csr_matrix, sp.csc_matrix])
+@pytest.mark.parametrize("options", TABULAR)
+def test_sparse_input_equals_dense_with_embeddings_and_members(
+    iris, options, container
+):
+    X, y = iris
+    X = np.where(np.abs(X) < 0.5, 0.0, X)
+    params = dict(hidden_layer_sizes=(8,), max_iter=15, random_state=0)
+    for estimator_class, target in (
+        (ScratchMLPClassifier, y),
+        (ScratchMLPRegressor, 10 * X[:, 0] ** 2),
+    ):
+        make = estimator_class(**params, **TABULAR[options]).fit
+        dense, sparse = make(X, target), make(container(X), target)
+        arrays = [
+            (a, b)
+            for name in ("coefs_", "intercepts_")
+            for a, b in zip(getattr(dense, name), getattr(sparse, name), strict=True)
+        ]
+        for name in ("member_scales_", "embedding_params_"):
+            if getattr(dense, name, None) is not None:
+                arrays.append((getattr(dense, name), getattr(sparse, name)))
+        for a, b in arrays:
+            np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-9)
+        if "embedding" in TABULAR[options]:
+            for a, b in zip(
+                dense.embedding_.constants, sparse.embedding_.constants, strict=True
+            ):
+                assert (a is None and b is None) or np.array_equal(a, b)
+        method = (
+            "predict" if estimator_class is ScratchMLPRegressor else "predict_proba"
+        )
+        np.testing.assert_allclose(
+            getattr(dense, method)(X),
+            getattr(sparse, method)(container(X)),
+            rtol=1e-6,
+            atol=1e-9,
+        )
+
+
+@pytest.mark.parametrize("options", TABULAR)
+def test_float32_trains_embeddings_and_members_in_float32(iris, options):
+    X, y = iris
+    X32 = X.astype(np.float32)
+    clf = ScratchMLPClassifier(max_iter=10, random_state=0, **TABULAR[options])
+    clf.fit(X32, y)
+    arrays = clf.coefs_ + clf.intercepts_
+    for name in ("member_scales_", "embedding_params_"):
+        if getattr(clf, name, None) is not None:
+            arrays.append(getattr(clf, name))
+    assert all(a.dtype == np.float32 for a in arrays)
+    assert clf.predict_proba(X32).dtype == np.float32
+    reg = ScratchMLPRegressor(
+        max_iter=10, normalize_y=True, random_state=0, **TABULAR[options]
+    )
+    reg.fit(X32, 1e3 * y.astype(np.float32))
+    assert reg.predict(X32).dtype == np.float32
 
 
 def test_lists_and_dataframes(iris):
@@ -248,6 +321,38 @@ def test_inputs_are_never_modified(iris, solver):
                     kept, (X_variant, y_variant, weights), strict=True
                 ):
                     assert_unchanged(original, now)
+
+
+def test_inputs_are_never_modified_by_embeddings_members_or_normalize_y(iris):
+    X, y = iris
+    for _, X_variant in input_variants(X):
+        for estimator, target_values in [
+            (
+                ScratchMLPClassifier(
+                    n_members=2, embedding="periodic", embedding_size=3, max_iter=3,
+                    random_state=0,
+                ),
+                y,
+            ),
+            (
+                ScratchMLPRegressor(
+                    n_members=2, embedding="piecewise_linear", normalize_y=True,
+                    max_iter=3, random_state=0,
+                ),
+                100 * X[:, 0] + 3,
+            ),
+        ]:  # fmt: skip
+            weights = np.linspace(0.5, 2.0, len(y))
+            kept = [snapshot(v) for v in (X_variant, target_values, weights)]
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", ConvergenceWarning)
+                estimator.fit(X_variant, target_values, sample_weight=weights)
+                estimator.partial_fit(X_variant, target_values, sample_weight=weights)
+            estimator.predict(X_variant)
+            for original, now in zip(
+                kept, (X_variant, target_values, weights), strict=True
+            ):
+                assert_unchanged(original, now)
 
 
 @pytest.mark.parametrize(

@@ -228,6 +228,55 @@ def test_a_sequence_of_quantiles_is_refused_by_name(iris, quantiles):
     )
 
 
+# (estimator, options, what the refusal names): what the converters cannot
+# write, each alone and all together
+TABULAR_REFUSALS = [
+    (ScratchMLPClassifier, {"embedding": "periodic"}, ["embedding='periodic'"]),
+    (
+        ScratchMLPRegressor,
+        {"embedding": "piecewise_linear", "embedding_columns": [1]},
+        ["embedding='piecewise_linear'"],
+    ),
+    (ScratchMLPClassifier, {"n_members": 3}, ["n_members=3"]),
+    (ScratchMLPRegressor, {"n_members": 2}, ["n_members=2"]),
+    (ScratchMLPRegressor, {"normalize_y": True}, ["normalize_y=True"]),
+    (
+        ScratchMLPRegressor,
+        {"embedding": "periodic", "n_members": 4, "normalize_y": True},
+        ["embedding='periodic'", "n_members=4", "normalize_y=True"],
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("estimator_class", "options", "named"),
+    TABULAR_REFUSALS,
+    ids=[f"{c.__name__}-{o}" for c, o, _ in TABULAR_REFUSALS],
+)
+def test_embeddings_members_and_normalize_y_are_refused_by_name(
+    iris, estimator_class, options, named
+):
+    X, y = iris
+    X = X.astype(np.float32)
+    target = y if estimator_class is ScratchMLPClassifier else 100 * X[:, 0]
+    estimator = estimator_class(hidden_layer_sizes=(4,), max_iter=5, **options)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        estimator.fit(X, target)
+    options_for = {"zipmap": False} if estimator_class is ScratchMLPClassifier else None
+    assert_refused(estimator, X, options_for, *named)
+    with pytest.raises(ValueError) as error:
+        skl2onnx.to_onnx(estimator, X[:1], options=options_for)
+    for setting in ("embedding=", "n_members=", "normalize_y="):  # those it has only
+        assert (setting in str(error.value)) == any(setting in n for n in named)
+    # the same network without them exports
+    plain = estimator_class(hidden_layer_sizes=(4,), max_iter=5)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        plain.fit(X, target)
+    run(plain, X, options_for)
+
+
 def test_activation_outside_sklearn_is_refused_by_the_table(iris, monkeypatch):
     """The check reads ``in_sklearn`` from the table, not a list of names."""
     X, y = iris

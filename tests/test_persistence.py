@@ -203,6 +203,119 @@ def test_several_quantiles_load_predict_and_train_on_alike(iris, targets, tmp_pa
             restored.partial_fit(X, y)
 
 
+# Numerical embeddings, packed members and standardised targets: fitted
+# attributes of their own (embedding_ and its bins, embedding_params_,
+# member_scales_, y_mean_ and y_scale_) that a file must carry.
+TABULAR = {
+    "periodic": {"embedding": "periodic", "embedding_size": 3},
+    "piecewise_linear": {"embedding": "piecewise_linear", "embedding_columns": [0, 2]},
+    "members": {"n_members": 3},
+    "members, periodic": {
+        "n_members": 2,
+        "embedding": "periodic",
+        "embedding_columns": [1],
+    },
+    "normalize_y": {"normalize_y": True},
+    "members, piecewise_linear, normalize_y": {
+        "n_members": 2,
+        "embedding": "piecewise_linear",
+        "normalize_y": True,
+    },
+}
+
+
+def trained_arrays(estimator) -> list[np.ndarray]:
+    """Every array training changes: the layers, the members' scales and the
+    embedding's frequencies."""
+    extra = [
+        getattr(estimator, name, None)
+        for name in ("member_scales_", "embedding_params_")
+    ]
+    return [
+        *estimator.coefs_,
+        *estimator.intercepts_,
+        *(a for a in extra if a is not None),
+    ]
+
+
+def assert_in_step(original, restored, file_format) -> None:
+    for a, b in zip(trained_arrays(original), trained_arrays(restored), strict=True):
+        assert a.dtype == b.dtype, file_format
+        np.testing.assert_array_equal(a, b, err_msg=file_format)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize(
+    ("kind", "options"),
+    [
+        (kind, options)
+        for kind in ("multiclass", "squared_error")
+        for options in TABULAR
+        if kind == "squared_error" or "normalize_y" not in TABULAR[options]
+    ],
+)
+def test_embeddings_members_and_normalize_y_load_predict_and_train_alike(
+    iris, kind, options, dtype, tmp_path
+):
+    X, y = iris
+    target = targets_for(kind, X, y)
+    if kind == "squared_error":
+        target = 1e3 * target + 40  # (for normalize_y, far from standardised)
+    X_train = X.astype(dtype)
+    original = make_estimator(
+        kind, hidden_layer_sizes=(5,), max_iter=8, random_state=0, **TABULAR[options]
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        original.fit(X_train, target)
+    copies = {}
+    for file_format in FORMATS:
+        if file_format == "skops":
+            restored, untrusted = skops_round_trip(original)
+            assert_only_our_types(original, "adam", untrusted)
+        else:
+            restored = round_trip(original, file_format, tmp_path)
+        for method in prediction_methods(original):
+            expected = getattr(original, method)(X_train)
+            actual = getattr(restored, method)(X_train)
+            assert actual.dtype == expected.dtype, file_format
+            np.testing.assert_array_equal(actual, expected, err_msg=file_format)
+        embedding = getattr(original, "embedding_", None)
+        if embedding is not None:
+            loaded = restored.embedding_
+            assert loaded.kind == embedding.kind
+            np.testing.assert_array_equal(loaded.columns, embedding.columns)
+            if embedding.kind == "piecewise_linear":  # the bins of the first fit
+                for a, b in zip(loaded.constants, embedding.constants, strict=True):
+                    np.testing.assert_array_equal(a, b)
+        for name in ("y_mean_", "y_scale_"):
+            if hasattr(original, name):
+                np.testing.assert_array_equal(
+                    getattr(restored, name), getattr(original, name)
+                )
+        assert_in_step(original, restored, file_format)
+        copies[file_format] = restored
+
+    # partial_fit goes on with the optimizer's state, on data whose bins and
+    # moments would differ: the fitted ones are kept
+    for estimator in (original, *copies.values()):
+        estimator.partial_fit(X_train * 2, target)
+    for file_format, restored in copies.items():
+        assert_in_step(original, restored, file_format)
+    # warm start goes on from the loaded weights
+    copies = {f: round_trip(original, f, tmp_path) for f in FORMATS}
+    for estimator in (original, *copies.values()):
+        estimator.set_params(warm_start=True, max_iter=3)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            estimator.fit(X_train, target)
+    for file_format, restored in copies.items():
+        assert_in_step(original, restored, file_format)
+        np.testing.assert_array_equal(
+            restored.predict(X_train), original.predict(X_train), err_msg=file_format
+        )
+
+
 def test_loaded_smooth_clip_scaler_transforms_identically(iris, tmp_path):
     """The scaler, fitted on named columns, in every format; its skops file
     names no type but the scaler."""

@@ -41,19 +41,6 @@ def blas_settings() -> dict[str, int]:
     }
 
 
-@pytest.fixture
-def small_parts():
-    """Cut even the tests' small problems into parts (three: more than the
-    cores of a 2-core machine)."""
-    compiled = _engine.compiled
-    saved = compiled.part_policy()
-    if saved["parts"] == 1:
-        pytest.skip("the engine does not own its BLAS here: nothing is cut")
-    compiled.set_part_policy(parts=3, rows=4, multiply_adds=0, elements=8)
-    yield compiled
-    compiled.set_part_policy(**saved)
-
-
 def data(n_samples=400, n_features=10, seed=0):
     rng = np.random.default_rng(seed)
     X = rng.standard_normal((n_samples, n_features))
@@ -232,7 +219,14 @@ def test_parts_give_the_same_results_whichever_thread_computes_them(small_parts)
 @compiled_only
 @pytest.mark.parametrize("solver", ["adam", "sgd", "lbfgs"])
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
-def test_training_cut_into_parts_equals_training_in_one(small_parts, solver, dtype):
+@pytest.mark.parametrize(
+    "options",
+    [{}, {"n_members": 3, "embedding": "periodic", "embedding_columns": [0, 4]}],
+    ids=["plain", "members-periodic"],
+)
+def test_training_cut_into_parts_equals_training_in_one(
+    small_parts, solver, dtype, options
+):
     X, y = data(n_samples=500)
     X = X.astype(dtype)
     params = {
@@ -242,6 +236,7 @@ def test_training_cut_into_parts_equals_training_in_one(small_parts, solver, dty
         "batch_size": 100,
         "dropout": 0.2 if solver != "lbfgs" else 0.0,
         "alpha": 0.01,
+        **options,
     }
     parts = fit(0, X, y, **params)
     small_parts.set_part_policy(parts=1)

@@ -225,7 +225,10 @@ class BaseScratchMLP(CallbackSupportMixin, BaseEstimator):
     def _members(self) -> int:
         """The fitted network's packed members (1 for a single network)."""
         scales = getattr(self, "member_scales_", None)
-        return 1 if scales is None else scales.shape[0]
+        # (read before the fitted attributes are checked: anything but a
+        # matrix counts as one, which check_fitted_members then refuses)
+        packed = isinstance(scales, np.ndarray) and scales.ndim == 2
+        return scales.shape[0] if packed else 1
 
     def _fitted_embedding(self, X, sample_weight, first_pass: bool):
         """The numerical embedding of this fit, or None: made and fitted on
@@ -242,14 +245,31 @@ class BaseScratchMLP(CallbackSupportMixin, BaseEstimator):
             if columns.size == 0:
                 columns = None
         if not first_pass:
+            # the fitted embedding goes on only where the parameters ask for
+            # the same one: its kind, its columns and their size
             embedding = getattr(self, "embedding_", None)
-            kind = None if embedding is None else embedding.kind
-            if kind != (None if columns is None else self.embedding):
+            fitted = (
+                None
+                if embedding is None
+                else (embedding.kind, embedding.columns.tolist(), embedding.size)
+            )
+            asked = (
+                None
+                if columns is None
+                else (self.embedding, columns.tolist(), self.embedding_size)
+            )
+            if fitted != asked:
+                described = (
+                    "None"
+                    if embedding is None
+                    else f"{embedding.kind!r} of columns {fitted[1]} (size "
+                    f"{embedding.size})"
+                )
                 raise ValueError(
-                    f"warm_start and partial_fit continue the fitted network, whose "
-                    f"embedding is {kind!r}, not embedding={self.embedding!r} of "
-                    f"embedding_columns={self.embedding_columns!r}. Refit from "
-                    "scratch instead."
+                    "warm_start and partial_fit continue the fitted network, whose "
+                    f"embedding is {described}, not embedding={self.embedding!r} "
+                    f"of embedding_columns={self.embedding_columns!r} (size "
+                    f"{self.embedding_size}). Refit from scratch instead."
                 )
             return embedding
         if columns is None:
@@ -323,18 +343,8 @@ class BaseScratchMLP(CallbackSupportMixin, BaseEstimator):
         Sets the fitted attributes a first fit starts with (classes, fresh
         weights, empty curves) or loads the fitted weights to continue from.
         """
-        validate_params(self, self._parameter_constraints)
+        hidden_layer_sizes, dropout = self._validated_settings()
         _refuse_array_api_inputs(self, X=X, y=y, sample_weight=sample_weight)
-        hidden_layer_sizes = normalize_hidden_layer_sizes(self.hidden_layer_sizes)
-        dropout = self._dropout_rates(len(hidden_layer_sizes))
-        if self.n_members > 1 and not hidden_layer_sizes:
-            raise ValueError(
-                f"n_members={self.n_members} packs members that share hidden layers "
-                "and differ in their scales of the first layer's input and in "
-                "their heads; hidden_layer_sizes=() has no hidden layer, so the "
-                "members would be linear models of differently scaled inputs. "
-                "Give at least one hidden layer, or n_members=1."
-            )
         first_pass = not hasattr(self, "coefs_") or (
             not self.warm_start and not incremental
         )
@@ -360,6 +370,12 @@ class BaseScratchMLP(CallbackSupportMixin, BaseEstimator):
         embedding = self._fitted_embedding(X, sample_weight, first_pass)
         n_inputs = X.shape[1] if embedding is None else embedding.width
         members = self.n_members if first_pass else self._members()
+        if members != self.n_members:
+            raise ValueError(
+                "warm_start and partial_fit continue the fitted network, of "
+                f"{members} packed member(s), not n_members={self.n_members}. "
+                "Refit from scratch instead."
+            )
         layer_sizes = (n_inputs, *hidden_layer_sizes, T.shape[1] * members)
         random_state = check_random_state(self.random_state)
         if first_pass:
@@ -447,6 +463,23 @@ class BaseScratchMLP(CallbackSupportMixin, BaseEstimator):
 
     def __sklearn_is_fitted__(self) -> bool:
         return hasattr(self, "coefs_")
+
+    def _validated_settings(self) -> tuple[tuple[int, ...], tuple[float, ...]]:
+        """The parameters checked on their own and together, as every fit
+        checks them first (and ``sknn_scratch.utils.expected_failed_checks``
+        too): the hidden layer sizes, and the dropout rate of each."""
+        validate_params(self, self._parameter_constraints)
+        hidden_layer_sizes = normalize_hidden_layer_sizes(self.hidden_layer_sizes)
+        dropout = self._dropout_rates(len(hidden_layer_sizes))
+        if self.n_members > 1 and not hidden_layer_sizes:
+            raise ValueError(
+                f"n_members={self.n_members} packs members that share hidden layers "
+                "and differ in their scales of the first layer's input and in "
+                "their heads; hidden_layer_sizes=() has no hidden layer, so the "
+                "members would be linear models of differently scaled inputs. "
+                "Give at least one hidden layer, or n_members=1."
+            )
+        return hidden_layer_sizes, dropout
 
     def _dropout_rates(self, n_hidden: int) -> tuple[float, ...]:
         """``dropout`` as one rate per hidden layer."""

@@ -140,6 +140,7 @@ def check_fitted_embedding(estimator, embedding, n_features, dtype) -> int:
     if not (
         isinstance(columns, np.ndarray)
         and columns.ndim == 1
+        and columns.dtype.kind in "iu"
         and columns.size
         and embedding.n_features == n_features
         and np.all(np.diff(columns) > 0)
@@ -150,19 +151,33 @@ def check_fitted_embedding(estimator, embedding, n_features, dtype) -> int:
             f"embedding_ embeds columns {columns!r} of {embedding.n_features}, but "
             f"X has n_features_in_={n_features} columns."
         )
+    passthrough = embedding.passthrough
+    others = np.setdiff1d(np.arange(n_features), columns)
+    if not (
+        isinstance(passthrough, np.ndarray)
+        and passthrough.dtype.kind in "iu"
+        and np.array_equal(passthrough, others)
+    ):
+        _fail(
+            f"embedding_ passes columns {passthrough!r} through, but the columns "
+            f"of X it does not embed are {others.tolist()}."
+        )
+    constants = embedding.constants  # the widths are read from them
+    if not isinstance(constants, list) or len(constants) != columns.size:
+        _fail(
+            f"embedding_ must hold the fitted constants of each of its "
+            f"{columns.size} columns; got {type(constants).__name__} of "
+            f"{len(constants) if isinstance(constants, list) else None}."
+        )
     if embedding.entry.backward is None:  # fixed encodings: their constants
-        edges = embedding.constants
-        if (
-            not isinstance(edges, list)
-            or len(edges) != columns.size
-            or not all(
-                isinstance(e, np.ndarray)
-                and e.ndim == 1
-                and e.size >= 2
-                and np.all(np.isfinite(e))
-                and np.all(np.diff(e) > 0)
-                for e in edges
-            )
+        edges = constants
+        if not all(
+            isinstance(e, np.ndarray)
+            and e.ndim == 1
+            and e.size >= 2
+            and np.all(np.isfinite(e))
+            and np.all(np.diff(e) > 0)
+            for e in edges
         ):
             _fail("embedding_ must hold increasing finite bin edges for each column.")
     params = getattr(estimator, "embedding_params_", None)

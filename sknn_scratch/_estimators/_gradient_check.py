@@ -210,6 +210,12 @@ def check_gradients(
             [np.ravel(w) for w in probe.coefs_ + probe.intercepts_]
         ).astype(np.float64)
         probe.coefs_, probe.intercepts_ = layer_views(probe._params, layer_sizes)
+        # the parameters below the first layer too (members' scales, the
+        # embedding's frequencies), which the network takes in the layers' dtype
+        for name in ("member_scales_", "embedding_params_"):
+            extra = getattr(probe, name, None)
+            if extra is not None:
+                setattr(probe, name, np.asarray(extra, dtype=np.float64))
     if hasattr(probe, "classes_"):
         labels = unique_labels(y)
         if not np.array_equal(labels, probe.classes_):

@@ -267,11 +267,6 @@ class ScratchMLPRegressor(RegressorMixin, BaseScratchMLP):
     def _prepare_training(
         self, X, y, sample_weight, incremental, classes=None, validation_data=None
     ):
-        if self.normalize_y and self.loss == "poisson":
-            raise ValueError(
-                "normalize_y=True would shift the counts of loss='poisson' below 0, "
-                "where its log link cannot reach. Leave normalize_y=False for it."
-            )
         first_pass = not hasattr(self, "coefs_") or (
             not self.warm_start and not incremental
         )
@@ -305,6 +300,15 @@ class ScratchMLPRegressor(RegressorMixin, BaseScratchMLP):
         return problem._replace(
             T=_standardized(problem.T, *normalization), validation=validation
         )
+
+    def _validated_settings(self):
+        settings = super()._validated_settings()
+        if self.normalize_y and self.loss == "poisson":
+            raise ValueError(
+                "normalize_y=True would shift the counts of loss='poisson' below 0, "
+                "where its log link cannot reach. Leave normalize_y=False for it."
+            )
+        return settings
 
     def _fitted_normalization(self) -> tuple[np.ndarray, np.ndarray] | None:
         """(mean, scale) of each network output's target, repeated for its
