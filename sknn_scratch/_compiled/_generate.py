@@ -22,6 +22,7 @@ which import only NumPy and SciPy, are loaded.
 """
 
 import importlib
+import re
 import sys
 import types
 from pathlib import Path
@@ -67,6 +68,50 @@ def _float_constants(module: types.ModuleType) -> dict[str, float]:
     }
 
 
+# The element-wise passes gain from AVX2's wider vectors (bench_training's small
+# and deep shapes, up to 14%; the products do not: OpenBLAS dispatches itself).
+# So each element-wise module compiles its entry points twice, for AVX2 and for
+# any x86-64, and the loader picks one for the CPU it runs on (GCC's
+# target_clones: an ifunc resolved once, by cpuid). What they inline comes along.
+# Without FMA (and with -ffp-contract=off), both round alike, to the bit.
+PER_TARGET_MACRO = """\
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) \\
+    && defined(__linux__) && !defined(SKNN_SCRATCH_ONE_TARGET)
+#define SKNN_PER_TARGET __attribute__((target_clones("avx2", "default"), flatten))
+#else
+#define SKNN_PER_TARGET
+#endif"""
+
+# Cython's dtype specialisations of ``real``, in the order of its fused type
+_REAL_SPECIALISATIONS = ("float", "double")
+
+
+def _cython_name(module: str, function: str) -> str:
+    """The C name Cython gives a module-level cdef function."""
+    parts = f"{PACKAGE}._compiled.{module}".split(".")
+    return "__pyx_f_" + "".join(f"{len(part)}{part}_" for part in parts) + function
+
+
+def per_target(module: str, *prototypes: str) -> str:
+    """C declarations (for a ``cdef extern from *`` block) that compile the given
+    cdef functions of ``module`` per target; each prototype is written as in C,
+    ``real`` standing for either dtype (one declaration per specialisation)."""
+    lines = PER_TARGET_MACRO.splitlines()
+    for prototype in prototypes:
+        returns, function, arguments = re.fullmatch(
+            r"(.+?)\s*\b(\w+)\((.*)\)", prototype
+        ).groups()
+        name = _cython_name(module, function)
+        if re.search(r"\breal\b", arguments):
+            for index, dtype in enumerate(_REAL_SPECIALISATIONS):
+                typed = re.sub(r"\breal\b", dtype, arguments)
+                specialised = f"__pyx_fuse_{index}{name}"
+                lines.append(f"static {returns} {specialised}({typed}) SKNN_PER_TARGET;")
+        else:
+            lines.append(f"static {returns} {name}({arguments}) SKNN_PER_TARGET;")
+    return "\n    ".join(lines)
+
+
 def namespace() -> dict[str, object]:
     """What the templates read: the compiled entries of each table, in table
     order (their codes are their positions), and the constants."""
@@ -75,6 +120,7 @@ def namespace() -> dict[str, object]:
     optimizers = _load_reference("_optimizers")
     embeddings = _load_reference("_embeddings")
     return {
+        "per_target": per_target,
         # (code, name, whether it trains: has a backward block) of each kind
         "embeddings": [
             (code, name, entry.backward is not None)
