@@ -1,0 +1,104 @@
+"""Before and after: bench_training.py of two checkouts, interleaved in one run.
+
+Each checkout runs its own ``benchmarks/bench_training.py`` with its own
+interpreter (a virtual environment where that checkout is installed), case by
+case and in alternating order, so that both see the same load; the table
+compares each engine's time as a multiple of the floor that its own run
+measured, which is what carries across a shared machine's moods::
+
+    python benchmarks/tools/compare_builds.py \\
+        --before /path/to/old/venv/bin/python:/path/to/old/checkout \\
+        --after .venv/bin/python:. --cases small deep lbfgs --rounds 2
+
+Columns: the best ×floor of each checkout's ``ours`` and ``NumPy engine`` over
+the rounds (for ``lbfgs``, which has no floor, seconds per fit), and
+after / before of ``ours`` (below 1: faster).
+"""
+
+import argparse
+import subprocess
+import sys
+from pathlib import Path
+
+CONTENDERS = ("ours", "NumPy engine")
+
+
+def parse_summary(output: str) -> dict[tuple[str, str], dict[str, float]]:
+    """The summary table of bench_training.py: for each (case, dtype), each
+    contender's ×floor (or its time, for a case without a floor)."""
+    lines = [line for line in output.splitlines() if line.startswith("| ")]
+    header = [cell.strip() for cell in lines[0].strip("|").split("|")]
+    rows = {}
+    for line in lines[1:]:  # the separator row starts "|-"
+        values = [cell.strip() for cell in line.strip("|").split("|")]
+        cells = dict(zip(header, values, strict=True))
+        figures = {}
+        for name in CONTENDERS:
+            cell = cells.get(name, "-")
+            if cell == "-":
+                continue
+            if "(" in cell:  # "14.5 (1.36×)"
+                figures[name] = float(cell.split("(")[1].rstrip("×)"))
+            else:
+                figures[name] = float(cell)
+        rows[(cells["case"], cells["dtype"])] = figures
+    return rows
+
+
+def run(python: str, checkout: Path, case: str, extra: list[str]) -> dict:
+    command = [python, "benchmarks/bench_training.py", "--cases", case, "--no-torch"]
+    result = subprocess.run(
+        command + extra, cwd=checkout, capture_output=True, text=True, check=True
+    )
+    return parse_summary(result.stdout)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--before", required=True, help="PYTHON:CHECKOUT")
+    parser.add_argument("--after", required=True, help="PYTHON:CHECKOUT")
+    parser.add_argument("--cases", nargs="+", default=["small", "deep", "mid"])
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--repeats", type=int, help="passed to bench_training.py")
+    args = parser.parse_args(argv)
+    builds = {}
+    for label in ("before", "after"):
+        python, _, checkout = getattr(args, label).partition(":")
+        builds[label] = (python, Path(checkout or ".").resolve())
+    extra = ["--repeats", str(args.repeats)] if args.repeats else []
+    best: dict[tuple[str, str], dict[str, dict[str, float]]] = {}
+    for case in args.cases:
+        for round_ in range(args.rounds):
+            order = list(builds) if round_ % 2 == 0 else list(builds)[::-1]
+            for label in order:
+                for key, figures in run(*builds[label], case, extra).items():
+                    kept = best.setdefault(key, {}).setdefault(label, {})
+                    for name, value in figures.items():
+                        kept[name] = min(value, kept.get(name, float("inf")))
+                print(f"{case}: round {round_ + 1} done", file=sys.stderr, flush=True)
+    print(
+        "| case | dtype | ours, before | ours, after | after / before "
+        "| NumPy engine, before | NumPy engine, after |"
+    )
+    print("|---|---|---:|---:|---:|---:|---:|")
+    for (case, dtype), by_build in best.items():
+        before, after = by_build.get("before", {}), by_build.get("after", {})
+
+        def cell(figures, name):
+            return f"{figures[name]:.3g}" if name in figures else "-"
+
+        ratio = (
+            f"{after['ours'] / before['ours']:.2f}"
+            if "ours" in before and "ours" in after
+            else "-"
+        )
+        print(
+            f"| {case} | {dtype} | {cell(before, 'ours')} | {cell(after, 'ours')} "
+            f"| {ratio} | {cell(before, 'NumPy engine')} "
+            f"| {cell(after, 'NumPy engine')} |"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
