@@ -105,8 +105,8 @@ def per_target(module: str, *prototypes: str) -> str:
         if re.search(r"\breal\b", arguments):
             for index, dtype in enumerate(_REAL_SPECIALISATIONS):
                 typed = re.sub(r"\breal\b", dtype, arguments)
-                specialised = f"__pyx_fuse_{index}{name}"
-                lines.append(f"static {returns} {specialised}({typed}) SKNN_PER_TARGET;")
+                specialised = f"__pyx_fuse_{index}{name}({typed})"
+                lines.append(f"static {returns} {specialised} SKNN_PER_TARGET;")
         else:
             lines.append(f"static {returns} {name}({arguments}) SKNN_PER_TARGET;")
     return "\n    ".join(lines)
