@@ -19,6 +19,7 @@ BENCHMARKS = Path(__file__).resolve().parent.parent / "benchmarks"
 SCRIPT = BENCHMARKS / "bench_training.py"
 PROFILER = BENCHMARKS / "tools" / "profile_training.py"
 TABULAR = BENCHMARKS / "bench_tabular.py"
+COMPARE = BENCHMARKS / "tools" / "compare_builds.py"
 
 
 def run_script(script: Path, *arguments: str) -> subprocess.CompletedProcess:
@@ -52,6 +53,34 @@ def test_quick_benchmark_runs_and_prints_the_tables() -> None:
     assert "| shape | dtype | ours, 1 member | ours, 8 members | " in out
     for shape in ("small", "deep"):
         assert re.search(rf"\n\| {shape} \| float32 \| .* \| \d+\.\d\d", out), shape
+
+
+@pytest.mark.slow
+def test_compare_builds_sets_two_checkouts_side_by_side() -> None:
+    # the same checkout twice: each row has both ×floor figures and their ratio
+    build = f"{sys.executable}:{BENCHMARKS.parent}"
+    out = run_quick(
+        COMPARE,
+        "--before",
+        build,
+        "--after",
+        build,
+        "--cases",
+        "small",
+        "lbfgs",
+        "--rounds",
+        "1",
+    )
+    for case, dtype in [
+        ("small", "float64"),
+        ("small", "float32"),
+        ("lbfgs", "float64"),
+    ]:
+        row = re.search(rf"^\| {case} \| {dtype} \| (.*) \|$", out, re.MULTILINE)
+        assert row, out
+        before, after, ratio = row.group(1).split(" | ")[:3]
+        assert float(before) > 0 and float(after) > 0
+        assert float(ratio) == pytest.approx(float(after) / float(before), abs=0.006)
 
 
 @pytest.mark.slow

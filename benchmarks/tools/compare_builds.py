@@ -26,10 +26,17 @@ CONTENDERS = ("ours", "NumPy engine")
 def parse_summary(output: str) -> dict[tuple[str, str], dict[str, float]]:
     """The summary table of bench_training.py: for each (case, dtype), each
     contender's ×floor (or its time, for a case without a floor)."""
-    lines = [line for line in output.splitlines() if line.startswith("| ")]
-    header = [cell.strip() for cell in lines[0].strip("|").split("|")]
+    lines = output.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("| case |"))
+    table = []
+    for line in lines[start:]:  # the summary table: up to its first other line
+        if not line.startswith("|"):
+            break
+        if not line.startswith("|-"):  # not the separator row
+            table.append(line)
+    header = [cell.strip() for cell in table[0].strip("|").split("|")]
     rows = {}
-    for line in lines[1:]:  # the separator row starts "|-"
+    for line in table[1:]:
         values = [cell.strip() for cell in line.strip("|").split("|")]
         cells = dict(zip(header, values, strict=True))
         figures = {}
@@ -60,12 +67,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cases", nargs="+", default=["small", "deep", "mid"])
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--repeats", type=int, help="passed to bench_training.py")
+    parser.add_argument(
+        "--quick", action="store_true", help="bench_training.py --quick (a smoke test)"
+    )
     args = parser.parse_args(argv)
     builds = {}
     for label in ("before", "after"):
         python, _, checkout = getattr(args, label).partition(":")
         builds[label] = (python, Path(checkout or ".").resolve())
     extra = ["--repeats", str(args.repeats)] if args.repeats else []
+    extra += ["--quick"] if args.quick else []
     best: dict[tuple[str, str], dict[str, dict[str, float]]] = {}
     for case in args.cases:
         for round_ in range(args.rounds):
