@@ -1,10 +1,12 @@
 """Before and after: bench_training.py of two checkouts, interleaved in one run.
 
 Each checkout runs its own ``benchmarks/bench_training.py`` with its own
-interpreter (a virtual environment where that checkout is installed), case by
-case and in alternating order, so that both see the same load; the table
-compares each engine's time as a multiple of the floor that its own run
-measured, which is what carries across a shared machine's moods::
+interpreter (a virtual environment where that checkout is installed; the
+script runs outside the checkout, so that the installed package is the one
+timed), case by case and in alternating order, so that both see the same
+load; the table compares each engine's time as a multiple of the floor that
+its own run measured, which is what carries across a shared machine's
+moods::
 
     python benchmarks/tools/compare_builds.py \\
         --before /path/to/old/venv/bin/python:/path/to/old/checkout \\
@@ -18,6 +20,7 @@ after / before of ``ours`` (below 1: faster).
 import argparse
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 CONTENDERS = ("ours", "NumPy engine")
@@ -53,10 +56,14 @@ def parse_summary(output: str) -> dict[tuple[str, str], dict[str, float]]:
 
 
 def run(python: str, checkout: Path, case: str, extra: list[str]) -> dict:
-    command = [python, "benchmarks/bench_training.py", "--cases", case, "--no-torch"]
-    result = subprocess.run(
-        command + extra, cwd=checkout, capture_output=True, text=True, check=True
-    )
+    script = checkout / "benchmarks" / "bench_training.py"
+    command = [python, str(script), "--cases", case, "--no-torch", *extra]
+    # run outside the checkout, whose unbuilt sources would shadow the package
+    # installed in the interpreter's environment
+    with tempfile.TemporaryDirectory() as elsewhere:
+        result = subprocess.run(
+            command, cwd=elsewhere, capture_output=True, text=True, check=True
+        )
     return parse_summary(result.stdout)
 
 
