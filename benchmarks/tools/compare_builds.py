@@ -12,7 +12,8 @@ moods::
         --before /path/to/old/venv/bin/python:/path/to/old/checkout \\
         --after .venv/bin/python:. --cases small deep lbfgs --rounds 2
 
-Columns: the best ×floor of each checkout's ``ours`` and ``NumPy engine`` over
+``--keep DIR`` saves each run's whole output (the other contenders' figures
+too). Columns: the best ×floor of each checkout's ``ours`` and ``NumPy engine`` over
 the rounds (for ``lbfgs``, which has no floor, seconds per fit), and
 after / before of ``ours`` (below 1: faster).
 """
@@ -55,16 +56,17 @@ def parse_summary(output: str) -> dict[tuple[str, str], dict[str, float]]:
     return rows
 
 
-def run(python: str, checkout: Path, case: str, extra: list[str]) -> dict:
+def run(python: str, checkout: Path, case: str, extra: list[str]) -> str:
+    """What the checkout's bench_training.py prints for one case."""
     script = checkout / "benchmarks" / "bench_training.py"
-    command = [python, str(script), "--cases", case, "--no-torch", *extra]
+    command = [python, str(script), "--cases", case, *extra]
     # run outside the checkout, whose unbuilt sources would shadow the package
     # installed in the interpreter's environment
     with tempfile.TemporaryDirectory() as elsewhere:
         result = subprocess.run(
             command, cwd=elsewhere, capture_output=True, text=True, check=True
         )
-    return parse_summary(result.stdout)
+    return result.stdout
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -77,6 +79,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--quick", action="store_true", help="bench_training.py --quick (a smoke test)"
     )
+    parser.add_argument(
+        "--torch", action="store_true", help="keep PyTorch in (where it imports)"
+    )
+    parser.add_argument(
+        "--keep", type=Path, help="a folder for each run's whole output"
+    )
     args = parser.parse_args(argv)
     builds = {}
     for label in ("before", "after"):
@@ -84,12 +92,19 @@ def main(argv: list[str] | None = None) -> int:
         builds[label] = (python, Path(checkout or ".").resolve())
     extra = ["--repeats", str(args.repeats)] if args.repeats else []
     extra += ["--quick"] if args.quick else []
+    extra += [] if args.torch else ["--no-torch"]
+    if args.keep:
+        args.keep.mkdir(parents=True, exist_ok=True)
     best: dict[tuple[str, str], dict[str, dict[str, float]]] = {}
     for case in args.cases:
         for round_ in range(args.rounds):
             order = list(builds) if round_ % 2 == 0 else list(builds)[::-1]
             for label in order:
-                for key, figures in run(*builds[label], case, extra).items():
+                output = run(*builds[label], case, extra)
+                if args.keep:
+                    name = f"{label}-{case}-{round_ + 1}.txt"
+                    (args.keep / name).write_text(output, "utf-8")
+                for key, figures in parse_summary(output).items():
                     kept = best.setdefault(key, {}).setdefault(label, {})
                     for name, value in figures.items():
                         kept[name] = min(value, kept.get(name, float("inf")))
