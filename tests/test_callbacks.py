@@ -362,7 +362,7 @@ def test_without_sklearn_callback_nothing_breaks_and_set_callbacks_says_why(
     script = """
 import sys, warnings
 import numpy as np
-import sklearn.model_selection, sklearn.pipeline
+import sklearn.compose, sklearn.impute, sklearn.model_selection, sklearn.pipeline
 sys.modules["sklearn.callback"] = None
 from sknn_scratch import ScratchMLPClassifier
 X = np.random.RandomState(0).normal(size=(40, 3))
