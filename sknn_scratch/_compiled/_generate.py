@@ -78,8 +78,10 @@ PER_TARGET_MACRO = """\
 #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) \\
     && defined(__linux__) && !defined(SKNN_SCRATCH_ONE_TARGET)
 #define SKNN_PER_TARGET __attribute__((target_clones("avx2", "default"), flatten))
+#define SKNN_PER_TARGET_BUILT 1
 #else
 #define SKNN_PER_TARGET
+#define SKNN_PER_TARGET_BUILT 0
 #endif"""
 
 # Cython's dtype specialisations of ``real``, in the order of its fused type
