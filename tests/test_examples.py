@@ -320,7 +320,7 @@ def test_tabular_recipe_reports_each_model(example):
         "usual MLP pipeline",
         "HistGradientBoosting",
         "tabular recipe",
-        "recipe, 1 member",
+        "recipe, 4 members",
     ):
         score, seconds = find(rf"^{name}\s+{NUMBER}\s+{NUMBER}s$", out)
         assert 0.0 < float(score) <= 1.0, name
