@@ -77,6 +77,8 @@ INGREDIENTS: dict[str, tuple[str, ...]] = {
         "early_stopping",
         "n_iter_no_change",
         "validation_fraction",
+        # one network (see RECIPE): the estimator's own default
+        "n_members",
     ),
     "schedule": ("learning_rate", "warmup_fraction"),
     "weight decay": ("weight_decay",),
@@ -87,7 +89,6 @@ INGREDIENTS: dict[str, tuple[str, ...]] = {
         "embedding_size",
         "embedding_scale",
     ),
-    "members": ("n_members",),
 }
 
 
