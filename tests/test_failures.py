@@ -249,10 +249,17 @@ def interrupted_fit(estimator, monkeypatch, hook_owner, hook_name, timing: dict)
             timer.cancel()
 
     monkeypatch.setattr(hook_owner, hook_name, hooked)
+    # A user's Ctrl-C meets Python's own handler, unblocked: set both up again
+    # (in the whole suite, something before this test left SIGINT otherwise in
+    # CI's fresh environment, and the signal never reached the fit)
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    blocked = signal.pthread_sigmask(signal.SIG_UNBLOCK, [signal.SIGINT])
     try:
         estimator.fit(X, y)
     finally:
         ended = time.perf_counter()
+        signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
+        signal.signal(signal.SIGINT, previous)
         assert sent, "the fit ended before the signal was sent"
         timing["seconds"] = ended - sent[0]
 
