@@ -41,6 +41,7 @@ def run_quick(script: Path, *arguments: str) -> str:
     return completed.stdout
 
 
+@pytest.mark.slow  # a benchmark's quick run in a subprocess
 def test_quick_benchmark_runs_and_prints_the_tables() -> None:
     out = run_quick(SCRIPT, "--dtypes", "float32")
     header = (
@@ -101,6 +102,7 @@ def test_quick_profile_runs_and_names_the_stages_of_the_engine() -> None:
     assert stages and set(stages) == {package}, out
 
 
+@pytest.mark.slow  # a benchmark's quick run in a subprocess
 def test_quick_tabular_benchmark_prints_scores_times_and_the_comparison() -> None:
     out = run_quick(TABULAR)
     # RealMLP never runs in --quick

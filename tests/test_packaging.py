@@ -84,6 +84,7 @@ def sdist_files(tmp_path_factory) -> set[str]:
         }
 
 
+@pytest.mark.slow  # builds the sdist (about 8 s)
 def test_the_sdist_ships_every_source(sdist_files):
     # The package with its Cython sources, headers, templates and generators,
     # setup.py, the tests with their data, what they read, README and LICENSE.
@@ -97,6 +98,7 @@ def test_the_sdist_ships_every_source(sdist_files):
     assert any(name.startswith("tests/data/") for name in expected)
 
 
+@pytest.mark.slow  # builds the sdist (about 8 s)
 def test_the_sdist_ships_no_build_product(sdist_files):
     built = [
         name
