@@ -564,15 +564,17 @@ def fit_and_score(contender, dataset, X_train, X_test, y_train, y_test, seed, bu
 def run(
     datasets: Sequence[DataSet],
     contenders: Sequence[Contender],
-    n_splits: int,
+    seeds: Sequence[int],
     budget: Budget,
 ) -> dict[str, dict[str, Result]]:
-    """Every contender on every split of every set; progress on stderr."""
+    """Every contender on the split of each seed of every set, one after the
+    other on each split (so that a change of load falls on all alike);
+    progress on stderr."""
     results: dict[str, dict[str, Result]] = {}
     for dataset in datasets:
         X, y = load(dataset)
         results[dataset.name] = {c.name: Result() for c in contenders}
-        for seed in range(n_splits):
+        for seed in seeds:
             X_train, X_test, y_train, y_test = split(dataset, X, y, seed)
             for contender in contenders:
                 score, seconds = fit_and_score(
@@ -759,7 +761,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"contenders: {', '.join(c.name for c in chosen)}.\n"
     )
     start = time.perf_counter()
-    results = run(datasets, chosen, n_splits, budget)
+    results = run(datasets, chosen, range(n_splits), budget)
     print(report(results, datasets, [c.name for c in chosen], args.reference, n_splits))
     print(f"\nWhole run: {time.perf_counter() - start:.0f} s.")
     return 0

@@ -88,11 +88,9 @@ from bench_tabular import (
     Result,
     describe,
     environment,
-    fit_and_score,
-    load,
     make_hgb,
     make_sklearn_mlp,
-    split,
+    run,
     table,
 )
 
@@ -343,35 +341,6 @@ QUICK_CANDIDATES = [
 
 
 # -- running and reporting ---------------------------------------------------------------
-def run(
-    datasets: Sequence[DataSet],
-    contenders: Sequence[Contender],
-    seeds: Sequence[int],
-    budget: Budget,
-) -> dict[str, dict[str, Result]]:
-    """Every contender on every split of every set, one after the other on
-    each split (so that a change of load falls on all alike); progress on
-    stderr."""
-    results: dict[str, dict[str, Result]] = {}
-    for dataset in datasets:
-        X, y = load(dataset)
-        results[dataset.name] = {c.name: Result() for c in contenders}
-        for seed in seeds:
-            X_train, X_test, y_train, y_test = split(dataset, X, y, seed)
-            for contender in contenders:
-                score, seconds = fit_and_score(
-                    contender, dataset, X_train, X_test, y_train, y_test, seed, budget
-                )
-                result = results[dataset.name][contender.name]
-                result.scores.append(score)
-                result.fit_seconds.append(seconds)
-                print(
-                    f"{dataset.name} split {seed}: {contender.name} "
-                    f"{score:.4f} in {seconds:.2f} s",
-                    file=sys.stderr,
-                    flush=True,
-                )
-    return results
 
 
 def total_seconds(results: dict[str, dict[str, Result]], name: str) -> float:
