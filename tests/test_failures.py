@@ -354,12 +354,9 @@ def three_class_data():
     return X, (X[:, 0] > 0).astype(int) + (X[:, 1] > 1)
 
 
-@pytest.mark.parametrize("corruption", CORRUPTIONS)
-def test_fitted_attributes_that_do_not_chain_are_refused(corruption):
-    corrupt, message = CORRUPTIONS[corruption]
-    X, y = three_class_data()
-    model = ScratchMLPClassifier((16, 8), max_iter=20, random_state=0).fit(X, y)
-    corrupt(model)
+def assert_every_call_refuses(model, X, y, message: str) -> None:
+    """predict_proba, predict, partial_fit and a warm start each raise the
+    ValueError that names the bad attribute."""
     for call in (
         lambda: model.predict_proba(X[:3]),
         lambda: model.predict(X[:3]),
@@ -368,6 +365,15 @@ def test_fitted_attributes_that_do_not_chain_are_refused(corruption):
     ):
         with pytest.raises(ValueError, match=message):
             call()
+
+
+@pytest.mark.parametrize("corruption", CORRUPTIONS)
+def test_fitted_attributes_that_do_not_chain_are_refused(corruption):
+    corrupt, message = CORRUPTIONS[corruption]
+    X, y = three_class_data()
+    model = ScratchMLPClassifier((16, 8), max_iter=20, random_state=0).fit(X, y)
+    corrupt(model)
+    assert_every_call_refuses(model, X, y, message)
 
 
 # The fitted attributes of the options for tabular data: (the options fitted
@@ -489,14 +495,7 @@ def test_fitted_embeddings_and_members_that_do_not_fit_are_refused(corruption):
     model = ScratchMLPClassifier((16, 8), max_iter=5, random_state=0, **options)
     model.fit(X, y)
     corrupt(model)
-    for call in (
-        lambda: model.predict_proba(X[:3]),
-        lambda: model.predict(X[:3]),
-        lambda: model.partial_fit(X, y),
-        lambda: model.set_params(warm_start=True).fit(X, y),
-    ):
-        with pytest.raises(ValueError, match=message):
-            call()
+    assert_every_call_refuses(model, X, y, message)
 
 
 # normalize_y's moments: (the corruption, the message)
