@@ -507,7 +507,9 @@ default=None
             Columns in the order of ``classes_``. Rows sum to one, except for
             multilabel problems, where each column is a separate probability.
         """
-        if self._members() > 1:  # the mean of the members' probabilities
+        if self._members() > 1 or getattr(self, "out_activation_", None) == "softmax":
+            # the engine's own output activation: for softmax, in cache, on
+            # the engine's threads; for members, the mean of their probabilities
             probabilities = self._forward(X)
             if probabilities.shape[1] == 1 and self.out_activation_ == "logistic":
                 return np.column_stack([1.0 - probabilities[:, 0], probabilities[:, 0]])
