@@ -34,14 +34,14 @@ cdef struct Batch:
     void** masks
     # The first layer's input and what comes before it, where a network has
     # them (NULL otherwise): the embedding of X's rows (rows × its width) and
-    # its gradient; each row's member copies (k rows × sizes[0]), side by
-    # side, their gradient, and the targets and weights once per copy.
+    # its gradient; for k members, the work arrays of each part (the first
+    # layer's weights of each member and their gradients: ``member_weights``
+    # of _layers.pyx) and the targets and weights once per member copy.
     void* inputs
     void* input_delta
-    void* member_inputs
-    void* member_delta
+    void* member_work
     void* targets
-    void* member_weights
+    void* copy_weights
 
 cdef struct BatchJob:
     # A batch (or a chunk of rows) cut into ``parts`` parts by rows. Part p
@@ -82,6 +82,7 @@ cdef const real* first_input(
 cdef void forward_rows(
     const Layout* layout, const real* X, Py_ssize_t rows, Py_ssize_t first,
     const Batch* batch, bint apply_dropout, const double* dropout, int output,
+    const real* member_first,
 ) noexcept nogil
 
 cdef class CompiledNetwork:
@@ -97,7 +98,8 @@ cdef class CompiledNetwork:
     cdef int n_grads
     cdef Py_ssize_t capacity
     cdef readonly object X_rows, T_rows, w_rows  # gather buffers of a batch
-    cdef object input_arrays      # the arrays behind batch.inputs ... member_weights
+    cdef object input_arrays      # the arrays behind batch.inputs ... copy_weights
+    cdef object member_work       # the one behind batch.member_work
     cdef object embedding_arrays  # those behind layout.embedding's pointers
 
     cdef int reserve(self, Py_ssize_t rows, int parts, bint gather) except -1

@@ -12,7 +12,10 @@ A network may read its input through a numerical embedding (``_embeddings``)
 and may be k packed members: each row then runs as k copies, side by side
 (row i's copy for member m is row i k + m), each scaled by its member's r,
 through the shared hidden layers and its member's own head (the m-th block
-of the last layer's columns); the loss is the members' mean.
+of the last layer's columns); the loss is the members' mean. The scaled
+copies are never made: member m's first layer is (x ⊙ r_m) W_1 = x (diag(r_m)
+W_1), so the k first layers are one product of X with the members' weights
+side by side (``member_weights``).
 
 ``batch_part`` is one part of a batch: it gathers its rows, runs them forward,
 applies the loss (``_losses``) and runs them backward into its own gradient
@@ -95,13 +98,16 @@ cdef void free_layout(Layout* layout) noexcept:
 cdef void forward_rows(
     const Layout* layout, const real* X, Py_ssize_t rows, Py_ssize_t first,
     const Batch* batch, bint apply_dropout, const double* dropout, int output,
+    const real* member_first,
 ) noexcept nogil:
     """a_l = f(a_{l-1} W_l + b_l) for the hidden layers, z_L = a_{L-1} W_L + b_L,
     for ``rows`` rows starting at row ``first`` of the batch's arrays (X: those
     rows' inputs). Dropout multiplies a hidden layer's output by its mask,
     whose uniform draws are already in place: m = 1/(1-p) where the draw is
     at least p, 0 elsewhere. ``output`` (an output activation's code, or -1
-    for none) is then applied to z_L."""
+    for none) is then applied to z_L. With k members, ``rows`` counts the
+    copies (X has rows / k rows) and ``member_first`` holds the members'
+    first-layer weights (``member_weights``)."""
     cdef int layer, last = layout.n_layers - 1, fan_in, fan_out
     cdef const real* below = X
     cdef real* a
@@ -118,8 +124,13 @@ cdef void forward_rows(
                 output_activation(a, rows, layout.n_outputs, output)
             break
         a = <real*> batch.activations[layer] + first * fan_out
-        gemm(False, False, rows, fan_out, fan_in, below, fan_in,
-             <const real*> layout.weights[layer], fan_out, 0, a, fan_out)
+        if layer == 0 and layout.members > 1:  # each row's k copies side by side
+            gemm(False, False, rows // layout.members, layout.members * fan_out,
+                 fan_in, below, fan_in, member_first, layout.members * fan_out, 0, a,
+                 layout.members * fan_out)
+        else:
+            gemm(False, False, rows, fan_out, fan_in, below, fan_in,
+                 <const real*> layout.weights[layer], fan_out, 0, a, fan_out)
         if layer == last:
             add_bias(a, <const real*> layout.biases[layer], rows, fan_out)
             if output >= 0:
@@ -202,11 +213,13 @@ cdef void add_bias(real* z, const real* bias, Py_ssize_t rows, Py_ssize_t cols) 
 cdef void backward_rows(
     const Layout* layout, real* grad, bint accumulate, const real* X,
     Py_ssize_t rows, Py_ssize_t first, const Batch* batch, bint apply_dropout,
-    const double* dropout,
+    const double* dropout, real* member_first,
 ) noexcept nogil:
     """From δ_L (already in place) down to the first layer, for ``rows`` rows
     starting at row ``first`` of the batch's arrays, written into (or, with
-    ``accumulate``, added to) the flat gradient vector ``grad``."""
+    ``accumulate``, added to) the flat gradient vector ``grad``. With k
+    members, as in ``forward_rows``; the members' scales get their gradient
+    too."""
     cdef int layer, fan_in, fan_out
     cdef const real* below
     cdef real* delta
@@ -229,8 +242,13 @@ cdef void backward_rows(
             heads_backward(layout, grad, accumulate, below, rows, delta, delta_below)
         else:
             delta = <real*> batch.deltas[layer] + first * fan_out
-            gemm(True, False, fan_in, fan_out, rows, below, fan_in, delta, fan_out,
-                 1 if accumulate else 0, grad + layout.weight_offset[layer], fan_out)
+            if layer == 0 and layout.members > 1:
+                members_first_backward(layout, grad, accumulate, below,
+                                       rows // layout.members, delta, member_first)
+            else:
+                gemm(True, False, fan_in, fan_out, rows, below, fan_in, delta, fan_out,
+                     1 if accumulate else 0, grad + layout.weight_offset[layer],
+                     fan_out)
             bias_grad = grad + layout.bias_offset[layer]
             if not accumulate:
                 for j in range(fan_out):
@@ -299,6 +317,7 @@ cdef void batch_part_typed(BatchJob* job, int part, real* tag) noexcept nogil:
     cdef const real* T_rows
     cdef const real* weights = NULL
     cdef const real* inputs
+    cdef real* member_first = NULL
     cdef int last = job.layout.n_layers - 1, k
     if rows == 0:
         job.losses[part] = 0
@@ -326,8 +345,9 @@ cdef void batch_part_typed(BatchJob* job, int part, real* tag) noexcept nogil:
     inputs = first_input(job.layout, X_rows, rows, first, job.batch)
     if k > 1:
         once_per_copy(k, &T_rows, &weights, rows, first, n_out, job.batch)
+        member_first = member_weights(job.layout, job.batch, part, member_first)
     forward_rows(job.layout, inputs, k * rows, k * first, job.batch,
-                 job.apply_dropout, job.dropout, -1)
+                 job.apply_dropout, job.dropout, -1, member_first)
     job.losses[part] = loss_and_delta(
         <real*> job.batch.activations[last] + k * first * n_out, T_rows,
         <real*> job.batch.deltas[last] + k * first * n_out, weights, k * rows,
@@ -336,9 +356,9 @@ cdef void batch_part_typed(BatchJob* job, int part, real* tag) noexcept nogil:
     if job.backward:
         backward_rows(job.layout, <real*> job.grads[part], job.accumulate, inputs,
                       k * rows, k * first, job.batch, job.apply_dropout,
-                      job.dropout)
+                      job.dropout, member_first)
         input_backward(job.layout, <real*> job.grads[part], job.accumulate, X_rows,
-                       rows, first, job.batch)
+                       rows, first, job.batch, member_first)
 
 
 cdef const real* first_input(
@@ -346,26 +366,79 @@ cdef const real* first_input(
     const Batch* batch,
 ) noexcept nogil:
     """What the first layer reads for ``rows`` rows of X (row ``first`` of
-    the batch on): X, or its embedding (into batch.inputs); for packed
-    members, each row's k copies side by side, copy m scaled by r_m (into
-    batch.member_inputs)."""
-    cdef Py_ssize_t i, j, width = layout.sizes[0]
-    cdef int m, k = layout.members
-    cdef const real* inputs = X
+    the batch on): X, or its embedding (into batch.inputs)."""
+    cdef Py_ssize_t width = layout.sizes[0]
     cdef real* out
+    if layout.embedding.kind < 0:
+        return X
+    out = <real*> batch.inputs + first * width
+    embed(&layout.embedding, X, rows, <const real*> layout.embedding_params, out)
+    return out
+
+
+# -- packed members' first layer ---------------------------------------------------
+# Member m reads x ⊙ r_m, so its first layer is (x ⊙ r_m) W_1 = x W_m with
+# W_m = diag(r_m) W_1. Side by side, the k matrices W_m (sizes[0] × k sizes[1])
+# make the k first layers one product, whose output rows are each row's k
+# copies side by side, as the layers above read them. Backward, one product
+# G = Xᵀ δ_1 (again k blocks G_m side by side) gives both gradients:
+#     ∂E/∂W_1 = Σ_m diag(r_m) G_m,    ∂E/∂r_m[j] = Σ_c W_1[j, c] G_m[j, c],
+# and the input's gradient (for a trained embedding) is δ_1 [W_1 … W_k]ᵀ.
+# Each part keeps its W_m and G in its own work array, 2 × sizes[0] × k sizes[1].
+
+cdef real* member_weights(
+    const Layout* layout, const Batch* batch, int part, real* tag,
+) noexcept nogil:
+    """Part ``part``'s work array, its first half now [W_1 … W_k]."""
+    cdef int m, k = layout.members, width = layout.sizes[0], hidden = layout.sizes[1]
+    cdef Py_ssize_t j, c, size = <Py_ssize_t> width * k * hidden
+    cdef real* weights = <real*> batch.member_work + 2 * size * part
+    cdef const real* W = <const real*> layout.weights[0]
     cdef const real* r = <const real*> layout.member_scales
-    if layout.embedding.kind >= 0:
-        out = <real*> batch.inputs + first * width
-        embed(&layout.embedding, X, rows, <const real*> layout.embedding_params, out)
-        inputs = out
-    if k > 1:
-        out = <real*> batch.member_inputs + k * first * width
-        for i in range(rows):
-            for m in range(k):
-                for j in range(width):
-                    out[(i * k + m) * width + j] = inputs[i * width + j] * r[m * width + j]
-        inputs = out
-    return inputs
+    cdef real* row
+    cdef real scale
+    for j in range(width):
+        for m in range(k):
+            scale = r[m * width + j]
+            row = weights + (j * k + m) * hidden
+            for c in range(hidden):
+                row[c] = scale * W[j * hidden + c]
+    return weights
+
+
+cdef void members_first_backward(
+    const Layout* layout, real* grad, bint accumulate, const real* X,
+    Py_ssize_t rows, const real* delta, real* member_first,
+) noexcept nogil:
+    """∂E/∂W_1 and ∂E/∂r_m of ``rows`` rows of X (not copies) from δ_1, each
+    row's k copies side by side, written into (or added to) grad."""
+    cdef int m, k = layout.members, width = layout.sizes[0], hidden = layout.sizes[1]
+    cdef Py_ssize_t j, c
+    cdef real* G = member_first + <Py_ssize_t> width * k * hidden
+    cdef const real* W = <const real*> layout.weights[0]
+    cdef const real* r = <const real*> layout.member_scales
+    cdef real* W_grad = grad + layout.weight_offset[0]
+    cdef real* r_grad = grad + layout.member_offset
+    cdef const real* G_m
+    cdef real* W_grad_row
+    cdef real scale, total
+    gemm(True, False, width, k * hidden, rows, X, width, delta, k * hidden, 0, G,
+         k * hidden)
+    for j in range(width):
+        W_grad_row = W_grad + j * hidden
+        for m in range(k):
+            G_m = G + (j * k + m) * hidden
+            total = 0
+            for c in range(hidden):
+                total = total + W[j * hidden + c] * G_m[c]
+            r_grad[m * width + j] = (r_grad[m * width + j] + total) if accumulate else total
+            scale = r[m * width + j]
+            if m == 0 and not accumulate:
+                for c in range(hidden):
+                    W_grad_row[c] = scale * G_m[c]
+            else:
+                for c in range(hidden):
+                    W_grad_row[c] = W_grad_row[c] + scale * G_m[c]
 
 
 cdef void once_per_copy(
@@ -373,7 +446,7 @@ cdef void once_per_copy(
     Py_ssize_t n_out, const Batch* batch,
 ) noexcept nogil:
     """Each row's targets (and weight) once per copy, into batch.targets (and
-    batch.member_weights), where *T and *weights then point: the k members
+    batch.copy_weights), where *T and *weights then point: the k members
     are scored against the same rows."""
     cdef Py_ssize_t i, j
     cdef int m
@@ -385,7 +458,7 @@ cdef void once_per_copy(
                 targets[(i * k + m) * n_out + j] = T[0][i * n_out + j]
     T[0] = targets
     if weights[0] != NULL:
-        copied = <real*> batch.member_weights + k * first
+        copied = <real*> batch.copy_weights + k * first
         for i in range(rows):
             for m in range(k):
                 copied[i * k + m] = weights[0][i]
@@ -394,48 +467,28 @@ cdef void once_per_copy(
 
 cdef void input_backward(
     const Layout* layout, real* grad, bint accumulate, const real* X,
-    Py_ssize_t rows, Py_ssize_t first, const Batch* batch,
+    Py_ssize_t rows, Py_ssize_t first, const Batch* batch, const real* member_first,
 ) noexcept nogil:
-    """Below the first layer, from its input gradient δ_1 W_1ᵀ: the members'
-    scales (∂E/∂r_m = Σ_rows a_0 ⊙ δ of copy m) and the embedding's trainable
-    parameters, written into (or, with ``accumulate``, added to) grad."""
-    cdef int m, k = layout.members
-    cdef bint trains = layout.embedding.kind >= 0 and layout.embedding.size > 0
-    cdef Py_ssize_t i, j, width = layout.sizes[0], hidden = layout.sizes[1]
-    cdef real* target
-    cdef real* input_delta = NULL
-    cdef const real* inputs = X
-    cdef const real* r = <const real*> layout.member_scales
-    cdef real* r_grad = grad + layout.member_offset
-    cdef real total
-    if not (k > 1 or trains):
+    """Below the first layer: the gradient of its input, δ_1 W_1ᵀ (for k
+    members, δ_1 [W_1 … W_k]ᵀ: each row's copies summed), and from it the
+    gradient of the embedding's trainable parameters, written into (or, with
+    ``accumulate``, added to) grad. Nothing without a trained embedding."""
+    cdef int k = layout.members
+    cdef Py_ssize_t width = layout.sizes[0], hidden = layout.sizes[1]
+    cdef real* input_delta
+    cdef const real* W = <const real*> layout.weights[0]
+    if not (layout.embedding.kind >= 0 and layout.embedding.size > 0):
         return
-    if layout.embedding.kind >= 0:
-        inputs = <const real*> batch.inputs + first * width
-    if trains:
-        input_delta = <real*> batch.input_delta + first * width
-    target = (<real*> batch.member_delta + k * first * width) if k > 1 else input_delta
-    gemm(False, True, k * rows, width, hidden,
-         <const real*> batch.deltas[0] + k * first * hidden, hidden,
-         <const real*> layout.weights[0], hidden, 0, target, width)
     if k > 1:
-        for m in range(k):
-            for j in range(width):
-                total = 0
-                for i in range(rows):
-                    total = total + inputs[i * width + j] * target[(i * k + m) * width + j]
-                r_grad[m * width + j] = (r_grad[m * width + j] + total) if accumulate else total
-        if trains:  # the input's own gradient: Σ_m r_m ⊙ δ of copy m
-            for i in range(rows):
-                for j in range(width):
-                    total = 0
-                    for m in range(k):
-                        total = total + target[(i * k + m) * width + j] * r[m * width + j]
-                    input_delta[i * width + j] = total
-    if trains:
-        embedding_backward(&layout.embedding, X, rows,
-                           <const real*> layout.embedding_params, inputs, input_delta,
-                           grad + layout.embedding.param_offset, accumulate)
+        W = member_first
+    input_delta = <real*> batch.input_delta + first * width
+    gemm(False, True, rows, width, k * hidden,
+         <const real*> batch.deltas[0] + k * first * hidden, k * hidden,
+         W, k * hidden, 0, input_delta, width)
+    embedding_backward(&layout.embedding, X, rows,
+                       <const real*> layout.embedding_params,
+                       <const real*> batch.inputs + first * width, input_delta,
+                       grad + layout.embedding.param_offset, accumulate)
 
 
 cdef void batch_part(void* job, int part) noexcept nogil:
@@ -686,7 +739,8 @@ cdef class CompiledNetwork:
         """Work arrays for batches of up to ``rows`` rows cut in ``parts``,
         with buffers to gather shuffled rows into if ``gather`` (made once
         per fit: only a larger batch makes them anew). With k members every
-        layer's arrays hold k rows per row."""
+        layer's arrays hold k rows per row, and each part has the work array
+        of the members' first layer."""
         cdef int layer, n_layers = self.layout.n_layers, width
         cdef int k = self.layout.members
         cdef Py_ssize_t copies = k * rows, n_inputs = self.layout.sizes[0]
@@ -713,17 +767,13 @@ cdef class CompiledNetwork:
             self.input_arrays = (
                 np.empty((rows, n_inputs), self.dtype) if embedded else None,
                 np.empty((rows, n_inputs), self.dtype) if trains else None,
-                np.empty((copies, n_inputs), self.dtype) if k > 1 else None,
-                np.empty((copies, n_inputs), self.dtype) if k > 1 else None,
                 np.empty((copies, self.layout.n_outputs), self.dtype) if k > 1 else None,
                 np.empty(copies, self.dtype) if k > 1 else None,
             )
             self.batch.inputs = _address(self.input_arrays[0])
             self.batch.input_delta = _address(self.input_arrays[1])
-            self.batch.member_inputs = _address(self.input_arrays[2])
-            self.batch.member_delta = _address(self.input_arrays[3])
-            self.batch.targets = _address(self.input_arrays[4])
-            self.batch.member_weights = _address(self.input_arrays[5])
+            self.batch.targets = _address(self.input_arrays[2])
+            self.batch.copy_weights = _address(self.input_arrays[3])
             self.X_rows = self.T_rows = self.w_rows = None
             self.capacity = rows
         if gather and (self.X_rows is None or self.X_rows.shape[0] < rows):
@@ -742,6 +792,11 @@ cdef class CompiledNetwork:
             for layer in range(1, parts):
                 self.grads[layer] = _address(self.part_grads[layer - 1])
             self.n_grads = parts
+            if k > 1:  # each part's [W_1 … W_k] and G (see member_weights)
+                self.member_work = np.empty(
+                    parts * 2 * n_inputs * k * self.layout.sizes[1], self.dtype
+                )
+                self.batch.member_work = _address(self.member_work)
         return 0
 
     cdef object mask_drawer(self, rng):

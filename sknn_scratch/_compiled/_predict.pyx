@@ -89,7 +89,8 @@ cdef void forward_part_typed(ForwardJob* job, int part, real* tag) noexcept nogi
                     copy[i * n_in + j] = (<const real*> (row + j * job.column_stride))[0]
             rows_in = copy
         arrays[n_layers - 1] = job.out + first * n_out * sizeof(real)
-        forward_rows(job.layout, rows_in, rows, 0, &batch, False, NULL, job.output)
+        forward_rows(job.layout, rows_in, rows, 0, &batch, False, NULL, job.output,
+                     <const real*> NULL)
         first += rows
 
 
