@@ -251,6 +251,19 @@ def test_training_cut_into_parts_equals_training_in_one(
 
 
 @compiled_only
+@pytest.mark.parametrize("solver", ["sgd", "adam", "lbfgs"])
+def test_parts_of_a_fit_run_on_the_helper_threads(small_parts, solver):
+    # Cut into parts, a fit hands some of them to the helpers: parts that the
+    # calling thread computed one after the other would give the same
+    # results, and only this count tells the two apart.
+    X, y = data(n_samples=300)
+    small_parts.set_part_policy(elements=10**9)  # only the rows are cut
+    before = small_parts.parts_on_helpers()
+    fit(0, X, y, hidden_layer_sizes=(20,), solver=solver, max_iter=2, batch_size=100)
+    assert small_parts.parts_on_helpers() > before
+
+
+@compiled_only
 @pytest.mark.parametrize("activation", ["relu", "tanh", "logistic"])
 def test_predictions_cut_into_parts_equal_predictions_in_one(small_parts, activation):
     X, y = data()

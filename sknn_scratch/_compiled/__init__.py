@@ -28,7 +28,7 @@ from ._objective import objective
 from ._optimizers import CODES as OPTIMIZER_CODES
 from ._optimizers import optimizer_step
 from ._predict import check_layers, predict
-from ._threads import part_policy, set_part_policy
+from ._threads import part_policy, parts_on_helpers, set_part_policy
 from ._vector import vector_loops
 
 __all__ = [
@@ -46,6 +46,7 @@ __all__ = [
     "objective",
     "optimizer_step",
     "part_policy",
+    "parts_on_helpers",
     "predict",
     "set_part_policy",
     "vector_loops",

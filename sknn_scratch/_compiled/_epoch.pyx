@@ -97,6 +97,7 @@ def epoch(
         raise ValueError(f"order must be a C-ordered intp permutation of range({n_samples})")
     n_batches = (n_samples + batch_size - 1) // batch_size
     rows = batch_size
+    memset(&job, 0, sizeof(job))
     job.parts = row_parts(rows, per_row, most)
     net.reserve(rows, job.parts, True)
     draw = net.mask_drawer(dropout_rng)
@@ -115,7 +116,6 @@ def epoch(
     step.n, step.n_weights = n_params, net.layout.n_weights
     step.parts = vector_parts(n_params, most)
     step.squares = squares
-    memset(&job, 0, sizeof(job))
     job.single = real is float
     job.layout, job.grads, job.accumulate = net.layout, net.grads, False
     job.X, job.T = &X[0, 0], &T[0, 0]

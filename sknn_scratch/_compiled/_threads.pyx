@@ -52,6 +52,9 @@ cdef struct Helper:
 
 cdef Helper helpers[MAX_HELPERS]
 cdef int started_helpers = 0
+# Parts handed to helpers since the module was loaded (written only by the
+# call that holds the helpers): tests read it to see that work is shared.
+cdef long long handed_to_helpers = 0
 cdef PyThread_type_lock helpers_claim = NULL
 cdef long helpers_pid = -1
 
@@ -92,6 +95,12 @@ def set_part_policy(*, parts=None, rows=None, multiply_adds=None, elements=None)
         min_multiply_adds_per_part = float(multiply_adds)
     if elements is not None:
         min_elements_per_part = max(1, int(elements))
+
+
+def parts_on_helpers() -> int:
+    """How many parts helper threads have computed since the engine was
+    loaded (in this process)."""
+    return handed_to_helpers
 
 
 cdef int max_parts() noexcept nogil:
@@ -163,7 +172,10 @@ cdef void run_parts(PartWork work, void* job, int parts, int threads) noexcept n
     """work(job, p) for p in range(parts): part 0 and any part beyond the
     threads on the caller, parts 1 .. threads - 1 on helpers at the same time.
     Returns when every part is done."""
+    global handed_to_helpers
     cdef int part, on_helpers = min(parts, threads) - 1
+    if on_helpers > 0:
+        handed_to_helpers += on_helpers
     for part in range(on_helpers):
         helpers[part].work, helpers[part].job = work, job
         helpers[part].part = part + 1
