@@ -377,19 +377,19 @@ cdef const real* first_input(
 
 
 # -- packed members' first layer ---------------------------------------------------
-# Member m reads x ⊙ r_m, so its first layer is (x ⊙ r_m) W_1 = x W_m with
-# W_m = diag(r_m) W_1. Side by side, the k matrices W_m (sizes[0] × k sizes[1])
+# Member m reads x ⊙ r_m, so its first layer is (x ⊙ r_m) W_1 = x V_m with
+# V_m = diag(r_m) W_1. Side by side, the k matrices V_m (sizes[0] × k sizes[1])
 # make the k first layers one product, whose output rows are each row's k
 # copies side by side, as the layers above read them. Backward, one product
 # G = Xᵀ δ_1 (again k blocks G_m side by side) gives both gradients:
 #     ∂E/∂W_1 = Σ_m diag(r_m) G_m,    ∂E/∂r_m[j] = Σ_c W_1[j, c] G_m[j, c],
-# and the input's gradient (for a trained embedding) is δ_1 [W_1 … W_k]ᵀ.
-# Each part keeps its W_m and G in its own work array, 2 × sizes[0] × k sizes[1].
+# and the input's gradient (for a trained embedding) is δ_1 [V_1 … V_k]ᵀ.
+# Each part keeps its V_m and G in its own work array, 2 × sizes[0] × k sizes[1].
 
 cdef real* member_weights(
     const Layout* layout, const Batch* batch, int part, real* tag,
 ) noexcept nogil:
-    """Part ``part``'s work array, its first half now [W_1 … W_k]."""
+    """Part ``part``'s work array, its first half now [V_1 … V_k]."""
     cdef int m, k = layout.members, width = layout.sizes[0], hidden = layout.sizes[1]
     cdef Py_ssize_t j, c, size = <Py_ssize_t> width * k * hidden
     cdef real* weights = <real*> batch.member_work + 2 * size * part
@@ -470,7 +470,7 @@ cdef void input_backward(
     Py_ssize_t rows, Py_ssize_t first, const Batch* batch, const real* member_first,
 ) noexcept nogil:
     """Below the first layer: the gradient of its input, δ_1 W_1ᵀ (for k
-    members, δ_1 [W_1 … W_k]ᵀ: each row's copies summed), and from it the
+    members, δ_1 [V_1 … V_k]ᵀ: each row's copies summed), and from it the
     gradient of the embedding's trainable parameters, written into (or, with
     ``accumulate``, added to) grad. Nothing without a trained embedding."""
     cdef int k = layout.members
@@ -792,7 +792,7 @@ cdef class CompiledNetwork:
             for layer in range(1, parts):
                 self.grads[layer] = _address(self.part_grads[layer - 1])
             self.n_grads = parts
-            if k > 1:  # each part's [W_1 … W_k] and G (see member_weights)
+            if k > 1:  # each part's [V_1 … V_k] and G (see member_weights)
                 self.member_work = np.empty(
                     parts * 2 * n_inputs * k * self.layout.sizes[1], self.dtype
                 )
