@@ -71,10 +71,10 @@ def objective(
         for i in range(n_samples):
             total_weight += weights[i]
     rows = min(chunk_rows, n_samples)
+    memset(&job, 0, sizeof(job))
     job.parts = row_parts(rows, per_row, most)
     net.reserve(rows, job.parts, False)
     draw = net.mask_drawer(dropout_rng) if training else None
-    memset(&job, 0, sizeof(job))
     job.single = real is float
     job.layout, job.grads = net.layout, net.grads
     job.X, job.T = &X[0, 0], &T[0, 0]
@@ -92,7 +92,7 @@ def objective(
     step.parts = vector_parts(step.n, most)
     step.squares = squares
     step.penalty_factor = alpha * (1.0 / total_weight)
-    threads = claim_helpers(max(row_parts(rows, per_row, most), step.parts))
+    threads = claim_helpers(max(job.parts, step.parts))
     try:
         for chunk in range((n_samples + chunk_rows - 1) // chunk_rows):
             start = chunk * chunk_rows
