@@ -79,6 +79,15 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--epochs", type=int, default=epochs)
     parser.add_argument("--dtype", choices=("float64", "float32"), default="float64")
     parser.add_argument(
+        "--members", type=int, default=1, help="packed members (n_members)"
+    )
+    parser.add_argument(
+        "--parts",
+        type=int,
+        help="cut a batch into at most this many parts (compiled engine; "
+        "default: one per core)",
+    )
+    parser.add_argument(
         "--period", type=int, default=100, help="µs of CPU time between perf samples"
     )
     parser.add_argument(
@@ -118,6 +127,7 @@ def make_estimator(args: argparse.Namespace, epochs: int) -> ScratchMLPClassifie
         tol=0.0,
         n_iter_no_change=epochs + 1,
         random_state=0,
+        n_members=args.members,
     )
 
 
@@ -144,6 +154,7 @@ def describe(args: argparse.Namespace, engine: str) -> str:
         f"one fit on the {engine} engine: {args.samples}×{args.features} "
         f"{args.dtype}, layers {layers}, Adam, batch {args.batch_size}, "
         f"{args.epochs} epoch(s) = {n_batches(args)} batches"
+        + (f", {args.members} packed members" if args.members > 1 else "")
     )
 
 
@@ -365,6 +376,10 @@ def main() -> int:
     args = parse_args()
     # Running out of epochs is the plan here, not a sign of trouble.
     warnings.filterwarnings("ignore", category=ConvergenceWarning)
+    if args.parts is not None and _engine.preferred() == "compiled":
+        from sknn_scratch._compiled import _threads
+
+        _threads.set_part_policy(parts=args.parts)
     if args.child:
         child(args)
     elif _engine.preferred() == "compiled":
