@@ -264,6 +264,29 @@ def test_parts_of_a_fit_run_on_the_helper_threads(small_parts, solver):
 
 
 @compiled_only
+@pytest.mark.parametrize("spin_checks", [0, 1, 50])
+def test_helpers_that_sleep_spin_or_both_give_the_same_fit(small_parts, spin_checks):
+    # A waiting thread spins for spin_checks looks, then sleeps on a lock: 0
+    # always sleeps, 1 races a signal against the fall to sleep at nearly
+    # every part, the default mostly spins. A wake-up lost in that race would
+    # hang the fit, so it runs on a thread that must finish in time.
+    X, y = data(n_samples=500)
+    params = {"hidden_layer_sizes": (40, 30), "max_iter": 8, "batch_size": 50}
+    spinning = fit(0, X, y, **params)
+    small_parts.set_part_policy(spin_checks=spin_checks)
+    assert small_parts.part_policy()["spin_checks"] == spin_checks
+    before, result = small_parts.parts_on_helpers(), []
+    worker = threading.Thread(
+        target=lambda: result.append(fit(0, X, y, **params)), daemon=True
+    )
+    worker.start()
+    worker.join(timeout=120)
+    assert not worker.is_alive(), "a helper or the caller was never woken"
+    assert small_parts.parts_on_helpers() > before
+    np.testing.assert_array_equal(result[0]._params, spinning._params)
+
+
+@compiled_only
 @pytest.mark.parametrize("activation", ["relu", "tanh", "logistic"])
 def test_predictions_cut_into_parts_equal_predictions_in_one(small_parts, activation):
     X, y = data()
