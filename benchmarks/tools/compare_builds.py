@@ -25,6 +25,9 @@ import tempfile
 from pathlib import Path
 
 CONTENDERS = ("ours", "NumPy engine")
+# The cases whose figures go into bench_training.py's summary table; threads
+# and members print tables of their own, ratios within one build's run.
+COMPARABLE = ("small", "deep", "mid", "wide", "lbfgs", "predict")
 
 
 def parse_summary(output: str) -> dict[tuple[str, str], dict[str, float]]:
@@ -73,7 +76,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--before", required=True, help="PYTHON:CHECKOUT")
     parser.add_argument("--after", required=True, help="PYTHON:CHECKOUT")
-    parser.add_argument("--cases", nargs="+", default=["small", "deep", "mid"])
+    parser.add_argument(
+        "--cases", nargs="+", choices=COMPARABLE, default=["small", "deep", "mid"]
+    )
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--repeats", type=int, help="passed to bench_training.py")
     parser.add_argument(
