@@ -257,7 +257,7 @@ def test_parts_of_a_fit_run_on_the_helper_threads(small_parts, solver):
     # calling thread computed one after the other would give the same
     # results, and only this count tells the two apart.
     X, y = data(n_samples=300)
-    small_parts.set_part_policy(elements=10**9)  # only the rows are cut
+    small_parts.set_part_policy(elements=10**9)  # the rows, and the step with them
     before = small_parts.parts_on_helpers()
     fit(0, X, y, hidden_layer_sizes=(20,), solver=solver, max_iter=2, batch_size=100)
     assert small_parts.parts_on_helpers() > before

@@ -114,7 +114,7 @@ def epoch(
         raise ValueError("one scalar and one decay per step of the epoch are needed")
     step.params = <void*> <size_t> net.params.ctypes.data
     step.n, step.n_weights = n_params, net.layout.n_weights
-    step.parts = vector_parts(n_params, most)
+    step.parts = vector_parts(n_params, most, job.parts)
     step.squares = squares
     job.single = real is float
     job.layout, job.grads, job.accumulate = net.layout, net.grads, False
@@ -149,6 +149,7 @@ def epoch(
                 job.start, job.rows = start, rows
                 job.scale = 1.0 / total_weight if k == 1 else 1.0 / total_weight / k
                 job.parts = row_parts(rows, per_row, most)
+                step.parts = vector_parts(n_params, most, job.parts)
                 run_parts(batch_part, &job, job.parts, threads)
                 data_loss = 0
                 for part in range(job.parts):

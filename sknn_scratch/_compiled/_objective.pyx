@@ -89,7 +89,7 @@ def objective(
     step.kind = TOTAL_GRADIENT
     step.params = &params[0]
     step.n, step.n_weights = params.shape[0], net.layout.n_weights
-    step.parts = vector_parts(step.n, most)
+    step.parts = vector_parts(step.n, most, job.parts)
     step.squares = squares
     step.penalty_factor = alpha * (1.0 / total_weight)
     threads = claim_helpers(max(job.parts, step.parts))

@@ -16,6 +16,6 @@ cdef void run_parts(PartWork work, void* job, int parts, int threads) noexcept n
 cdef Py_ssize_t part_start(Py_ssize_t n, int part, int parts) noexcept nogil
 cdef int max_parts() noexcept nogil
 cdef int row_parts(Py_ssize_t rows, double multiply_adds_per_row, int most) noexcept nogil
-cdef int vector_parts(Py_ssize_t n, int most) noexcept nogil
+cdef int vector_parts(Py_ssize_t n, int most, int spread) noexcept nogil
 cdef Interrupts watch_interrupts() except *
 cdef int look_for_interrupt(Interrupts* interrupts, double work) except -1 nogil

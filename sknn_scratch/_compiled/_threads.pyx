@@ -184,9 +184,17 @@ cdef int row_parts(Py_ssize_t rows, double multiply_adds_per_row, int most) noex
     return max(<int> parts, 1)
 
 
-cdef int vector_parts(Py_ssize_t n, int most) noexcept nogil:
-    """Blocks to cut a pass over a vector of ``n`` elements into."""
-    return max(1, <int> min(<Py_ssize_t> most, n // min_elements_per_part))
+cdef int vector_parts(Py_ssize_t n, int most, int spread) noexcept nogil:
+    """Blocks to cut a pass over a vector of ``n`` elements into: one per
+    ``min_elements_per_part`` elements, up to ``most``; and at least
+    ``spread`` (up to n), the parts whose sum the pass reads (a batch's
+    gradients). Those sit in the caches of the cores that computed them, so
+    that a pass on one core would first fetch them all from the others,
+    while its blocks on those cores share the fetching, and each core then
+    keeps its block of the parameters for the next batch."""
+    cdef Py_ssize_t parts = min(<Py_ssize_t> most, n // min_elements_per_part)
+    parts = max(parts, min(<Py_ssize_t> spread, n))
+    return <int> max(parts, 1)
 
 
 cdef Py_ssize_t part_start(Py_ssize_t n, int part, int parts) noexcept nogil:
