@@ -19,10 +19,11 @@ lock; the caller waits for a helper's part the same way. Waking a sleeping
 thread costs tens of µs on a virtual machine (measured here: a batch handed
 over to a sleeping helper and back took 40-50 µs more than the batch alone),
 which is the time of a whole small batch; a spinning helper takes the next
-part within a µs. The spin is bounded (``checks_before_sleep``), so an idle helper
-sleeps. One fit or prediction at a time holds the helpers
-(``claim_helpers``); any other computes its parts one after the other on its
-own thread, with the same arithmetic. A forked child starts its own.
+part within a µs. The spin is bounded (``checks_before_sleep``), and only
+a call that holds the helpers lets them spin: between calls they sleep. One
+fit or prediction at a time holds the helpers (``claim_helpers``); any other
+computes its parts one after the other on its own thread, with the same
+arithmetic. A forked child starts its own.
 
 **Ctrl-C.** Python runs signal handlers on the main thread, between
 bytecodes; a call running here without the GIL would never let it. So a
@@ -107,6 +108,10 @@ cdef struct Helper:
     int part
 
 cdef Helper helpers[MAX_HELPERS]
+# Set while a call holds the helpers (a flag of its own, read by spinning
+# threads): between calls no thread spins, so the helpers leave the cores to
+# whatever runs next (L-BFGS-B's algebra between two of its objective calls).
+cdef long call_holds_helpers = 0
 cdef int started_helpers = 0
 # Parts handed to helpers since the module was loaded (written only by the
 # call that holds the helpers): tests read it to see that work is shared.
@@ -213,6 +218,8 @@ cdef void wait_for(long* flag, PyThread_type_lock lock) noexcept nogil:
         if load(flag) == HAPPENED:
             store(flag, PENDING)
             return
+        if not load(&call_holds_helpers):
+            break
         pause()
     # Only one of this swap and signal's exchange sees the other's value:
     # either the event happened just now, or the signal will find the waiter
@@ -253,6 +260,7 @@ cdef int claim_helpers(int wanted) except -1:
     wanted = min(wanted, MAX_HELPERS + 1)
     if wanted < 2 or not PyThread_acquire_lock(helpers_claim, NOWAIT_LOCK):
         return 1
+    store(&call_holds_helpers, 1)
     while started_helpers < wanted - 1:
         index = started_helpers
         helpers[index].posted = helpers[index].finished = PENDING
@@ -269,6 +277,7 @@ cdef int claim_helpers(int wanted) except -1:
 
 cdef void release_helpers(int threads) noexcept:
     if threads > 1:
+        store(&call_holds_helpers, 0)
         PyThread_release_lock(helpers_claim)
 
 
