@@ -73,7 +73,7 @@ def epoch(
     cdef double total = 0, total_weight, data_loss, penalty
     cdef double losses[MAX_PARTS]
     cdef double squares[MAX_PARTS]
-    cdef double per_row = net.layout.multiply_adds * net.layout.members
+    cdef double per_row = net.layout.multiply_adds
     cdef int part, most = max_parts(), threads, k = net.layout.members
     cdef BatchJob job
     cdef StepJob step

@@ -15,7 +15,7 @@ cdef struct Layout:
     int loss              # a code of _losses.LOSS_CODES (-1: none)
     const double* loss_settings  # huber_delta, quantile: per output column
     bint keep_z           # the activation's derivative reads z
-    double multiply_adds  # per row, forward and backward
+    double multiply_adds  # per row of X, forward and backward, of all members
     int members           # packed members k (1: one network)
     int n_outputs         # outputs of each member
     Py_ssize_t member_offset    # of the members' scales r in the flat vector

@@ -580,6 +580,12 @@ cdef class CompiledNetwork:
                                  LOSS_CODES[loss], keep_z)
         self.layout.members = members
         self.layout.n_outputs = layer_sizes[n_layers] // members
+        # every layer below the heads runs once per member; the heads (the
+        # last layer's k blocks) once in all
+        self.layout.multiply_adds += (members - 1) * (
+            self.layout.multiply_adds
+            - 3.0 * layer_sizes[n_layers - 1] * layer_sizes[n_layers]
+        )
         if members > 1:  # the members' scales r follow the biases
             self.layout.n_params += members * layer_sizes[0]
         self.layout.embedding.param_offset = self.layout.n_params

@@ -45,7 +45,7 @@ def objective(
     cdef double total_weight = n_samples, data_loss = 0, penalty = 0
     cdef double losses[MAX_PARTS]
     cdef double squares[MAX_PARTS]
-    cdef double per_row = net.layout.multiply_adds * net.layout.members
+    cdef double per_row = net.layout.multiply_adds
     cdef int part, parts_written = 1, most = max_parts(), threads
     cdef int k = net.layout.members
     cdef BatchJob job
