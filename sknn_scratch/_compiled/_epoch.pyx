@@ -127,7 +127,7 @@ def epoch(
     job.batch, job.dropout = &net.batch, net.dropout
     job.apply_dropout, job.backward = True, True
     job.losses = losses
-    threads = claim_helpers(max(job.parts, step.parts))
+    threads = claim_helpers(max(job.parts, step.parts), True)
     try:
         with nogil:
             for batch_index in range(n_batches):

@@ -92,7 +92,10 @@ def objective(
     step.parts = vector_parts(step.n, most, job.parts)
     step.squares = squares
     step.penalty_factor = alpha * (1.0 / total_weight)
-    threads = claim_helpers(max(job.parts, step.parts))
+    # Between two calls L-BFGS-B's algebra runs on SciPy's BLAS pool, whose
+    # idle threads spin; ours do not (spinning made L-BFGS fits of the digits
+    # 15-30% slower)
+    threads = claim_helpers(max(job.parts, step.parts), False)
     try:
         for chunk in range((n_samples + chunk_rows - 1) // chunk_rows):
             start = chunk * chunk_rows

@@ -207,7 +207,7 @@ def predict(const real[:, :] X, list coefs, list intercepts, str activation,
         job.contiguous = contiguous
         job.out = <char*> &out[0, 0]
         job.output, job.parts = OUTPUT_CODES[output], parts
-        threads = claim_helpers(parts)
+        threads = claim_helpers(parts, True)
         try:
             for start in range(0, n_rows, block):
                 job.start, job.stop = start, min(start + block, n_rows)

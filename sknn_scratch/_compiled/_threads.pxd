@@ -10,7 +10,7 @@ cdef struct Interrupts:
     bint watch          # the call runs on the main thread, the one SIGINT reaches
     double work         # multiply-adds since the last look
 
-cdef int claim_helpers(int wanted) except -1
+cdef int claim_helpers(int wanted, bint spin) except -1
 cdef void release_helpers(int threads) noexcept
 cdef void run_parts(PartWork work, void* job, int parts, int threads) noexcept nogil
 cdef Py_ssize_t part_start(Py_ssize_t n, int part, int parts) noexcept nogil

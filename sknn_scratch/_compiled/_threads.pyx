@@ -108,9 +108,9 @@ cdef struct Helper:
     int part
 
 cdef Helper helpers[MAX_HELPERS]
-# Set while a call holds the helpers (a flag of its own, read by spinning
-# threads): between calls no thread spins, so the helpers leave the cores to
-# whatever runs next (L-BFGS-B's algebra between two of its objective calls).
+# Set while a call that lets its threads spin holds the helpers (a flag of
+# its own, read by spinning threads): between calls no thread spins, so the
+# helpers leave the cores to whatever runs next.
 cdef long call_holds_helpers = 0
 cdef int started_helpers = 0
 # Parts handed to helpers since the module was loaded (written only by the
@@ -119,18 +119,31 @@ cdef long long handed_to_helpers = 0
 cdef PyThread_type_lock helpers_claim = NULL
 cdef long helpers_pid = -1
 
-# The cores of this machine: large work is cut into this many parts.
-cdef int cores = min(os.cpu_count() or 1, MAX_PARTS)
-# A part must be worth the hand-over to a helper (waking a sleeping thread
-# costs some µs): at least this many rows (a BLAS call on fewer runs slowly)
-# and multiply-adds in a batch part, and elements in a block of a pass over
-# the parameter vector.
+def _usable_cpus() -> int:
+    """The CPUs this process may run on (its affinity, where the platform
+    says; a container's CPU quota is not seen)."""
+    if hasattr(os, "process_cpu_count"):  # Python 3.13
+        return os.process_cpu_count() or 1
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0)) or 1
+    return os.cpu_count() or 1
+
+
+cdef int usable_cpus = _usable_cpus()
+# Large work is cut into one part per usable CPU.
+cdef int cores = min(usable_cpus, MAX_PARTS)
+# A part must be worth handing to a helper: at least this many rows (a BLAS
+# call on fewer runs slowly) and multiply-adds in a batch part. A pass over
+# the parameter vector is cut into blocks of at least this many elements,
+# unless the gradients it reads come from a batch cut into parts
+# (``vector_parts``).
 cdef Py_ssize_t min_rows_per_part = 16
 cdef double min_multiply_adds_per_part = 8e6
 cdef Py_ssize_t min_elements_per_part = 65536
-# How many times a waiting thread looks at its flag (a CPU pause between two
-# looks, some 10-100 ns) before it sleeps on the flag's lock: about 100 µs,
-# longer than the optimizer's pass between two batches' parts.
+# How many times a waiting thread looks at its flag before it sleeps on the
+# flag's lock: with a CPU pause of 20-50 ns between two looks (current x86
+# CPUs), 0.1-0.2 ms, longer than what the caller does between two batches'
+# parts (the optimizer's pass, dropout's draws).
 cdef long checks_before_sleep = 4000 if CAN_SPIN else 0
 # Multiply-adds between two looks for a pending Ctrl-C: a few milliseconds
 # of work, so that looking (which takes the GIL) costs nothing measurable.
@@ -138,8 +151,10 @@ cdef double WORK_BETWEEN_LOOKS = 5e7
 
 
 def part_policy() -> dict:
-    """How work is cut: the parts of a large call (the cores, or 1 without a
-    BLAS of the engine's own), and the smallest part worth a thread."""
+    """How work is cut: the parts of a large call (the usable CPUs, or 1
+    without a BLAS of the engine's own), the smallest part worth a thread,
+    and how many looks a waiting thread takes before it sleeps (0 where the
+    compiler gave no atomic operations: threads then always sleep)."""
     return {
         "parts": max_parts(),
         "rows": min_rows_per_part,
@@ -245,12 +260,16 @@ cdef void helper_loop(void* argument) noexcept nogil:
         signal(&helper.finished, helper.done)
 
 
-cdef int claim_helpers(int wanted) except -1:
+cdef int claim_helpers(int wanted, bint spin) except -1:
     """Up to ``wanted`` - 1 helper threads for the caller alone (started as
     first needed); returns how many threads, the caller's included, the
-    caller may use: 1 when another call holds the helpers. With the GIL."""
+    caller may use: 1 when another call holds the helpers. With ``spin``,
+    its threads spin between parts (see ``wait_for``); a call that runs
+    between other libraries' BLAS calls should not: their pools' idle
+    threads spin too, and spinning against them costs more than waking.
+    With the GIL."""
     global started_helpers, helpers_claim, helpers_pid
-    cdef int index
+    cdef int index, threads
     cdef unsigned long thread
     pid = os.getpid()
     if helpers_pid != pid:  # first use, or in a forked child: nothing runs
@@ -260,7 +279,6 @@ cdef int claim_helpers(int wanted) except -1:
     wanted = min(wanted, MAX_HELPERS + 1)
     if wanted < 2 or not PyThread_acquire_lock(helpers_claim, NOWAIT_LOCK):
         return 1
-    store(&call_holds_helpers, 1)
     while started_helpers < wanted - 1:
         index = started_helpers
         helpers[index].posted = helpers[index].finished = PENDING
@@ -272,7 +290,14 @@ cdef int claim_helpers(int wanted) except -1:
         if thread == <unsigned long> -1:  # no thread: work with what there is
             break
         started_helpers += 1
-    return min(wanted, started_helpers + 1)
+    threads = min(wanted, started_helpers + 1)
+    if threads < 2:  # not one helper could start
+        PyThread_release_lock(helpers_claim)
+        return 1
+    # spinning threads that outnumber the CPUs would take them from the
+    # threads with work to do
+    store(&call_holds_helpers, 1 if spin and threads <= usable_cpus else 0)
+    return threads
 
 
 cdef void release_helpers(int threads) noexcept:
