@@ -319,6 +319,51 @@ def test_helpers_that_sleep_spin_or_both_give_the_same_fit(tmp_path):
     assert lines == ["0 True True", "1 True True", "50 True True"]
 
 
+def write_files(root, files):
+    for name, text in files.items():
+        path = root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+
+
+@compiled_only
+@pytest.mark.parametrize(
+    "files, expected",
+    [
+        ({}, None),  # no control group files at all
+        ({"cpu.max": "150000 100000\n"}, 2),  # v2: 1.5 CPUs, rounded up
+        ({"cpu.max": "max 100000\n"}, None),  # v2 without a quota
+        ({"cpu.max": "fifty\n"}, None),  # unreadable: as if absent
+        ({"self": "0::/pod/app\n", "pod/app/cpu.max": "400000 100000"}, 4),
+        ({"cpu/cpu.cfs_quota_us": "50000", "cpu/cpu.cfs_period_us": "100000"}, 1),
+        ({"cpu/cpu.cfs_quota_us": "-1", "cpu/cpu.cfs_period_us": "100000"}, None),
+        (
+            {
+                "self": "3:cpu,cpuacct:/job\n",
+                "cpu/job/cpu.cfs_quota_us": "300000",
+                "cpu/job/cpu.cfs_period_us": "100000",
+                "cpu.max": "800000 100000",
+            },
+            3,  # the tighter of two quotas
+        ),
+    ],
+)
+def test_a_control_groups_cpu_quota_bounds_the_usable_cpus(tmp_path, files, expected):
+    # A container limited to a few CPUs sees all of its host's in its
+    # affinity; cut into that many parts, its spinning threads would share
+    # the few it may use.
+    from sknn_scratch._compiled import _threads
+
+    write_files(tmp_path, files)
+    root, own = str(tmp_path), str(tmp_path / "self")
+    assert _threads.cpu_quota(root, own) == expected
+    if sys.platform.startswith("linux"):  # where the quota is read
+        nowhere = str(tmp_path / "nowhere")
+        unbounded = _threads._usable_cpus(nowhere, nowhere)  # the affinity's
+        usable = unbounded if expected is None else min(unbounded, expected)
+        assert _threads._usable_cpus(root, own) == usable
+
+
 @compiled_only
 @pytest.mark.parametrize("activation", ["relu", "tanh", "logistic"])
 def test_predictions_cut_into_parts_equal_predictions_in_one(small_parts, activation):

@@ -34,7 +34,9 @@ handlers: an interrupt stops the call within a batch (or a row block) and a
 few milliseconds.
 """
 
+import math
 import os
+import sys
 import threading
 
 from cpython.exc cimport PyErr_CheckSignals
@@ -119,14 +121,62 @@ cdef long long handed_to_helpers = 0
 cdef PyThread_type_lock helpers_claim = NULL
 cdef long helpers_pid = -1
 
-def _usable_cpus() -> int:
-    """The CPUs this process may run on (its affinity, where the platform
-    says; a container's CPU quota is not seen)."""
+def cpu_quota(root="/sys/fs/cgroup", own="/proc/self/cgroup"):
+    """The CPUs' worth of time a Linux control group's quota grants this
+    process (rounded up), or None without a quota. A container limited to
+    two CPUs still sees every CPU of its host in its affinity; its quota
+    (cgroup v2: ``cpu.max``; v1: ``cpu.cfs_quota_us`` over
+    ``cpu.cfs_period_us``) says how many it may keep busy. Read in the
+    process's own group (``own`` lists it) and at the mount's root."""
+    groups = {"v2": {""}, "v1": {""}}
+    try:
+        with open(own) as listing:
+            for line in listing:
+                _, controllers, path = line.rstrip("\n").split(":", 2)
+                if controllers == "":
+                    groups["v2"].add(path.strip("/"))
+                elif "cpu" in controllers.split(","):
+                    groups["v1"].add(path.strip("/"))
+    except (OSError, ValueError):
+        pass
+    quotas = []
+    for group in groups["v2"]:
+        try:
+            with open(os.path.join(root, group, "cpu.max")) as limit:
+                quota, period = limit.read().split()[:2]
+            if quota != "max":
+                quotas.append(int(quota) / int(period))
+        except (OSError, ValueError):
+            pass
+    for group in groups["v1"]:
+        folder = os.path.join(root, "cpu", group)
+        try:
+            with open(os.path.join(folder, "cpu.cfs_quota_us")) as limit:
+                quota = int(limit.read())
+            with open(os.path.join(folder, "cpu.cfs_period_us")) as limit:
+                period = int(limit.read())
+            if quota > 0 and period > 0:
+                quotas.append(quota / period)
+        except (OSError, ValueError):
+            pass
+    quotas = [quota for quota in quotas if quota > 0]
+    if not quotas:
+        return None
+    return max(1, math.ceil(min(quotas)))
+
+
+def _usable_cpus(root="/sys/fs/cgroup", own="/proc/self/cgroup") -> int:
+    """The CPUs this process may keep busy: those it may run on (its
+    affinity, where the platform says), no more than its control group's
+    quota grants (``cpu_quota``)."""
     if hasattr(os, "process_cpu_count"):  # Python 3.13
-        return os.process_cpu_count() or 1
-    if hasattr(os, "sched_getaffinity"):
-        return len(os.sched_getaffinity(0)) or 1
-    return os.cpu_count() or 1
+        cpus = os.process_cpu_count() or 1
+    elif hasattr(os, "sched_getaffinity"):
+        cpus = len(os.sched_getaffinity(0)) or 1
+    else:
+        cpus = os.cpu_count() or 1
+    quota = cpu_quota(root, own) if sys.platform.startswith("linux") else None
+    return cpus if quota is None else min(cpus, quota)
 
 
 cdef int usable_cpus = _usable_cpus()
