@@ -31,6 +31,22 @@ compiled_only = pytest.mark.skipif(
 )
 
 
+def run_python(script: str, folder, timeout: float) -> subprocess.CompletedProcess:
+    """Run ``script`` in a fresh interpreter, in ``folder`` (not the
+    repository's root, whose source has no compiled extension), warnings
+    off; it must finish within ``timeout`` seconds and exit cleanly."""
+    result = subprocess.run(
+        [sys.executable, "-W", "ignore", "-c", script],
+        capture_output=True,
+        text=True,
+        cwd=folder,
+        timeout=timeout,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    return result
+
+
 def blas_settings() -> dict[str, int]:
     """Every BLAS pool of the process (NumPy's, SciPy's, the engine's own):
     its thread count, by the library's path."""
@@ -304,15 +320,7 @@ def test_helpers_that_sleep_spin_or_both_give_the_same_fit(tmp_path):
     # own, which must finish in time. Three parts on the helpers.
     if _engine.compiled.part_policy()["parts"] == 1:
         pytest.skip("the engine does not own its BLAS here: nothing is cut")
-    result = subprocess.run(
-        [sys.executable, "-W", "ignore", "-c", SPIN_OR_SLEEP_SCRIPT],
-        capture_output=True,
-        text=True,
-        cwd=tmp_path,
-        timeout=300,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr
+    result = run_python(SPIN_OR_SLEEP_SCRIPT, tmp_path, timeout=300)
     lines = result.stdout.strip().splitlines()
     if lines == ["this build's threads always sleep"]:
         pytest.skip(lines[0])
@@ -417,15 +425,7 @@ print(_engine.compiled.part_policy()["parts"], finite)
 
 @compiled_only
 def test_without_a_blas_of_its_own_the_engine_cuts_nothing(tmp_path):
-    result = subprocess.run(
-        [sys.executable, "-W", "ignore", "-c", WITHOUT_OWN_BLAS],
-        capture_output=True,
-        text=True,
-        cwd=tmp_path,
-        timeout=120,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr
+    result = run_python(WITHOUT_OWN_BLAS, tmp_path, timeout=120)
     description, policy = result.stdout.strip().splitlines()
     assert "SciPy's BLAS as configured, no parts" in description
     assert policy == "1 True"
@@ -449,13 +449,5 @@ threading.Thread(target=train).start()  # not a daemon: the process waits for it
 
 @pytest.mark.slow
 def test_a_fit_finishes_while_the_interpreter_shuts_down(tmp_path):
-    result = subprocess.run(
-        [sys.executable, "-W", "ignore", "-c", SHUTDOWN_SCRIPT],
-        capture_output=True,
-        text=True,
-        cwd=tmp_path,  # not the repository's root, whose source has no extension
-        timeout=300,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr
+    result = run_python(SHUTDOWN_SCRIPT, tmp_path, timeout=300)
     assert result.stdout.strip() == "trained 2"
