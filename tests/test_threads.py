@@ -342,6 +342,7 @@ def write_files(root, files):
         ({"cpu.max": "150000 100000\n"}, 2),  # v2: 1.5 CPUs, rounded up
         ({"cpu.max": "max 100000\n"}, None),  # v2 without a quota
         ({"cpu.max": "fifty\n"}, None),  # unreadable: as if absent
+        ({"cpu.max": "100000 0\n"}, None),  # nor a period of zero
         ({"self": "0::/pod/app\n", "pod/app/cpu.max": "400000 100000"}, 4),
         ({"cpu/cpu.cfs_quota_us": "50000", "cpu/cpu.cfs_period_us": "100000"}, 1),
         ({"cpu/cpu.cfs_quota_us": "-1", "cpu/cpu.cfs_period_us": "100000"}, None),

@@ -144,7 +144,7 @@ def cpu_quota(root="/sys/fs/cgroup", own="/proc/self/cgroup"):
         try:
             with open(os.path.join(root, group, "cpu.max")) as limit:
                 quota, period = limit.read().split()[:2]
-            if quota != "max":
+            if quota != "max" and int(period) > 0:
                 quotas.append(int(quota) / int(period))
         except (OSError, ValueError):
             pass
