@@ -139,27 +139,28 @@ def cpu_quota(root="/sys/fs/cgroup", own="/proc/self/cgroup"):
                     groups["v1"].add(path.strip("/"))
     except (OSError, ValueError):
         pass
-    quotas = []
+    # each limit's files, whose words read together are "quota period" (v1
+    # keeps the two in two files)
+    limits = []
     for group in groups["v2"]:
+        limits.append([os.path.join(root, group, "cpu.max")])
+    for group in groups["v1"]:
+        folder = os.path.join(root, "cpu", group)
+        limits.append([os.path.join(folder, "cpu.cfs_quota_us"),
+                       os.path.join(folder, "cpu.cfs_period_us")])
+    quotas = []
+    for files in limits:
         try:
-            with open(os.path.join(root, group, "cpu.max")) as limit:
-                quota, period = limit.read().split()[:2]
-            if quota != "max" and int(period) > 0:
+            words = []
+            for name in files:
+                with open(name) as limit:
+                    words += limit.read().split()
+            # (unpacked, not indexed: this module does not check bounds)
+            quota, period = words  # quota "max": no quota
+            if quota != "max" and int(quota) > 0 and int(period) > 0:
                 quotas.append(int(quota) / int(period))
         except (OSError, ValueError):
             pass
-    for group in groups["v1"]:
-        folder = os.path.join(root, "cpu", group)
-        try:
-            with open(os.path.join(folder, "cpu.cfs_quota_us")) as limit:
-                quota = int(limit.read())
-            with open(os.path.join(folder, "cpu.cfs_period_us")) as limit:
-                period = int(limit.read())
-            if quota > 0 and period > 0:
-                quotas.append(quota / period)
-        except (OSError, ValueError):
-            pass
-    quotas = [quota for quota in quotas if quota > 0]
     if not quotas:
         return None
     return max(1, math.ceil(min(quotas)))
