@@ -287,6 +287,7 @@ from sknn_scratch import ScratchMLPClassifier, _engine
 warnings.simplefilter("ignore")
 compiled = _engine.compiled
 compiled.set_part_policy(parts=3, rows=4, multiply_adds=0, elements=8)
+default_checks = compiled.part_policy()["spin_checks"]
 compiled.set_part_policy(spin_checks=5)
 if compiled.part_policy()["spin_checks"] != 5:
     print("this build's threads always sleep")
@@ -300,7 +301,7 @@ def fit():
         (40, 30), max_iter=8, batch_size=50, random_state=0
     ).fit(X, y)._params
 
-compiled.set_part_policy(spin_checks=4000)
+compiled.set_part_policy(spin_checks=default_checks)
 spinning = fit()
 for checks in (0, 1, 50):
     compiled.set_part_policy(spin_checks=checks)
